@@ -1,0 +1,45 @@
+# The commands a person types. Every target bootstraps what it needs, idempotently:
+# a second run does no work it has already done.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+STOREKIT_HOME ?= $(HOME)/.storekit
+export STOREKIT_HOME
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv tools cluster cluster-down cluster-status test test-unit demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## create .venv and install storekit (editable) with its test tools
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+tools: ## build pulumi, the kubernetes plugin, etcd, kube-*, kwok, helm into $STOREKIT_HOME (cached)
+	@kind/tools.sh
+
+cluster: venv tools ## start the local control plane (kept if running) and print its KUBECONFIG
+	@kind/cluster.sh up
+
+cluster-down: ## stop the local control plane and every process it started
+	@kind/cluster.sh down
+
+cluster-status: ## say whether the local control plane runs
+	@kind/cluster.sh status
+
+test-unit: venv ## fast tests only (no cluster)
+	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
+
+test: venv tools cluster ## every test, against the local control plane with the real engine
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: venv tools cluster ## the main job: create a store with plan/apply, then show it
+	@$(PY) -m storekit.demo
+
+clean: cluster-down ## remove the virtualenv (the tool cache under $STOREKIT_HOME stays)
+	rm -rf $(VENV) *.egg-info

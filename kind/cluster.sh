@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The local Kubernetes control plane storekit develops and tests against.
+#
+# A real etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as local
+# processes (kwokctl's binary runtime), all bound to 127.0.0.1. kwok simulates the
+# nodes and the kubelet: pods become Running/Ready, pods owned by Jobs complete. What a
+# real cluster gets from add-ons comes from kind/simctl.py: a volume provisioner for the
+# default StorageClass `standard` and a status writer for the IngressClass `sim`.
+#
+# Usage: kind/cluster.sh up|down|status
+#   up      create (or keep) the cluster, wait for the API and Ready nodes, print usage
+#   down    stop every process it started; no listener is left behind
+#   status  say whether it runs, with nodes; exit 1 when it does not
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+STOREKIT_HOME=${STOREKIT_HOME:-$HOME/.storekit}
+BIN=$STOREKIT_HOME/tools/bin
+NAME=${STOREKIT_CLUSTER_NAME:-storekit}
+NODES=${STOREKIT_CLUSTER_NODES:-2}
+export KWOK_WORKDIR=$STOREKIT_HOME/kwok
+KUBECONFIG_PATH=$STOREKIT_HOME/kubeconfig
+SIM_PID=$KWOK_WORKDIR/simctl.pid
+SIM_LOG=$KWOK_WORKDIR/simctl.log
+PYTHON=${STOREKIT_PYTHON:-$HERE/../.venv/bin/python}
+export PATH=$BIN:$PATH
+
+say() { printf '[cluster] %s\n' "$*" >&2; }
+kc() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+
+api_answers() { [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&1; }
+
+exists() { [ -d "$KWOK_WORKDIR/clusters/$NAME" ]; }
+
+sim_running() { [ -f "$SIM_PID" ] && kill -0 "$(cat "$SIM_PID")" 2>/dev/null; }
+
+start_sim() {
+  sim_running && return
+  nohup "$PYTHON" "$HERE/simctl.py" --kubeconfig "$KUBECONFIG_PATH" >>"$SIM_LOG" 2>&1 &
+  echo $! >"$SIM_PID"
+}
+
+stop_sim() {
+  if sim_running; then kill "$(cat "$SIM_PID")" 2>/dev/null || true; fi
+  rm -f "$SIM_PID"
+}
+
+wait_for() { # wait_for SECONDS WHAT CMD...
+  local deadline=$(( $(date +%s) + $1 )) what=$2; shift 2
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then say "timed out waiting for $what"; return 1; fi
+    sleep 1
+  done
+}
+
+nodes_ready() {
+  local ready
+  ready=$(kc get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -c True || true)
+  [ "$ready" -ge "$NODES" ]
+}
+
+up() {
+  "$HERE/tools.sh" --check || { say "the toolchain is missing: run 'make tools'"; exit 1; }
+  [ -x "$PYTHON" ] || { say "no virtualenv at $PYTHON: run 'make venv'"; exit 1; }
+  mkdir -p "$KWOK_WORKDIR"
+  if exists && ! api_answers; then
+    say "cluster '$NAME' exists but is stopped: starting it"
+    kwokctl start cluster --name "$NAME" >&2
+  elif ! exists; then
+    say "creating cluster '$NAME' (kwokctl binary runtime, 127.0.0.1 only)"
+    kwokctl create cluster --name "$NAME" --runtime binary --config "$HERE/kwok.yaml" \
+      --kubeconfig "$KUBECONFIG_PATH" \
+      --kube-apiserver-binary "$BIN/kube-apiserver" \
+      --kube-controller-manager-binary "$BIN/kube-controller-manager" \
+      --kube-scheduler-binary "$BIN/kube-scheduler" \
+      --kwok-controller-binary "$BIN/kwok" \
+      --etcd-binary "$BIN/etcd" \
+      --kubectl-binary "$(command -v kubectl)" \
+      --wait 2m >&2
+  fi
+  # kwokctl writes the kubeconfig it adds to; keep a standalone copy at the fixed path.
+  kwokctl get kubeconfig --name "$NAME" >"$KUBECONFIG_PATH.tmp" && mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
+  chmod 600 "$KUBECONFIG_PATH"
+  wait_for 120 "the API server" api_answers
+  local have
+  have=$(kc get nodes -o name 2>/dev/null | wc -l)
+  if [ "$have" -lt "$NODES" ]; then
+    kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
+  fi
+  kc apply -f "$HERE/local-cluster.yaml" >/dev/null
+  start_sim
+  wait_for 120 "$NODES Ready nodes" nodes_ready
+  say "cluster '$NAME' is up with $NODES Ready nodes"
+  cat <<EOF
+export KUBECONFIG=$KUBECONFIG_PATH
+kubectl get nodes
+EOF
+}
+
+down() {
+  stop_sim
+  if exists; then
+    say "deleting cluster '$NAME'"
+    kwokctl delete cluster --name "$NAME" >&2
+  else
+    say "no cluster '$NAME'"
+  fi
+  rm -f "$KUBECONFIG_PATH"
+}
+
+status() {
+  if exists && api_answers; then
+    say "cluster '$NAME' is running (KUBECONFIG=$KUBECONFIG_PATH)"
+    sim_running && say "simulated controllers: running (pid $(cat "$SIM_PID"))" \
+      || say "simulated controllers: NOT running (run: make cluster)"
+    kc get nodes
+  else
+    say "cluster '$NAME' is not running (run: make cluster)"
+    exit 1
+  fi
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Pulumi programs, one module per store engine; installed as ``storekit.stacks``."""

@@ -1,0 +1,124 @@
+"""One error hierarchy for the whole library.
+
+Every error a caller can act on is a ``StorekitError``. Each carries a message a person
+can act on (what happened, why, what to do) and chains the original cause with
+``raise ... from``. The edges translate them: ``exit_code`` for the CLI, ``http_status``
+for the API. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+
+class StorekitError(Exception):
+    """Base of every storekit error."""
+
+    exit_code = 1
+    http_status = 500
+    kind = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+    def to_dict(self) -> dict:
+        return {"error": self.kind, "message": self.message, "hint": self.hint}
+
+
+class SpecError(StorekitError):
+    """A store spec (or other input) breaks one or more rules; ``problems`` names each."""
+
+    exit_code = 2
+    http_status = 400
+    kind = "invalid_spec"
+
+    def __init__(self, problems: dict[str, str] | list[tuple[str, str]], *, subject: str = "store spec"):
+        items = list(problems.items()) if isinstance(problems, dict) else list(problems)
+        self.problems = items
+        detail = "; ".join(f"{field}: {rule}" for field, rule in items)
+        super().__init__(f"invalid {subject}: {detail}")
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d["fields"] = [{"field": f, "rule": r} for f, r in self.problems]
+        return d
+
+
+class StoreNotFound(StorekitError):
+    exit_code = 3
+    http_status = 404
+    kind = "not_found"
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"store '{name}' does not exist", hint="List the stores with `storekit list`.")
+
+
+class StoreBusy(StorekitError):
+    """Another update of the same store holds its lock."""
+
+    exit_code = 4
+    http_status = 409
+    kind = "busy"
+
+    def __init__(self, name: str, *, holder: str | None = None, since: str | None = None):
+        self.name, self.holder, self.since = name, holder, since
+        who = f" by {holder}" if holder else ""
+        when = f" since {since}" if since else ""
+        super().__init__(
+            f"store '{name}' is being changed{who}{when}",
+            hint="Wait for it to finish; if that process died, clear the lock with "
+            "`storekit unlock NAME`.",
+        )
+
+
+class StalePlan(StorekitError):
+    exit_code = 5
+    http_status = 409
+    kind = "stale_plan"
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(
+            f"the saved plan for store '{name}' is stale: the store changed since the plan was made",
+            hint="Run `storekit plan` again and review the new plan.",
+        )
+
+
+class ClusterUnreachable(StorekitError):
+    exit_code = 6
+    http_status = 503
+    kind = "cluster_unreachable"
+
+
+class ToolMissing(StorekitError):
+    """A required executable (pulumi, the kubernetes plugin) is not installed."""
+
+    exit_code = 6
+    http_status = 503
+    kind = "tool_missing"
+
+
+class EngineUnavailable(StorekitError):
+    exit_code = 2
+    http_status = 400
+    kind = "engine_unavailable"
+
+
+class OperationFailed(StorekitError):
+    """The engine ran but the update (or destroy) failed; ``details`` holds its output."""
+
+    exit_code = 1
+    http_status = 502
+    kind = "operation_failed"
+
+    def __init__(self, message: str, *, details: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.details = details
+
+
+class OperationTimeout(OperationFailed):
+    kind = "timeout"

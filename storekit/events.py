@@ -1,0 +1,168 @@
+"""Progress of long work as small typed events, through one choke point.
+
+The engine's raw Pulumi events go through ``EventTranslator``, which turns them into
+``ResourceStarted`` / ``ResourceFinished`` / ``ResourceFailed`` (with timings, the
+timeline step and the operation) and ``OperationStarted`` / ``OperationFinished`` for
+the whole apply or destroy. Callers receive them through ``on_event``; the catalog
+records them; the CLI renders them live. Messages are scrubbed of every known secret.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from pulumi.automation import events as pe
+
+HIDDEN_TYPES = ("pulumi:pulumi:Stack",)
+HIDDEN_PREFIXES = ("pulumi:providers:",)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_hidden(resource_type: str) -> bool:
+    return resource_type in HIDDEN_TYPES or resource_type.startswith(HIDDEN_PREFIXES)
+
+
+def urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for value in secrets:
+        if value and len(value) >= 6:
+            text = text.replace(value, "(sensitive)")
+    return text
+
+
+@dataclass(frozen=True)
+class Event:
+    store: str
+    at: str = field(default_factory=now_iso)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class OperationStarted(Event):
+    operation: str = "apply"  # apply | destroy
+
+
+@dataclass(frozen=True)
+class OperationFinished(Event):
+    operation: str = "apply"
+    ok: bool = True
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ResourceEvent(Event):
+    resource: str = ""  # logical name in the stack, e.g. "wordpress"
+    type: str = ""
+    op: str = ""  # create | update | replace | delete | same | refresh ...
+    step: str = ""  # timeline step, e.g. "WordPress"
+
+
+@dataclass(frozen=True)
+class ResourceStarted(ResourceEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class ResourceFinished(ResourceEvent):
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ResourceFailed(ResourceEvent):
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Diagnostic(Event):
+    severity: str = "info"
+    resource: str = ""
+    message: str = ""
+
+
+EventCallback = Callable[[Event], None]
+
+
+class EventTranslator:
+    """Turns Pulumi engine events of one operation into storekit events.
+
+    Also keeps what an ``ApplyResult`` needs: per-resource outcomes with timings, and the
+    error diagnostics for the failure message.
+    """
+
+    def __init__(self, store: str, step_of: Callable[[str, str], str], secrets: Iterable[str],
+                 sink: EventCallback | None):
+        self.store = store
+        self.step_of = step_of
+        self.secrets = [s for s in secrets if s]
+        self.sink = sink
+        self.started: dict[str, tuple[float, ResourceEvent]] = {}
+        self.outcomes: dict[str, dict] = {}
+        self.errors: list[str] = []
+
+    def emit(self, event: Event) -> None:
+        if self.sink is not None:
+            self.sink(event)
+
+    def _base(self, meta: pe.StepEventMetadata) -> dict:
+        name = urn_name(meta.urn)
+        return {"store": self.store, "resource": name, "type": meta.type,
+                "op": meta.op.value if hasattr(meta.op, "value") else str(meta.op),
+                "step": self.step_of(meta.type, name)}
+
+    def __call__(self, raw: pe.EngineEvent) -> None:
+        if raw.resource_pre_event is not None:
+            meta = raw.resource_pre_event.metadata
+            if is_hidden(meta.type):
+                return
+            event = ResourceStarted(**self._base(meta))
+            self.started[meta.urn] = (time.monotonic(), event)
+            if event.op != "same":
+                self.emit(event)
+        elif raw.res_outputs_event is not None:
+            meta = raw.res_outputs_event.metadata
+            if is_hidden(meta.type):
+                return
+            seconds = self._elapsed(meta.urn)
+            base = self._base(meta)
+            self.outcomes[base["resource"]] = {**base, "status": "ok", "seconds": seconds}
+            if base["op"] != "same":
+                self.emit(ResourceFinished(**base, seconds=seconds))
+        elif raw.res_op_failed_event is not None:
+            meta = raw.res_op_failed_event.metadata
+            base = self._base(meta)
+            seconds = self._elapsed(meta.urn)
+            message = self.errors[-1] if self.errors else "failed"
+            self.outcomes[base["resource"]] = {**base, "status": "failed", "seconds": seconds,
+                                               "message": message}
+            self.emit(ResourceFailed(**base, seconds=seconds, message=message))
+        elif raw.diagnostic_event is not None:
+            d = raw.diagnostic_event
+            if d.severity not in ("error", "warning"):
+                return
+            message = scrub(d.message.strip(), self.secrets)
+            resource = urn_name(d.urn) if d.urn else ""
+            if d.severity == "error":
+                self.errors.append(message)
+            self.emit(Diagnostic(store=self.store, severity=d.severity, resource=resource,
+                                 message=message))
+
+    def _elapsed(self, urn: str) -> float:
+        started = self.started.get(urn)
+        return round(time.monotonic() - started[0], 3) if started else 0.0

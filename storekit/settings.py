@@ -1,0 +1,155 @@
+"""Settings, declared once.
+
+Each setting is declared here with its environment variable, default and help text; the
+CLI builds its options and ``storekit config`` from this table, and the docs test checks
+that every one is documented. Resolution order: explicit value (CLI option, API caller),
+then the ``STOREKIT_*`` environment variable, then the default. ``Settings.sources``
+records where each value came from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import SpecError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Callable[[dict], Any] | Any
+    help: str
+    type: type = str
+    secret: bool = False
+
+
+def _home_path(*parts: str) -> Callable[[dict], str]:
+    return lambda values: str(Path(values["home"], *parts))
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "STOREKIT_HOME", lambda _: str(Path("~/.storekit").expanduser()),
+            "Folder for state, keys, tools, the catalog and the local cluster."),
+    Setting("kubeconfig", "STOREKIT_KUBECONFIG", _home_path("kubeconfig"),
+            "Kubeconfig file of the cluster stores are created in (default: the local cluster's)."),
+    Setting("context", "STOREKIT_CONTEXT", None,
+            "Kubeconfig context to use (default: the file's current context)."),
+    Setting("state_url", "STOREKIT_STATE_URL", lambda v: "file://" + str(Path(v["home"], "state")),
+            "Pulumi state backend URL: file://, s3://, postgres://, ..."),
+    Setting("passphrase", "STOREKIT_PASSPHRASE", None,
+            "Passphrase that encrypts stack secrets (default: a generated key file under home).",
+            secret=True),
+    Setting("db_url", "STOREKIT_DB_URL", lambda v: "sqlite:///" + str(Path(v["home"], "storekit.db")),
+            "Catalog database URL: sqlite:///path or postgresql://..."),
+    Setting("parallel", "STOREKIT_PARALLEL", 3,
+            "How many stores a fleet operation changes at once.", type=int),
+    Setting("timeout", "STOREKIT_TIMEOUT", 300,
+            "Seconds a store may take to become ready before the apply fails.", type=int),
+    Setting("store_domain", "STOREKIT_STORE_DOMAIN", "stores.localhost",
+            "Domain under which each store gets <slug>.<domain>."),
+    Setting("ingress_class", "STOREKIT_INGRESS_CLASS", "sim",
+            "IngressClass of store Ingresses ('sim' is the local cluster's simulated controller)."),
+    Setting("ingress_namespace", "STOREKIT_INGRESS_NAMESPACE", "ingress-nginx",
+            "Namespace of the ingress controller; store NetworkPolicies admit traffic from it."),
+    Setting("storage_class", "STOREKIT_STORAGE_CLASS", "standard",
+            "StorageClass of store volumes."),
+    Setting("tls_issuer", "STOREKIT_TLS_ISSUER", None,
+            "cert-manager ClusterIssuer for store TLS (default: no TLS)."),
+    Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
+            "Wait for the ingress controller to admit each store's Ingress; turn off on a "
+            "cluster without an ingress controller.", type=bool),
+    Setting("pulumi", "STOREKIT_PULUMI", None,
+            "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(setting: Setting, raw: Any) -> Any:
+    if raw is None or setting.type is str:
+        return raw
+    if setting.type is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SpecError({setting.name: f"must be true or false, got {raw!r}"}, subject="setting")
+    try:
+        value = setting.type(raw)
+    except (TypeError, ValueError) as e:
+        raise SpecError({setting.name: f"must be a whole number, got {raw!r}"}, subject="setting") from e
+    if value <= 0:
+        raise SpecError({setting.name: f"must be positive, got {raw!r}"}, subject="setting")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: str
+    kubeconfig: str
+    context: str | None
+    state_url: str
+    passphrase: str | None
+    db_url: str
+    parallel: int
+    timeout: int
+    store_domain: str
+    ingress_class: str
+    ingress_namespace: str
+    storage_class: str
+    tls_issuer: str | None
+    await_ingress: bool
+    pulumi: str | None
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None,
+             environ: Mapping[str, str] | None = None) -> "Settings":
+        """Resolve every setting: ``overrides`` (non-None values) > environment > default."""
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        unknown = set(overrides) - set(_BY_NAME)
+        if unknown:
+            raise SpecError({k: "is not a storekit setting" for k in sorted(unknown)}, subject="settings")
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for s in SETTINGS:
+            if s.name in overrides:
+                raw, src = overrides[s.name], "option"
+            elif s.env in environ:
+                raw, src = environ[s.env], f"env {s.env}"
+            else:
+                raw = s.default(values) if callable(s.default) else s.default
+                src = "default"
+            values[s.name] = _convert(s, raw)
+            sources[s.name] = src
+        values["home"] = str(Path(values["home"]).expanduser())
+        return cls(**values, sources=sources)
+
+    def replace(self, **changes: Any) -> "Settings":
+        current = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sources"}
+        return Settings.load({**current, **changes}, environ={})
+
+    def describe(self, *, reveal: bool = False) -> list[dict]:
+        """Every setting with its value and source; secrets hidden unless ``reveal``."""
+        rows = []
+        for s in SETTINGS:
+            value = getattr(self, s.name)
+            if s.secret and value is not None and not reveal:
+                value = "(sensitive)"
+            rows.append({"name": s.name, "env": s.env, "value": value,
+                         "source": self.sources.get(s.name, "option"), "help": s.help})
+        return rows
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)

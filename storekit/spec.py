@@ -1,0 +1,201 @@
+"""What a store is: the desired state (``StoreSpec``), its slug, and the tiers.
+
+A ``StoreSpec`` is validated as a whole: ``validate()`` (called by ``resolve()`` and by
+the engine before anything runs) raises one ``SpecError`` naming every bad field and the
+rule it broke. Platform settings a store inherits (store domain, ingress class, storage
+class, TLS issuer) are left ``None`` by callers and filled from ``Settings`` by
+``resolve()``, so a saved plan records exactly what was planned.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+NAMESPACE_PREFIX = "store-"
+MAX_SLUG = 63 - len(NAMESPACE_PREFIX)
+MAX_NAME = 63
+
+DEFAULT_IMAGES = {
+    "wordpress": "wordpress:6.8.3-php8.3-apache",
+    "mysql": "mysql:8.4.7",
+    "wpcli": "wordpress:cli-2.12.0-php8.3",
+}
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Sizes that follow from a tier: container resources, volumes, namespace quota."""
+
+    name: str
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    wordpress_storage: str
+    mysql_storage: str
+    quota_cpu_requests: str
+    quota_cpu_limits: str
+    quota_memory_requests: str
+    quota_memory_limits: str
+    quota_storage: str
+    quota_pods: int = 10
+    quota_pvcs: int = 4
+    max_pvc: str = "5Gi"
+
+
+TIERS: dict[str, Tier] = {
+    t.name: t
+    for t in (
+        Tier("small", "100m", "500m", "256Mi", "512Mi", "1Gi", "2Gi",
+             "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi"),
+        Tier("medium", "250m", "1", "512Mi", "1Gi", "5Gi", "10Gi",
+             "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi"),
+        Tier("large", "500m", "2", "1Gi", "2Gi", "20Gi", "40Gi",
+             "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi"),
+    )
+}
+TIER_ORDER = list(TIERS)
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+
+
+def slugify(name: str) -> str:
+    """DNS-1123 label from a store name: ``"My Test Shop!"`` -> ``"my-test-shop"``.
+
+    Accents are folded to ASCII; anything else that is not a letter or digit becomes a
+    dash; the result fits ``store-<slug>`` in 63 characters. May return ``""``.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:MAX_SLUG].rstrip("-")
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """The desired state of one store."""
+
+    name: str
+    admin_email: str
+    engine: str = "woocommerce"
+    tier: str = "small"
+    admin_user: str = "admin"
+    images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGES))
+    # Inherited from the platform settings when None (see resolve()).
+    store_domain: str | None = None
+    ingress_class: str | None = None
+    storage_class: str | None = None
+    tls_issuer: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+    @property
+    def namespace(self) -> str:
+        return NAMESPACE_PREFIX + self.slug
+
+    @property
+    def tier_sizes(self) -> Tier:
+        return TIERS[self.tier]
+
+    @property
+    def host(self) -> str:
+        return f"{self.slug}.{self.store_domain}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls_issuer else 'http'}://{self.host}"
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every rule this spec breaks, as (field, rule) pairs; empty when valid."""
+        p: list[tuple[str, str]] = []
+        name = self.name if isinstance(self.name, str) else ""
+        if not isinstance(self.name, str) or not name.strip():
+            p.append(("name", "is required"))
+        elif len(name) > MAX_NAME:
+            p.append(("name", f"must be at most {MAX_NAME} characters (got {len(name)})"))
+        elif not name.isprintable():
+            p.append(("name", "must contain only printable characters"))
+        elif not self.slug:
+            p.append(("name", "must contain at least one letter or digit (it slugs to nothing)"))
+        email = self.admin_email if isinstance(self.admin_email, str) else ""
+        if not email:
+            p.append(("admin_email", "is required"))
+        elif len(email) > 254 or not _EMAIL.match(email):
+            p.append(("admin_email", f"must be an email address like owner@example.com (got {email!r})"))
+        if self.tier not in TIERS:
+            p.append(("tier", f"must be one of {', '.join(TIER_ORDER)} (got {self.tier!r})"))
+        if not isinstance(self.admin_user, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,60}", self.admin_user):
+            p.append(("admin_user", "must be 1-60 letters, digits, '.', '_' or '-'"))
+        images = dict(self.images) if isinstance(self.images, Mapping) else {}
+        unknown = set(images) - set(DEFAULT_IMAGES)
+        for key in sorted(unknown):
+            p.append((f"images.{key}", f"is not an image of a store (known: {', '.join(DEFAULT_IMAGES)})"))
+        for key in DEFAULT_IMAGES:
+            ref = images.get(key, DEFAULT_IMAGES[key])
+            if not isinstance(ref, str) or not _IMAGE.match(ref) or len(ref) > 255:
+                p.append((f"images.{key}", "must be an image reference like repo/name:tag"))
+        if self.store_domain is not None and (not _DNS_NAME.match(self.store_domain)
+                                              or len(self.host) > 253):
+            p.append(("store_domain", "must be a DNS name like stores.example.com"))
+        for attr in ("ingress_class", "storage_class", "tls_issuer"):
+            value = getattr(self, attr)
+            if value is not None and (not isinstance(value, str) or not _DNS_NAME.match(value)):
+                p.append((attr, "must be a Kubernetes object name (lowercase letters, digits, '-', '.')"))
+        return p
+
+    def validate(self) -> "StoreSpec":
+        problems = self.problems()
+        if problems:
+            raise SpecError(problems)
+        return self
+
+    def resolve(self, settings) -> "StoreSpec":
+        """Fill the inherited platform settings, then validate."""
+        filled = replace(
+            self,
+            images={**DEFAULT_IMAGES, **dict(self.images or {})} if isinstance(self.images, Mapping) else self.images,
+            store_domain=self.store_domain if self.store_domain is not None else settings.store_domain,
+            ingress_class=self.ingress_class if self.ingress_class is not None else settings.ingress_class,
+            storage_class=self.storage_class if self.storage_class is not None else settings.storage_class,
+            tls_issuer=self.tls_issuer if self.tls_issuer is not None else settings.tls_issuer,
+        )
+        return filled.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["images"] = dict(self.images)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "StoreSpec":
+        """Build a spec from plain data (a fleet file entry, a JSON body), rejecting unknown keys."""
+        if not isinstance(data, Mapping):
+            raise SpecError([("store", "must be a mapping of fields")])
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"slug", "email"})
+        problems = [(k, "is not a store field") for k in unknown]
+        values = {k: v for k, v in data.items() if k in known}
+        if "email" in data and "admin_email" not in data:
+            values["admin_email"] = data["email"]
+        for required in ("name", "admin_email"):
+            values.setdefault(required, "")
+        if problems:
+            spec_problems = cls(**values).problems() if all(
+                isinstance(values.get(k), str) for k in ("name", "admin_email")) else []
+            raise SpecError(problems + spec_problems)
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> "StoreSpec":
+        """A copy with ``changes`` applied (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
