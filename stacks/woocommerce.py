@@ -21,6 +21,7 @@ cluster without an ingress controller never fills ``status.loadBalancer``).
 
 from __future__ import annotations
 
+import hashlib
 import secrets as _secrets
 import string
 
@@ -58,6 +59,8 @@ done
 wp core is-installed || wp core install --url="$STORE_URL" --title="$STORE_NAME" \
   --admin_user="$ADMIN_USER" --admin_password="$ADMIN_PASSWORD" \
   --admin_email="$ADMIN_EMAIL" --skip-email
+# Converge the admin password too: a password reset re-runs this Job.
+wp user update "$ADMIN_USER" --user_pass="$ADMIN_PASSWORD" --skip-email
 wp plugin is-installed woocommerce || wp plugin install woocommerce
 wp plugin is-active woocommerce || wp plugin activate woocommerce
 if [ "$(wp wc product list --user="$ADMIN_USER" --search='Sample Product' --format=count)" = "0" ]; then
@@ -256,7 +259,12 @@ def program(ctx: ProgramContext):
             spec={
                 "backoff_limit": 3,
                 "template": {
-                    "metadata": {"labels": labels_for(slug, "woocommerce-setup")},
+                    "metadata": {
+                        "labels": labels_for(slug, "woocommerce-setup"),
+                        # A new admin password changes this, so the Job runs again to set it.
+                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
+                            secrets["admin_password"].encode()).hexdigest()[:16]},
+                    },
                     "spec": {
                         "restart_policy": "Never",
                         "automount_service_account_token": False,
@@ -284,7 +292,7 @@ def program(ctx: ProgramContext):
                     },
                 },
             },
-            opts=opts(wordpress_service, awaited=True))
+            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
 
         # Ingress
         annotations = {}

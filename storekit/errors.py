@@ -31,7 +31,7 @@ class StorekitError(Exception):
 class SpecError(StorekitError):
     """A store spec (or other input) breaks one or more rules; ``problems`` names each."""
 
-    exit_code = 2
+    exit_code = 7
     http_status = 400
     kind = "invalid_spec"
 
@@ -103,7 +103,7 @@ class ToolMissing(StorekitError):
 
 
 class EngineUnavailable(StorekitError):
-    exit_code = 2
+    exit_code = 7
     http_status = 400
     kind = "engine_unavailable"
 

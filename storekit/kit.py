@@ -14,37 +14,101 @@ plans, events, results or errors.
 
 from __future__ import annotations
 
+import getpass
 import json
 import threading
 import time
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from pulumi import automation as auto
 
 from .backend import Backend, translate
+from .catalog import Catalog, utcnow
 from .engines import Engine, ProgramContext, get_engine
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import EventCallback, EventTranslator, OperationFinished, OperationStarted
+from .events import (Event, EventCallback, EventTranslator, OperationFinished, OperationStarted,
+                     ResourceFailed, ResourceFinished, ResourceStarted)
+from .fleet import FleetPlan
 from .plan import Plan, ResourceChange, changes_from_digest, fingerprint
 from .results import (ApplyResult, DriftReport, FleetItem, FleetResult, ResourceOutcome,
                       StoreOutputs, StoreSummary)
 from .settings import Settings
-from .spec import StoreSpec, slugify
+from . import ops
+from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
 
 SECRETS_CONFIG_KEY = "storekit:secrets"
 
 
-class Storekit:
-    """Provision and change stores. Thread-safe; one instance can serve a whole process."""
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, for the audit trail: a user, the front end, a client IP."""
 
-    def __init__(self, settings: Settings | None = None, **overrides):
+    name: str
+    source: str = "library"  # library | cli | web | api | worker
+    ip: str | None = None
+
+
+class Storekit:
+    """Provision and change stores. Thread-safe; one instance can serve a whole process.
+
+    Every mutating call (apply, destroy, restart, password reset, unlock) writes one audit
+    entry to the catalog, as ``actor`` (default: the OS user, source ``library``) unless the
+    call names another.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, actor: Actor | None = None,
+                 catalog: Catalog | None = None, **overrides):
         self.settings = settings.replace(**overrides) if settings and overrides else (
             settings or Settings.load(overrides))
         self.backend = Backend(self.settings)
+        self.actor = actor or Actor(name=_os_user())
+        self._catalog = catalog
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog.open(self.settings.db_url)
+        return self._catalog
+
+    @contextmanager
+    def _audited(self, action: str, slug: str, name: str | None, actor: Actor | None, details: dict):
+        """Write one audit entry for a mutating call, whatever its outcome."""
+        actor = actor or self.actor
+        try:
+            yield details
+        except StorekitError as e:
+            self.catalog.audit(action, resource_id=slug, resource_name=name, actor=actor.name,
+                               source=actor.source, ip_address=actor.ip, outcome="failed",
+                               details={**details, "error": e.kind, "message": e.message})
+            raise
+        self.catalog.audit(action, resource_id=slug, resource_name=name, actor=actor.name,
+                           source=actor.source, ip_address=actor.ip, details=details)
+
+    def _recorder(self, slug: str, on_event: EventCallback | None) -> EventCallback:
+        """An event sink that writes the catalog's timeline, then calls ``on_event``."""
+        def record(event: Event) -> None:
+            if isinstance(event, ResourceStarted):
+                self.catalog.add_event(slug, event.step, "started", resource=event.resource,
+                                       message=f"{event.op} {event.type.rsplit(':', 1)[-1]}")
+            elif isinstance(event, ResourceFinished):
+                self.catalog.add_event(slug, event.step, "finished", resource=event.resource,
+                                       message=f"{event.op} {event.type.rsplit(':', 1)[-1]}",
+                                       seconds=event.seconds)
+            elif isinstance(event, ResourceFailed):
+                self.catalog.add_event(slug, event.step, "failed", resource=event.resource,
+                                       message=event.message, seconds=event.seconds)
+            elif isinstance(event, OperationFinished):
+                step = ("Ready" if event.operation == "apply" else "Deleted") if event.ok else "Failed"
+                self.catalog.add_event(slug, step, "finished" if event.ok else "failed",
+                                       message=event.message or None, seconds=event.seconds)
+            if on_event is not None:
+                on_event(event)
+        return record
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -169,16 +233,23 @@ class Storekit:
 
     # ---- apply ---------------------------------------------------------------------
 
-    def apply(self, target: Plan | StoreSpec, *, on_event: EventCallback | None = None) -> ApplyResult:
+    def apply(self, target: Plan | StoreSpec, *, on_event: EventCallback | None = None,
+              actor: Actor | None = None) -> ApplyResult:
         """Apply a plan (refusing a stale one) or plan-and-apply a spec."""
-        plan = target if isinstance(target, Plan) else self.plan(target)
-        if plan.state_url != self.settings.state_url:
-            raise StalePlan(plan.store) from SpecError(
-                [("state_url", f"plan was made against {plan.state_url}, not {self.settings.state_url}")])
-        with self._store_lock(plan.store):
-            if plan.action == "destroy":
-                return self._destroy(plan, on_event)
-            return self._apply(plan, on_event)
+        slug = target.store if isinstance(target, Plan) else target.slug
+        name = target.name if isinstance(target, (Plan, StoreSpec)) else None
+        action = target.action if isinstance(target, Plan) else "apply"
+        with self._audited("destroy" if action == "destroy" else "apply", slug, name, actor, {}) as details:
+            plan = target if isinstance(target, Plan) else self.plan(target)
+            details.update(action=plan.action, summary=plan.summary.text,
+                           tier=plan.spec.tier if plan.spec else None)
+            if plan.state_url != self.settings.state_url:
+                raise StalePlan(plan.store) from SpecError(
+                    [("state_url", f"plan was made against {plan.state_url}, not {self.settings.state_url}")])
+            with self._store_lock(plan.store):
+                if plan.action == "destroy":
+                    return self._destroy(plan, on_event)
+                return self._apply(plan, on_event)
 
     def _apply(self, plan: Plan, on_event: EventCallback | None) -> ApplyResult:
         spec, engine = self._resolve(plan.spec)
@@ -196,9 +267,20 @@ class Storekit:
             stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
         except auto.CommandError as e:
             raise translate(e, plan.store, secrets.values()) from e
-        result = self._run(stack, "apply", plan, engine, secrets, on_event,
-                           lambda cb: stack.up(program=program, on_event=cb, refresh=plan.refreshed,
-                                               color="never", show_secrets=False, suppress_outputs=True))
+        record = self.catalog.store(plan.store)
+        first_time = record is None or record.provisioned_at is None or record.status == "Deleted"
+        self.catalog.upsert_store(spec, status="Provisioning", error_message=None,
+                                  **({"created_at": utcnow(), "provisioned_at": None} if first_time else {}))
+        try:
+            result = self._run(stack, "apply", plan, engine, secrets, self._recorder(plan.store, on_event),
+                               lambda cb: stack.up(program=program, on_event=cb, refresh=plan.refreshed,
+                                                   color="never", show_secrets=False, suppress_outputs=True))
+        except StorekitError as e:
+            self.catalog.set_status(plan.store, "Failed", error_message=e.message)
+            raise
+        out = result.outputs
+        self.catalog.set_status(plan.store, "Ready", url=out.url, admin_url=out.admin_url,
+                                **({"provisioned_at": utcnow()} if first_time else {}))
         return result
 
     def _run(self, stack, operation: str, plan: Plan, engine: Engine, secrets: dict,
@@ -226,9 +308,15 @@ class Storekit:
 
     # ---- destroy -------------------------------------------------------------------
 
-    def destroy(self, name: str, *, on_event: EventCallback | None = None) -> ApplyResult:
+    def destroy(self, name: str, *, on_event: EventCallback | None = None,
+                actor: Actor | None = None) -> ApplyResult:
         """Remove every object of the store and its stack."""
-        return self.apply(self.plan_destroy(name), on_event=on_event)
+        slug = slugify(name) or name
+        with self._audited("destroy", slug, name, actor, {}) as details:
+            plan = self.plan_destroy(name)
+            details.update(action="destroy", summary=plan.summary.text)
+            with self._store_lock(plan.store):
+                return self._destroy(plan, on_event)
 
     def _destroy(self, plan: Plan, on_event: EventCallback | None) -> ApplyResult:
         stack = self.backend.select(plan.store)
@@ -244,9 +332,15 @@ class Storekit:
                 engine = get_engine(outputs["engine"])
             except SpecError:
                 engine = None
-        result = self._run(stack, "destroy", plan, engine, secrets, on_event,
-                           lambda cb: stack.destroy(on_event=cb, color="never", suppress_outputs=True))
+        self.catalog.set_status(plan.store, "Deleting")
+        try:
+            result = self._run(stack, "destroy", plan, engine, secrets, self._recorder(plan.store, on_event),
+                               lambda cb: stack.destroy(on_event=cb, color="never", suppress_outputs=True))
+        except StorekitError as e:
+            self.catalog.set_status(plan.store, "Failed", error_message=e.message)
+            raise
         self.backend.remove(plan.store)
+        self.catalog.set_status(plan.store, "Deleted")
         return result
 
     # ---- reading -------------------------------------------------------------------
@@ -293,13 +387,70 @@ class Storekit:
                              update_in_progress=s.update_in_progress)
                 for s in self.backend.list() if s.resource_count > 0 or s.update_in_progress]
 
-    def unlock(self, name: str) -> None:
+    def unlock(self, name: str, *, actor: Actor | None = None) -> None:
         """Clear a stuck lock left by a crashed process (``pulumi cancel``)."""
+        slug = slugify(name) or name
+        with self._audited("unlock", slug, name, actor, {}):
+            stack = self._stack(name)
+            try:
+                stack.cancel()
+            except auto.CommandError as e:
+                raise translate(e, stack.name) from e
+
+    # ---- day-2 operations ------------------------------------------------------
+
+    def _kube(self):
+        from .toolchain import cluster_api
+
+        return cluster_api(self.settings)[1]
+
+    def _namespace(self, name: str) -> tuple[str, str]:
         stack = self._stack(name)
-        try:
-            stack.cancel()
-        except auto.CommandError as e:
-            raise translate(e, stack.name) from e
+        return stack.name, f"{NAMESPACE_PREFIX}{stack.name}"
+
+    def health(self, name: str) -> ops.StoreHealth:
+        """Pods, volumes and quota usage of a store, read live."""
+        slug, namespace = self._namespace(name)
+        return ops.health(self._kube(), slug, namespace)
+
+    def logs(self, name: str, component: str = "wordpress", *, tail: int | None = 200,
+             since: int | None = None, follow: bool = False) -> Iterator[str]:
+        """Log lines of a store's component (``wordpress``, ``mysql``) or of a named pod."""
+        slug, namespace = self._namespace(name)
+        return ops.logs(self._kube(), namespace, component, tail=tail, since=since, follow=follow)
+
+    def restart(self, name: str, component: str = "all", *, actor: Actor | None = None) -> dict:
+        """Rollout-restart WordPress, MySQL or both, and wait until the new pods are ready."""
+        slug = slugify(name) or name
+        with self._audited("restart", slug, name, actor, {"component": component}):
+            if component not in ("all",) + ops.COMPONENTS:
+                raise SpecError([("component", f"must be one of all, {', '.join(ops.COMPONENTS)} "
+                                               f"(got {component!r})")], subject="restart request")
+            slug, namespace = self._namespace(name)
+            components = ops.COMPONENTS if component == "all" else (component,)
+            with self._store_lock(slug):
+                return ops.restart(self._kube(), namespace, components, timeout=self.settings.timeout)
+
+    def reset_admin_password(self, name: str, *, on_event: EventCallback | None = None,
+                             actor: Actor | None = None) -> str:
+        """Generate a new WordPress admin password, apply it, and return it (shown once).
+
+        The password is the store's secret: the stack's config and the Kubernetes Secret
+        change, and the setup Job runs again to set it in WordPress.
+        """
+        slug = slugify(name) or name
+        with self._audited("reset-password", slug, name, actor, {}):
+            with self._store_lock(slug):
+                stack = self._stack(name)
+                spec, engine = self._resolve(self.spec_of(name))
+                secrets = self._secrets(stack, engine)
+                secrets["admin_password"] = new_password()
+                try:
+                    stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
+                except auto.CommandError as e:
+                    raise translate(e, slug, secrets.values()) from e
+                self._apply(self.plan(spec, refresh=False), on_event)
+                return secrets["admin_password"]
 
     # ---- fleets --------------------------------------------------------------------
 
@@ -307,6 +458,17 @@ class Storekit:
                   refresh: bool = True) -> FleetResult:
         return self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.plan(s, refresh=refresh)),
                            parallel)
+
+    def plan_fleet(self, specs: Sequence[StoreSpec], *, prune: bool = False, parallel: int | None = None,
+                   refresh: bool = True) -> FleetPlan:
+        """Plan every store of a fleet; with ``prune``, destroy stores the fleet lacks."""
+        planned = self.plan_many(specs, parallel=parallel, refresh=refresh)
+        plans = [i.plan for i in planned.items if i.plan is not None]
+        errors = [(i.store, i.error) for i in planned.items if i.error]
+        if prune:
+            wanted = {s.slug for s in specs}
+            plans += [self.plan_destroy(s.slug) for s in self.list() if s.slug not in wanted]
+        return FleetPlan(plans=tuple(plans), errors=tuple(errors))
 
     def apply_many(self, items: Sequence[Plan | StoreSpec], *, parallel: int | None = None,
                    on_event: EventCallback | None = None) -> FleetResult:
@@ -330,6 +492,19 @@ class Storekit:
         with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="storekit") as pool:
             results = tuple(pool.map(guarded, items))
         return FleetResult(items=results, seconds=round(time.monotonic() - started, 3))
+
+
+def new_password() -> str:
+    import secrets as _secrets
+
+    return _secrets.token_urlsafe(24)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _step_by_kind(resource_type: str, resource_name: str) -> str:

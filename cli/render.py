@@ -1,0 +1,101 @@
+"""Renderers: plans, results, events and tables as text. The differ lives in the library;
+these only turn its data into lines (the JSON view is ``Plan.to_dict()``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+import click
+
+from storekit.events import (Diagnostic, Event, OperationFinished, OperationStarted, ResourceFailed,
+                             ResourceFinished, ResourceStarted)
+from storekit.plan import Plan, ResourceChange
+
+COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan"}
+VERBS = {"create": "will be created", "update": "will be updated in place",
+         "delete": "will be destroyed", "replace": "must be replaced"}
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, str):
+        return v if v == "(sensitive)" else json.dumps(v)
+    if v is None:
+        return "(none)"
+    text = json.dumps(v, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _paint(text: str, symbol: str, color: bool) -> str:
+    return click.style(text, fg=COLORS.get(symbol)) if color else text
+
+
+def change_lines(change: ResourceChange, *, color: bool, indent: str = "  ") -> list[str]:
+    sym = change.symbol
+    label = f"{change.kind} {change.kube_name or change.name}"
+    lines = [f"{indent}# {label} {VERBS.get(change.op, change.op)}",
+             _paint(f"{indent}{sym:>3} {label}", sym, color)]
+    for p in change.properties:
+        psym = {"add": "+", "delete": "-"}.get(p.kind, "~")
+        note = "  # forces replacement" if p.forces_replacement else ""
+        if p.kind == "add":
+            text = f"{p.path}: {_value(p.after)}"
+        elif p.kind == "delete":
+            text = f"{p.path}: {_value(p.before)}"
+        else:
+            text = f"{p.path}: {_value(p.before)} -> {_value(p.after)}"
+        lines.append(_paint(f"{indent}      {psym} {text}{note}", psym, color))
+    return lines
+
+
+def plan_text(plan: Plan, *, color: bool = False) -> str:
+    lines: list[str] = []
+    if plan.drift:
+        lines.append(f"Drift: objects of store '{plan.store}' changed outside storekit:")
+        for c in plan.drift:
+            what = "was deleted" if c.op == "create" else "was changed"
+            lines.append(f"  {c.kind} {c.kube_name or c.name} {what}; apply restores it")
+        lines.append("")
+    changed = [c for c in plan.changes if c.op not in ("same", "read")]
+    if changed:
+        verb = {"destroy": "destroy", "create": "create"}.get(plan.action, "change")
+        lines.append(f"storekit will {verb} store '{plan.store}':")
+        lines.append("")
+        for c in changed:
+            lines.extend(change_lines(c, color=color))
+            lines.append("")
+    else:
+        lines.append(f"Store '{plan.store}' matches its spec: nothing to do.")
+    lines.append(_paint(plan.summary.text, "~" if plan.has_changes else "", color and plan.has_changes))
+    return "\n".join(lines)
+
+
+def event_line(event: Event) -> str | None:
+    """One progress line for a live event (None for events not shown)."""
+    if isinstance(event, ResourceStarted):
+        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} ..."
+    if isinstance(event, ResourceFinished):
+        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} done ({event.seconds:.1f}s)"
+    if isinstance(event, ResourceFailed):
+        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} FAILED ({event.seconds:.1f}s): {event.message}"
+    if isinstance(event, Diagnostic) and event.severity == "warning":
+        return f"warning: {event.resource + ': ' if event.resource else ''}{event.message}"
+    if isinstance(event, OperationStarted):
+        return f"{event.operation.capitalize()} of store '{event.store}' started"
+    if isinstance(event, OperationFinished):
+        state = "finished" if event.ok else "failed"
+        return f"{event.operation.capitalize()} of store '{event.store}' {state} in {event.seconds:.1f}s"
+    return None
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def table(rows: Sequence[dict], columns: Sequence[str], headers: Iterable[str] | None = None) -> str:
+    headers = list(headers or [c.upper() for c in columns])
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(out)

@@ -1,0 +1,130 @@
+"""Fleet files: many stores declared in one YAML file, planned and applied together.
+
+    # stores.yaml
+    defaults:            # optional; every store inherits these fields
+      tier: small
+    stores:
+      - name: My Test Shop
+        admin_email: owner@example.com
+      - name: Big Shop
+        admin_email: big@example.com
+        tier: large
+
+A fleet plan holds one ``Plan`` per store in the file and, with ``prune``, a destroy plan
+for every store the backend has that the file lacks. Saved, it is a JSON document of
+kind ``fleet`` with the same ``format_version`` as a single plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from .errors import SpecError
+from .plan import FORMAT_VERSION, Plan, PlanSummary
+from .spec import StoreSpec
+
+FLEET_KEYS = {"defaults", "stores"}
+
+
+def parse_fleet(text: str, source: str = "fleet file") -> list[StoreSpec]:
+    """Specs from a fleet file's text; one ``SpecError`` lists every problem found."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError([(source, f"is not valid YAML{where}: {getattr(e, 'problem', e)}")],
+                        subject="fleet file") from e
+    if not isinstance(data, dict) or not isinstance(data.get("stores"), list):
+        raise SpecError([(source, "must be a mapping with a 'stores' list")], subject="fleet file")
+    problems = [(k, "is not a fleet file key (known: defaults, stores)") for k in sorted(set(data) - FLEET_KEYS)]
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append(("defaults", "must be a mapping of store fields"))
+        defaults = {}
+    specs, seen = [], {}
+    for i, entry in enumerate(data["stores"]):
+        if not isinstance(entry, dict):
+            problems.append((f"stores[{i}]", "must be a mapping of store fields"))
+            continue
+        try:
+            spec = StoreSpec.from_dict({**defaults, **entry})
+            spec.validate()
+        except SpecError as e:
+            problems += [(f"stores[{i}].{f}", rule) for f, rule in e.problems]
+            continue
+        if spec.slug in seen:
+            problems.append((f"stores[{i}].name", f"slugs to '{spec.slug}' like stores[{seen[spec.slug]}]"))
+            continue
+        seen[spec.slug] = i
+        specs.append(spec)
+    if problems:
+        raise SpecError(problems, subject="fleet file")
+    return specs
+
+
+def load_fleet(path: str | Path) -> list[StoreSpec]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as e:
+        raise SpecError([(str(path), "does not exist")], subject="fleet file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError([(str(path), f"cannot be read: {e}")], subject="fleet file") from e
+    return parse_fleet(text, str(path))
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    plans: tuple[Plan, ...]
+    errors: tuple[tuple[str, str], ...] = ()  # (store, message) for stores that could not be planned
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def summary(self) -> PlanSummary:
+        return PlanSummary.of(c for p in self.plans for c in p.changes)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.has_changes for p in self.plans)
+
+    def to_dict(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "kind": "fleet", "created_at": self.created_at,
+                "summary": self.summary.to_dict(), "has_changes": self.has_changes,
+                "plans": [p.to_dict() for p in self.plans],
+                "errors": [{"store": s, "message": m} for s, m in self.errors]}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FleetPlan":
+        if d.get("format_version") != FORMAT_VERSION:
+            raise SpecError([("format_version", f"must be {FORMAT_VERSION} (got {d.get('format_version')!r})")],
+                            subject="plan file")
+        if not isinstance(d.get("plans"), list):
+            raise SpecError([("plans", "must be a list of plans")], subject="plan file")
+        return cls(plans=tuple(Plan.from_dict(p) for p in d["plans"]), created_at=d.get("created_at", ""))
+
+
+def load_plan_file(path: str | Path) -> Plan | FleetPlan:
+    """A saved single-store plan or fleet plan."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise SpecError([(str(path), "does not exist")], subject="plan file") from e
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise SpecError([(str(path), f"is not a JSON plan ({e})")], subject="plan file") from e
+    if isinstance(data, dict) and data.get("kind") == "fleet":
+        return FleetPlan.from_dict(data)
+    return Plan.from_dict(data)

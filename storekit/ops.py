@@ -1,0 +1,195 @@
+"""Day-2 operations on a store's live objects: health, logs, rollout restarts.
+
+These talk to the Kubernetes API directly through lightkube (see docs/kubernetes-client.md
+for why lightkube): they read or nudge live objects and change nothing in the stack's
+recorded state, so they never create drift. A restart is what ``kubectl rollout restart``
+does: a new ``kubectl.kubernetes.io/restartedAt`` annotation on the pod template (a field
+storekit's stack does not own, so a later plan shows no change), then a wait until the
+new pods are ready.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator
+
+from lightkube import Client
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, ResourceQuota
+
+from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound
+
+COMPONENTS = ("wordpress", "mysql")
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+@dataclass(frozen=True)
+class PodHealth:
+    name: str
+    component: str
+    phase: str
+    ready: bool
+    restarts: int
+    age_seconds: int
+    node: str | None
+    cpu: str | None = None  # usage, where the cluster reports it
+    memory: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeHealth:
+    name: str
+    phase: str
+    capacity: str | None
+    requested: str | None
+    storage_class: str | None
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    resource: str
+    used: str
+    hard: str
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    store: str
+    namespace: str
+    healthy: bool
+    pods: tuple[PodHealth, ...] = field(default_factory=tuple)
+    volumes: tuple[VolumeHealth, ...] = field(default_factory=tuple)
+    quota: tuple[QuotaUsage, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+          "m": 1e-3}
+
+
+def quantity(text: str | None) -> float | None:
+    """A Kubernetes quantity as a number ("500m" -> 0.5, "1Gi" -> 1073741824)."""
+    if text is None:
+        return None
+    text = str(text)
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        if text.endswith(suffix):
+            try:
+                return float(text[: -len(suffix)]) * _UNITS[suffix]
+            except ValueError:
+                return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _api(call, namespace: str):
+    try:
+        return call()
+    except ApiError as e:
+        if e.status.code == 404:
+            raise StoreNotFound(namespace) from e
+        raise
+    except Exception as e:  # connection errors come in httpx's own family
+        raise ClusterUnreachable(f"the Kubernetes API does not answer: {e}",
+                                 hint="Check the cluster (`make cluster-status`).") from e
+
+
+def health(client: Client, store: str, namespace: str) -> StoreHealth:
+    now = datetime.now(timezone.utc)
+    pods = []
+    for pod in _api(lambda: list(client.list(Pod, namespace=namespace)), namespace):
+        labels = pod.metadata.labels or {}
+        statuses = (pod.status.containerStatuses or []) if pod.status else []
+        created = pod.metadata.creationTimestamp
+        pods.append(PodHealth(
+            name=pod.metadata.name,
+            component=labels.get("app.kubernetes.io/name", ""),
+            phase=(pod.status.phase if pod.status else None) or "Unknown",
+            ready=bool(statuses) and all(s.ready for s in statuses),
+            restarts=sum(s.restartCount or 0 for s in statuses),
+            age_seconds=int((now - created).total_seconds()) if created else 0,
+            node=pod.spec.nodeName if pod.spec else None,
+        ))
+    volumes = []
+    for pvc in _api(lambda: list(client.list(PersistentVolumeClaim, namespace=namespace)), namespace):
+        volumes.append(VolumeHealth(
+            name=pvc.metadata.name,
+            phase=(pvc.status.phase if pvc.status else None) or "Unknown",
+            capacity=((pvc.status.capacity or {}).get("storage") if pvc.status else None),
+            requested=(pvc.spec.resources.requests or {}).get("storage") if pvc.spec.resources else None,
+            storage_class=pvc.spec.storageClassName,
+        ))
+    quota = []
+    for rq in _api(lambda: list(client.list(ResourceQuota, namespace=namespace)), namespace):
+        hard = (rq.status.hard if rq.status else None) or {}
+        used = (rq.status.used if rq.status else None) or {}
+        for key in sorted(hard):
+            h, u = quantity(hard[key]), quantity(used.get(key, "0"))
+            quota.append(QuotaUsage(resource=key, used=used.get(key, "0"), hard=hard[key],
+                                    percent=round(100 * u / h, 1) if h and u is not None else None))
+    serving = [p for p in pods if p.component in COMPONENTS]
+    healthy = bool(serving) and all(p.ready for p in serving) and all(v.phase == "Bound" for v in volumes)
+    return StoreHealth(store=store, namespace=namespace, healthy=healthy, pods=tuple(pods),
+                       volumes=tuple(volumes), quota=tuple(quota))
+
+
+def pod_for(client: Client, namespace: str, component_or_pod: str) -> str:
+    """A pod name from a component ("wordpress") or a pod name; the newest running one."""
+    pods = _api(lambda: list(client.list(Pod, namespace=namespace)), namespace)
+    names = {p.metadata.name for p in pods}
+    if component_or_pod in names:
+        return component_or_pod
+    matching = [p for p in pods if (p.metadata.labels or {}).get("app.kubernetes.io/name") == component_or_pod
+                and p.metadata.deletionTimestamp is None]
+    if not matching:
+        choices = sorted({(p.metadata.labels or {}).get("app.kubernetes.io/name", "") for p in pods} - {""})
+        raise SpecError([("pod", f"no pod or component named {component_or_pod!r} "
+                                  f"(components: {', '.join(choices) or 'none'}; pods: {', '.join(sorted(names)) or 'none'})")],
+                        subject="logs request")
+    matching.sort(key=lambda p: p.metadata.creationTimestamp or datetime.min.replace(tzinfo=timezone.utc))
+    return matching[-1].metadata.name
+
+
+def logs(client: Client, namespace: str, component_or_pod: str, *, tail: int | None = 200,
+         since: int | None = None, follow: bool = False) -> Iterator[str]:
+    pod = pod_for(client, namespace, component_or_pod)
+    try:
+        yield from client.log(pod, namespace=namespace, tail_lines=tail, since=since, follow=follow)
+    except ApiError as e:
+        raise SpecError([("pod", f"logs of {pod} are not available: {e.status.message}")],
+                        subject="logs request") from e
+
+
+def restart(client: Client, namespace: str, components: tuple[str, ...], *, timeout: int = 300) -> dict:
+    """Rollout-restart the components' Deployments and wait until the new pods are ready."""
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generations = {}
+    for name in components:
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        obj = _api(lambda: client.patch(Deployment, name, patch, namespace=namespace), namespace)
+        generations[name] = obj.metadata.generation
+    deadline = time.monotonic() + timeout
+    pending = set(components)
+    while pending:
+        for name in sorted(pending):
+            d = _api(lambda: client.get(Deployment, name, namespace=namespace), namespace)
+            st = d.status
+            if (st and st.observedGeneration and st.observedGeneration >= generations[name]
+                    and (st.updatedReplicas or 0) == d.spec.replicas
+                    and (st.availableReplicas or 0) == d.spec.replicas
+                    and (st.replicas or 0) == d.spec.replicas):
+                pending.discard(name)
+        if pending and time.monotonic() > deadline:
+            raise OperationTimeout(f"restart of {', '.join(sorted(pending))} in {namespace} did not finish "
+                                   f"in {timeout}s", hint="Check `storekit health`.")
+        if pending:
+            time.sleep(1)
+    return {"restarted": list(components), "at": stamp}
