@@ -38,8 +38,14 @@ test-unit: venv ## fast tests only (no cluster)
 test: venv tools cluster ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: venv tools cluster ## the main job: create a store with plan/apply, then show it
-	@$(PY) -m storekit.demo
+DEMO_STORE ?= Demo Shop
+DEMO_EMAIL ?= demo@example.com
+demo: venv tools cluster ## the main job: plan and apply a demo store, then show it and its health
+	@$(VENV)/bin/storekit plan "$(DEMO_STORE)" --email $(DEMO_EMAIL) --out .demo-plan.json
+	@$(VENV)/bin/storekit apply .demo-plan.json
+	@rm -f .demo-plan.json
+	@$(VENV)/bin/storekit outputs "$(DEMO_STORE)"
+	@$(VENV)/bin/storekit health "$(DEMO_STORE)"
 
 clean: cluster-down ## remove the virtualenv (the tool cache under $STOREKIT_HOME stays)
 	rm -rf $(VENV) *.egg-info

@@ -59,8 +59,30 @@ nodes_ready() {
   [ "$ready" -ge "$NODES" ]
 }
 
+# kwok serves `kubectl logs` of simulated containers from these files (copied under
+# $STOREKIT_HOME so the cluster does not depend on where this checkout lives).
+apply_sim_logs() {
+  local dir=$KWOK_WORKDIR/sim-logs
+  mkdir -p "$dir"
+  cp "$HERE"/sim-logs/*.log "$dir/"
+  kc apply -f - >/dev/null <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: storekit-simulated-logs
+spec:
+  logs:
+    - containers: [wordpress]
+      logsFile: $dir/wordpress.log
+    - containers: [mysql]
+      logsFile: $dir/mysql.log
+    - containers: [wp-cli]
+      logsFile: $dir/wp-cli.log
+EOF
+}
+
 up() {
-  "$HERE/tools.sh" --check || { say "the toolchain is missing: run 'make tools'"; exit 1; }
+  "$HERE/tools.sh" --check etcd kube kwok || { say "the toolchain is missing: run 'make tools'"; exit 1; }
   [ -x "$PYTHON" ] || { say "no virtualenv at $PYTHON: run 'make venv'"; exit 1; }
   mkdir -p "$KWOK_WORKDIR"
   if exists && ! api_answers; then
@@ -75,7 +97,6 @@ up() {
       --kube-scheduler-binary "$BIN/kube-scheduler" \
       --kwok-controller-binary "$BIN/kwok" \
       --etcd-binary "$BIN/etcd" \
-      --kubectl-binary "$(command -v kubectl)" \
       --wait 2m >&2
   fi
   # kwokctl writes the kubeconfig it adds to; keep a standalone copy at the fixed path.
@@ -88,6 +109,7 @@ up() {
     kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
   fi
   kc apply -f "$HERE/local-cluster.yaml" >/dev/null
+  apply_sim_logs
   start_sim
   wait_for 120 "$NODES Ready nodes" nodes_ready
   say "cluster '$NAME' is up with $NODES Ready nodes"

@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     client = Client(KubeConfig.from_file(args.kubeconfig), field_manager="storekit-simctl")
     log.info("serving StorageClass provisioner %s and IngressClass controller %s",
              PROVISIONER, INGRESS_CONTROLLER)

@@ -15,7 +15,7 @@
 #   pulumi/                      PULUMI_HOME (the kubernetes plugin is installed here)
 #
 # Usage: kind/tools.sh [tool ...]   (no argument: every tool; a built tool costs nothing)
-#        kind/tools.sh --check      exit 1 and name what is missing, build nothing
+#        kind/tools.sh --check [tool ...]   exit 1 and name what is missing, build nothing
 set -euo pipefail
 
 STOREKIT_HOME=${STOREKIT_HOME:-$HOME/.storekit}
@@ -214,25 +214,38 @@ build_helm() {
 
 # ---- main -----------------------------------------------------------------------
 
-check() {
-  local missing=()
-  local f
-  for f in pulumi pulumi-resource-kubernetes etcd kube-apiserver kube-controller-manager \
-           kube-scheduler kwok kwokctl helm; do
-    [ -x "$BIN/$f" ] || missing+=("$f")
+binaries_of() { # the binaries (and plugin) each tool provides
+  case $1 in
+    pulumi) echo pulumi ;;
+    kubernetes-provider) echo pulumi-resource-kubernetes ;;
+    etcd) echo etcd ;;
+    kube) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+    kwok) echo kwok kwokctl ;;
+    helm) echo helm ;;
+  esac
+}
+
+check() { # check [tool ...]: name what is missing (default: every tool)
+  local tools=("$@") missing=() t f
+  [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
+  for t in "${tools[@]}"; do
+    for f in $(binaries_of "$t"); do
+      [ -x "$BIN/$f" ] || missing+=("$f")
+    done
+    if [ "$t" = kubernetes-provider ] && [ ! -x \
+      "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes" ]; then
+      missing+=("kubernetes plugin $K8S_PROVIDER_VERSION in $PULUMI_HOME")
+    fi
   done
-  [ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes" ] \
-    || missing+=("kubernetes plugin $K8S_PROVIDER_VERSION in $PULUMI_HOME")
   if [ ${#missing[@]} -gt 0 ]; then
     say "missing: ${missing[*]} (run: make tools)"
     return 1
   fi
-  say "all tools present in $BIN"
 }
 
 main() {
   mkdir -p "$BIN"
-  if [ "${1:-}" = "--check" ]; then check; return; fi
+  if [ "${1:-}" = "--check" ]; then shift; check "$@"; return; fi
   local tools=("$@")
   [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
   local t

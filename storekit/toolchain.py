@@ -121,7 +121,7 @@ def pulumi_env(settings: Settings) -> dict[str, str]:
 def cluster_api(settings: Settings):
     """(server URL, lightkube Client) for the configured kubeconfig and context."""
     from lightkube import Client, KubeConfig
-    from lightkube.config.kubeconfig import ConfigError
+    from lightkube.core.exceptions import ConfigError
 
     path = Path(settings.kubeconfig)
     if not path.is_file():
