@@ -208,7 +208,7 @@ def program(ctx: ProgramContext):
 
         def service(component: str, port: int, workload):
             return k8s.core.v1.Service(
-                component,
+                f"{component}-service",
                 metadata=meta(component, component),
                 spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
                       "ports": [{"name": component, "port": port, "target_port": port}]},
@@ -339,8 +339,8 @@ ENGINE = Engine(
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
                        "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
         ("Secrets", ("kubernetes:core/v1:Secret",)),
-        ("MySQL", ("mysql", "mysql-data")),
-        ("WordPress", ("wordpress", "wordpress-data")),
+        ("MySQL", ("mysql", "mysql-data", "mysql-service")),
+        ("WordPress", ("wordpress", "wordpress-data", "wordpress-service")),
         ("WooCommerce setup", ("kubernetes:batch/v1:Job",)),
         ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
     ),

@@ -12,6 +12,7 @@ Engine errors are translated here into storekit's hierarchy, scrubbed of secrets
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets as _secrets
@@ -118,6 +119,24 @@ class Backend:
         return [StackInfo(name=s.name, last_update=s.last_update, resource_count=s.resource_count or 0,
                           update_in_progress=bool(s.update_in_progress)) for s in summaries]
 
+    def lock_holder(self, slug: str) -> tuple[str, str] | None:
+        """(who, since) when an update of the stack holds its lock (file:// backends).
+
+        Other backends report a held lock when the update starts (ConcurrentUpdateError).
+        """
+        url = self.settings.state_url
+        if not url.startswith("file://"):
+            return None
+        locks = Path(url[len("file://"):], ".pulumi", "locks", "organization", PROJECT, slug)
+        for lock in sorted(locks.glob("*.json")):
+            try:
+                info = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                continue
+            return (f"{info.get('username', '?')}@{info.get('hostname', '?')} (pid {info.get('pid', '?')})",
+                    str(info.get("timestamp", "")))
+        return None
+
     @staticmethod
     def export(stack: auto.Stack | None) -> dict | None:
         if stack is None:
@@ -139,11 +158,27 @@ def _no_program() -> None:
     """Placeholder program for stacks opened only to read or remove them."""
 
 
+_NOISE = re.compile(r"^(error: )?(preview failed: |update failed: )?(\d+ errors? occurred:)?\s*(\* )?"
+                    r"(the kubernetes api server reported that )?", re.IGNORECASE)
+
+
+def summarize(diagnostics: Iterable[str]) -> str:
+    """The first meaningful error line of the engine's diagnostics, without its boilerplate."""
+    for d in diagnostics:
+        for line in d.splitlines():
+            line = _NOISE.sub("", line.strip().lstrip("\t* ")).strip()
+            if line and line.lower() not in ("preview failed", "update failed", "destroy failed"):
+                return line
+    return ""
+
+
 def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
               diagnostics: Iterable[str] = ()) -> StorekitError:
     """A storekit error for a failed pulumi command, with every known secret scrubbed."""
+    secrets = list(secrets)
     text = scrub(f"{error}", secrets)
-    detail = "\n".join(scrub(d, secrets) for d in diagnostics) or text
+    diagnostics = [scrub(d, secrets) for d in diagnostics]
+    detail = "\n".join(diagnostics) or text
     low = text.lower()
     if isinstance(error, auto.ConcurrentUpdateError) or "currently locked" in low:
         m = _LOCK_HOLDER.search(text)
@@ -153,10 +188,9 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
         return ClusterUnreachable(
             f"the Kubernetes cluster is unreachable while changing store '{slug}'",
             hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG.")
-    if "timed out" in detail.lower() or "timeout" in detail.lower():
-        first = next((line for line in detail.splitlines() if line.strip()), "")
+    first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
+    if "timed out" in detail.lower():
         return OperationTimeout(
-            f"store '{slug}' did not become ready in time: {first.strip()}", details=detail,
+            f"store '{slug}' did not become ready in time: {first}", details=detail,
             hint="Check `storekit health` and the pod logs; raise STOREKIT_TIMEOUT if it is only slow.")
-    first = next((line for line in detail.splitlines() if line.strip()), "failed")
-    return OperationFailed(f"changing store '{slug}' failed: {first.strip()}", details=detail)
+    return OperationFailed(f"changing store '{slug}' failed: {first}", details=detail)

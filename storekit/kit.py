@@ -29,6 +29,7 @@ from .backend import Backend, translate
 from .catalog import Catalog, utcnow
 from .engines import Engine, ProgramContext, get_engine
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
+from .events import urn_name
 from .events import (Event, EventCallback, EventTranslator, OperationFinished, OperationStarted,
                      ResourceFailed, ResourceFinished, ResourceStarted)
 from .fleet import FleetPlan
@@ -144,17 +145,16 @@ class Storekit:
             raise StoreNotFound(name)
         return stack
 
-    def _secrets(self, stack: auto.Stack | None, engine: Engine) -> dict[str, str]:
-        """The store's generated secrets: from stack config, then outputs; else new ones."""
+    def _secrets(self, stack: auto.Stack | None, engine: Engine, outputs: dict | None = None) -> dict[str, str]:
+        """The store's generated secrets: from its outputs, then its config; else new ones."""
         if stack is not None:
+            outputs = self.backend.outputs(stack) if outputs is None else outputs
+            if isinstance(outputs.get("secrets"), dict):
+                return dict(outputs["secrets"])
             try:
-                value = stack.get_config(SECRETS_CONFIG_KEY).value
-                return json.loads(value)
+                return json.loads(stack.get_config(SECRETS_CONFIG_KEY).value)
             except (auto.CommandError, ValueError):
                 pass
-            outputs = self.backend.outputs(stack)
-            if isinstance(outputs.get("secrets"), dict):
-                return outputs["secrets"]
         from storekit.stacks.woocommerce import generate_secrets  # the default generator
 
         generator = getattr(engine, "generate_secrets", None) or generate_secrets
@@ -167,20 +167,26 @@ class Storekit:
 
     def spec_of(self, name: str) -> StoreSpec:
         """The spec a store was last applied with."""
-        outputs = self.backend.outputs(self._stack(name))
-        if not isinstance(outputs.get("spec"), dict):
+        spec = _spec_from(self.backend.outputs(self._stack(name)))
+        if spec is None:
             raise StoreNotFound(name)
-        return StoreSpec.from_dict(outputs["spec"])
+        return spec
 
     def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
         """Preview what applying ``spec`` would change. Nothing is changed."""
         spec, engine = self._resolve(spec)
         slug = spec.slug
         stack = self.backend.select(slug)
-        self._check_same_store(stack, spec)
+        outputs = self.backend.outputs(stack) if stack is not None else {}
+        recorded_name = outputs.get("name")
+        if recorded_name and recorded_name != spec.name:  # two names that slug alike
+            raise SpecError([("name", f"slugs to '{slug}', which store '{recorded_name}' already uses")])
+        recorded_spec = _spec_from(outputs)
+        if recorded_spec is not None:
+            _check_volumes_grow(recorded_spec, spec)
         recorded = self.backend.export(stack)
         created_here = stack is None
-        secrets = self._secrets(stack, engine)
+        secrets = self._secrets(stack, engine, outputs)
         program = self._program(spec, engine, secrets)
         if stack is None:
             stack = self.backend.create(slug, program)
@@ -190,13 +196,16 @@ class Storekit:
         finally:
             if created_here:
                 self.backend.remove(slug)
-        changes = changes_from_digest(digest)
+        changes = changes_from_digest(digest, recorded)
         has_changes = any(c.op not in ("same", "read") for c in changes)
-        action = "create" if created_here or not recorded.get("resources") else (
+        action = "create" if created_here or not (recorded or {}).get("resources") else (
             "update" if has_changes else "noop")
+        drift = ()
+        if refresh and not created_here:
+            drift = _drift(changes, recorded, spec_unchanged=recorded_spec == spec)
         return Plan(store=slug, action=action, spec=spec, changes=changes,
                     fingerprint=fingerprint(recorded), state_url=self.settings.state_url,
-                    drift=self._drift_from_digest(digest) if refresh else (), refreshed=refresh)
+                    drift=drift, refreshed=refresh)
 
     def plan_destroy(self, name: str) -> Plan:
         stack = self._stack(name)
@@ -210,26 +219,12 @@ class Storekit:
         return Plan(store=stack.name, action="destroy", spec=spec, changes=changes,
                     fingerprint=fingerprint(recorded), state_url=self.settings.state_url)
 
-    def _check_same_store(self, stack: auto.Stack | None, spec: StoreSpec) -> None:
-        """Two names that slug alike would share one stack: refuse the second."""
-        if stack is None:
-            return
-        recorded = self.backend.outputs(stack).get("name")
-        if recorded and recorded != spec.name:
-            raise SpecError([("name", f"slugs to '{spec.slug}', which store '{recorded}' already uses")])
-
     def _preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str]) -> dict:
         try:
             result = stack.preview(program=program, json=True, refresh=refresh, color="never")
         except auto.CommandError as e:
             raise translate(e, stack.name, secrets, _json_diagnostics(e)) from e
         return json.loads(result.stdout)
-
-    @staticmethod
-    def _drift_from_digest(digest: dict) -> tuple[ResourceChange, ...]:
-        # A refreshed preview reports an object deleted live as a create of the recorded
-        # resource; objects changed live show up as updates back to the desired state.
-        return tuple(c for c in changes_from_digest(digest) if c.op in ("update", "create", "replace"))
 
     # ---- apply ---------------------------------------------------------------------
 
@@ -251,11 +246,18 @@ class Storekit:
                     return self._destroy(plan, on_event)
                 return self._apply(plan, on_event)
 
+    def _check_current(self, stack: auto.Stack | None, plan: Plan) -> None:
+        """Refuse a plan whose store is being changed (StoreBusy) or has changed (StalePlan)."""
+        holder = self.backend.lock_holder(plan.store)
+        if holder:
+            raise StoreBusy(plan.store, holder=holder[0], since=holder[1])
+        if fingerprint(self.backend.export(stack)) != plan.fingerprint:
+            raise StalePlan(plan.store)
+
     def _apply(self, plan: Plan, on_event: EventCallback | None) -> ApplyResult:
         spec, engine = self._resolve(plan.spec)
         stack = self.backend.select(plan.store)
-        if fingerprint(self.backend.export(stack)) != plan.fingerprint:
-            raise StalePlan(plan.store)
+        self._check_current(stack, plan)
         if not plan.has_changes:
             return ApplyResult(store=plan.store, action="noop", ok=True, seconds=0.0,
                                summary=plan.summary.to_dict(), outputs=self._outputs(stack))
@@ -322,8 +324,7 @@ class Storekit:
         stack = self.backend.select(plan.store)
         if stack is None:
             raise StoreNotFound(plan.store)
-        if fingerprint(self.backend.export(stack)) != plan.fingerprint:
-            raise StalePlan(plan.store)
+        self._check_current(stack, plan)
         outputs = self.backend.outputs(stack)
         secrets = outputs.get("secrets") if isinstance(outputs.get("secrets"), dict) else {}
         engine = None
@@ -494,6 +495,37 @@ class Storekit:
         return FleetResult(items=results, seconds=round(time.monotonic() - started, 3))
 
 
+def _spec_from(outputs: dict) -> StoreSpec | None:
+    try:
+        return StoreSpec.from_dict(outputs["spec"]) if isinstance(outputs.get("spec"), dict) else None
+    except SpecError:
+        return None
+
+
+def _check_volumes_grow(before: StoreSpec, after: StoreSpec) -> None:
+    """Kubernetes volumes can grow but never shrink: refuse a tier that would shrink one."""
+    old, new = before.tier_sizes, after.tier_sizes
+    shrinking = [f"{name} {getattr(old, attr)} > {getattr(new, attr)}"
+                 for name, attr in (("wordpress", "wordpress_storage"), ("mysql", "mysql_storage"))
+                 if ops.quantity(getattr(new, attr)) < ops.quantity(getattr(old, attr))]
+    if shrinking:
+        raise SpecError([("tier", f"cannot move from {before.tier} to {after.tier}: volumes can grow "
+                                  f"but not shrink ({', '.join(shrinking)})")])
+
+
+def _drift(changes, recorded: dict | None, *, spec_unchanged: bool) -> tuple[ResourceChange, ...]:
+    """The changes that come from the live cluster, not from the spec.
+
+    A refreshed preview reports an object deleted behind storekit's back as a create of
+    a resource the recorded state has. When the spec did not change, every change is
+    drift (an object changed live, being put back).
+    """
+    known = {(urn_name(r["urn"]), r["type"]) for r in (recorded or {}).get("resources") or ()}
+    return tuple(c for c in changes
+                 if (c.op == "create" and (c.name, c.type) in known)
+                 or (spec_unchanged and c.op in ("update", "replace", "delete")))
+
+
 def new_password() -> str:
     import secrets as _secrets
 
@@ -517,5 +549,6 @@ def _json_diagnostics(error: auto.CommandError) -> list[str]:
         digest = json.loads(getattr(error, "stdout", "") or "{}")
     except ValueError:
         return []
-    return [d.get("message", "").strip() for d in digest.get("diagnostics") or ()
-            if d.get("severity") == "error"]
+    diagnostics = [d for d in digest.get("diagnostics") or () if d.get("severity") == "error"]
+    diagnostics.sort(key=lambda d: not d.get("urn"))  # resource errors first: they say what broke
+    return [d.get("message", "").strip() for d in diagnostics]

@@ -288,30 +288,43 @@ def _property_changes(rtype: str, step: dict) -> tuple[PropertyChange, ...]:
 
 _OP_MAP = {"create-replacement": "replace", "replace": "replace", "delete-replaced": None,
            "create": "create", "update": "update", "delete": "delete", "same": "same",
-           "read": "read", "refresh": "update", "discard": "delete", "import": "create"}
+           "read": "read", "refresh": None, "discard": "delete", "import": "create"}
 
 
-def changes_from_digest(digest: dict) -> tuple[ResourceChange, ...]:
-    """ResourceChanges from ``pulumi preview --json`` output (one per resource)."""
+def _kube_name(inputs: dict | None) -> str | None:
+    metadata = inputs.get("metadata") if isinstance(inputs, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def changes_from_digest(digest: dict, recorded: dict | None = None) -> tuple[ResourceChange, ...]:
+    """One ResourceChange per resource from ``pulumi preview --json`` output.
+
+    The digest lists only resources that change (plus refresh steps, which are not
+    changes); every other resource of the recorded state is reported as ``same``.
+    """
     out: dict[str, ResourceChange] = {}
     for step in digest.get("steps") or ():
         state = step.get("newState") or step.get("oldState") or {}
         rtype = state.get("type") or step.get("type") or ""
         urn = step.get("urn", "")
-        if is_hidden(rtype):
-            continue
         op = _OP_MAP.get(step.get("op", ""), step.get("op"))
-        if op is None:
-            continue  # the delete half of a replacement is reported by its create half
+        if op is None or is_hidden(rtype):
+            continue  # refresh reads, and the delete half of a replacement (its create half reports it)
         inputs = _state_inputs(step.get("newState")) or _state_inputs(step.get("oldState"))
-        metadata = inputs.get("metadata") if isinstance(inputs, dict) else None
-        kube_name = metadata.get("name") if isinstance(metadata, dict) else None
-        props = _property_changes(rtype, step) if op in ("update", "replace") else ()
         out[urn] = ResourceChange(
-            name=urn_name(urn), type=rtype, op=op, properties=props,
+            name=urn_name(urn), type=rtype, op=op,
+            properties=_property_changes(rtype, step) if op in ("update", "replace") else (),
             replace_reasons=tuple(step.get("replaceReasons") or ()),
-            kube_name=kube_name if isinstance(kube_name, str) else None)
-    return tuple(out.values())
+            kube_name=_kube_name(inputs))
+    same = [ResourceChange(name=urn_name(r["urn"]), type=r["type"], op="same", kube_name=_kube_name(r.get("inputs")))
+            for r in (recorded or {}).get("resources") or ()
+            if r.get("custom") and not is_hidden(r["type"]) and r["urn"] not in out]
+    return tuple(out.values()) + tuple(same)
+
+
+def recorded_urns(recorded: dict | None) -> set[str]:
+    return {r["urn"] for r in (recorded or {}).get("resources") or ()}
 
 
 def fingerprint(deployment: dict | None) -> str:

@@ -20,8 +20,8 @@ from lightkube.resources.core_v1 import (LimitRange, Namespace, PersistentVolume
                                          Secret, Service)
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
-from storekit import (Plan, ResourceFinished, ResourceStarted, StalePlan, StoreBusy, Storekit, StoreNotFound,
-                      StoreSpec)
+from storekit import (Plan, ResourceFinished, ResourceStarted, SpecError, StalePlan, StoreBusy, Storekit,
+                      StoreNotFound, StoreSpec)
 
 pytestmark = pytest.mark.cluster
 
@@ -122,15 +122,22 @@ def test_tier_change_plans_only_what_follows(kit, store, kube, tmp_path):
     assert kit.outputs(spec.name).tier == "medium"
 
 
+def test_shrinking_tier_is_refused_before_anything_runs(kit, store):
+    spec, _, _ = store
+    with pytest.raises(SpecError) as err:
+        kit.plan(kit.spec_of(spec.name).with_changes(tier="small"))
+    assert "volumes can grow but not shrink" in str(err.value)
+
+
 def test_saved_plan_is_refused_when_store_changed(kit, store):
     spec, _, _ = store
     current = kit.spec_of(spec.name)
     stale = kit.plan(current.with_changes(tier="large"))
-    kit.apply(current.with_changes(tier="small"))  # someone else changes the store
+    kit.apply(current.with_changes(admin_email="new-owner@example.com"))  # someone else changes it
     with pytest.raises(StalePlan) as err:
         kit.apply(stale)
     assert "storekit plan" in str(err.value)
-    assert kit.outputs(spec.name).tier == "small"
+    assert kit.outputs(spec.name).tier == "medium"
 
 
 def test_concurrent_applies_one_gets_store_busy(kit, store, settings):
@@ -145,22 +152,25 @@ def test_concurrent_applies_one_gets_store_busy(kit, store, settings):
             if isinstance(event, ResourceStarted):
                 running.set()
         try:
-            outcomes["first"] = kit.apply(current.with_changes(tier="medium"), on_event=note)
+            outcomes["first"] = kit.apply(current.with_changes(tier="large"), on_event=note)
         except Exception as e:  # noqa: BLE001 - recorded for the assertion below
             outcomes["first"] = e
         finally:
             running.set()
 
+    second_plan = other.plan(current.with_changes(tier="large"), refresh=False)
     thread = threading.Thread(target=first)
     thread.start()
-    assert running.wait(120)
-    with pytest.raises(StoreBusy) as err:
-        other.apply(other.plan(current.with_changes(tier="large"), refresh=False))
-    thread.join(300)
+    try:
+        assert running.wait(120)
+        with pytest.raises(StoreBusy) as err:
+            other.apply(second_plan)
+    finally:
+        thread.join(300)
     assert getattr(outcomes["first"], "ok", False), outcomes["first"]
     assert "being changed" in str(err.value)
-    assert kit.outputs(spec.name).tier == "medium"
-    assert not kit.plan(current.with_changes(tier="medium")).has_changes, "state stays consistent"
+    assert kit.outputs(spec.name).tier == "large"
+    assert not kit.plan(current.with_changes(tier="large")).has_changes, "state stays consistent"
 
 
 def test_drift_is_reported_and_apply_restores(kit, store, kube):
