@@ -27,6 +27,13 @@ import string
 
 import pulumi
 import pulumi_kubernetes as k8s
+# Imported by name, here: pulumi_kubernetes loads its submodules lazily, and that lazy
+# loading is not thread-safe when several stores are planned or applied in parallel.
+from pulumi_kubernetes.apps.v1 import Deployment
+from pulumi_kubernetes.batch.v1 import Job
+from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
+                                       Service)
+from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
 
 from storekit.engines import Engine, ProgramContext
 
@@ -107,11 +114,11 @@ def program(ctx: ProgramContext):
         def meta(name: str, component: str | None = None, **extra) -> dict:
             return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component), **extra}
 
-        namespace = k8s.core.v1.Namespace(
+        namespace = Namespace(
             "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
 
         # Isolation first: no pod starts before these exist.
-        network_policy = k8s.networking.v1.NetworkPolicy(
+        network_policy = NetworkPolicy(
             "network-policy",
             metadata=meta("default-deny-ingress"),
             spec={
@@ -124,7 +131,7 @@ def program(ctx: ProgramContext):
                 ]}],
             },
             opts=opts(namespace))
-        quota = k8s.core.v1.ResourceQuota(
+        quota = ResourceQuota(
             "resource-quota",
             metadata=meta("store-quota"),
             spec={"hard": {
@@ -137,7 +144,7 @@ def program(ctx: ProgramContext):
                 "persistentvolumeclaims": str(tier.quota_pvcs),
             }},
             opts=opts(namespace))
-        limit_range = k8s.core.v1.LimitRange(
+        limit_range = LimitRange(
             "limit-range",
             metadata=meta("store-limits"),
             spec={"limits": [
@@ -150,7 +157,7 @@ def program(ctx: ProgramContext):
             opts=opts(namespace))
         guardrails = [network_policy, quota, limit_range]
 
-        credentials = k8s.core.v1.Secret(
+        credentials = Secret(
             "credentials",
             metadata=meta("store-credentials"),
             type="Opaque",
@@ -160,7 +167,7 @@ def program(ctx: ProgramContext):
                 "admin-password": pulumi.Output.secret(secrets["admin_password"]),
             },
             opts=opts(namespace))
-        salts = k8s.core.v1.Secret(
+        salts = Secret(
             "salts",
             metadata=meta("wordpress-salts"),
             type="Opaque",
@@ -176,7 +183,7 @@ def program(ctx: ProgramContext):
                      "limits": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}}
 
         def volume_claim(name: str, component: str, size: str, *deps):
-            return k8s.core.v1.PersistentVolumeClaim(
+            return PersistentVolumeClaim(
                 f"{component}-data",
                 metadata=meta(name, component),
                 spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": spec.storage_class,
@@ -186,7 +193,7 @@ def program(ctx: ProgramContext):
         def deployment(component: str, container: dict, claim, *deps):
             mount_path = container.pop("mount_path")
             selector = {"app.kubernetes.io/name": component, "storekit.io/store": slug}
-            return k8s.apps.v1.Deployment(
+            return Deployment(
                 component,
                 metadata=meta(component, component),
                 spec={
@@ -207,7 +214,7 @@ def program(ctx: ProgramContext):
                 opts=opts(claim, *deps, awaited=True))
 
         def service(component: str, port: int, workload):
-            return k8s.core.v1.Service(
+            return Service(
                 f"{component}-service",
                 metadata=meta(component, component),
                 spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
@@ -253,7 +260,7 @@ def program(ctx: ProgramContext):
         wordpress_service = service("wordpress", 80, wordpress)
 
         # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
-        setup = k8s.batch.v1.Job(
+        setup = Job(
             "woocommerce-setup",
             metadata=meta("woocommerce-setup", "woocommerce-setup"),
             spec={
@@ -309,7 +316,7 @@ def program(ctx: ProgramContext):
         }
         if spec.tls_issuer:
             ingress_spec["tls"] = [{"hosts": [spec.host], "secret_name": f"{slug}-tls"}]
-        k8s.networking.v1.Ingress(
+        Ingress(
             "ingress",
             metadata=meta("wordpress", "wordpress", annotations=annotations),
             spec=ingress_spec,

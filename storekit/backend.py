@@ -162,19 +162,28 @@ _NOISE = re.compile(r"^(error: )?(preview failed: |update failed: )?(\d+ errors?
                     r"(the kubernetes api server reported that )?", re.IGNORECASE)
 
 
+_RESOURCE = re.compile(r'resource "urn:[^"]*::([^":]+)" was successfully created, but the Kubernetes API '
+                       r'server reported that it ', re.IGNORECASE)
+
+
 def summarize(diagnostics: Iterable[str]) -> str:
     """The first meaningful error line of the engine's diagnostics, without its boilerplate."""
     for d in diagnostics:
         for line in d.splitlines():
             line = _NOISE.sub("", line.strip().lstrip("\t* ")).strip()
+            line = _RESOURCE.sub(r"\1 ", line)
             if line and line.lower() not in ("preview failed", "update failed", "destroy failed"):
                 return line
     return ""
 
 
 def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
-              diagnostics: Iterable[str] = ()) -> StorekitError:
-    """A storekit error for a failed pulumi command, with every known secret scrubbed."""
+              diagnostics: Iterable[str] = (), warnings: Iterable[str] = ()) -> StorekitError:
+    """A storekit error for a failed pulumi command, with every known secret scrubbed.
+
+    ``warnings`` (the last warning of each failed resource) say what the cluster reported
+    while it waited; they are added to the message because they usually name the cause.
+    """
     secrets = list(secrets)
     text = scrub(f"{error}", secrets)
     diagnostics = [scrub(d, secrets) for d in diagnostics]
@@ -189,7 +198,10 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
             f"the Kubernetes cluster is unreachable while changing store '{slug}'",
             hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG.")
     first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
-    if "timed out" in detail.lower():
+    warnings = [scrub(w, secrets) for w in warnings]
+    if warnings:
+        first += f" (cluster said: {'; '.join(warnings)})"
+    if "timed out" in detail.lower() or "timeout occurred" in detail.lower():
         return OperationTimeout(
             f"store '{slug}' did not become ready in time: {first}", details=detail,
             hint="Check `storekit health` and the pod logs; raise STOREKIT_TIMEOUT if it is only slow.")

@@ -115,6 +115,7 @@ class EventTranslator:
         self.started: dict[str, tuple[float, ResourceEvent]] = {}
         self.outcomes: dict[str, dict] = {}
         self.errors: list[str] = []
+        self.warnings: dict[str, str] = {}  # resource -> its last warning
 
     def emit(self, event: Event) -> None:
         if self.sink is not None:
@@ -160,8 +161,15 @@ class EventTranslator:
             resource = urn_name(d.urn) if d.urn else ""
             if d.severity == "error":
                 self.errors.append(message)
+            elif resource:
+                self.warnings[resource] = message
             self.emit(Diagnostic(store=self.store, severity=d.severity, resource=resource,
                                  message=message))
+
+    def failure_warnings(self) -> list[str]:
+        """The last warning of each resource that failed: usually the cause."""
+        return [f"{name}: {self.warnings[name]}" for name, o in self.outcomes.items()
+                if o["status"] == "failed" and name in self.warnings]
 
     def _elapsed(self, urn: str) -> float:
         started = self.started.get(urn)

@@ -220,10 +220,12 @@ class Storekit:
                     fingerprint=fingerprint(recorded), state_url=self.settings.state_url)
 
     def _preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str]) -> dict:
+        out: list[str] = []
         try:
-            result = stack.preview(program=program, json=True, refresh=refresh, color="never")
+            result = stack.preview(program=program, json=True, refresh=refresh, color="never",
+                                   on_output=out.append)
         except auto.CommandError as e:
-            raise translate(e, stack.name, secrets, _json_diagnostics(e)) from e
+            raise translate(e, stack.name, secrets, _json_diagnostics("\n".join(out))) from e
         return json.loads(result.stdout)
 
     # ---- apply ---------------------------------------------------------------------
@@ -294,7 +296,8 @@ class Storekit:
         try:
             call(translator)
         except auto.CommandError as e:
-            error = translate(e, plan.store, secrets.values(), translator.errors)
+            error = translate(e, plan.store, secrets.values(), translator.errors,
+                              translator.failure_warnings())
             translator.emit(OperationFinished(store=plan.store, operation=operation, ok=False,
                                               seconds=round(time.monotonic() - started, 3),
                                               message=error.message))
@@ -543,10 +546,10 @@ def _step_by_kind(resource_type: str, resource_name: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
 
 
-def _json_diagnostics(error: auto.CommandError) -> list[str]:
+def _json_diagnostics(stdout: str) -> list[str]:
     """Error diagnostics from a failed ``preview --json`` (its stdout is the digest)."""
     try:
-        digest = json.loads(getattr(error, "stdout", "") or "{}")
+        digest = json.loads(stdout or "{}")
     except ValueError:
         return []
     diagnostics = [d for d in digest.get("diagnostics") or () if d.get("severity") == "error"]
