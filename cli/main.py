@@ -50,7 +50,12 @@ class AppContext:
 
 
 def _user() -> str:
-    return os.environ.get("STOREKIT_ACTOR") or os.environ.get("USER") or "unknown"
+    import getpass
+
+    try:
+        return os.environ.get("STOREKIT_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class StorekitGroup(click.Group):

@@ -8,13 +8,11 @@ from typing import Any, Iterable, Sequence
 
 import click
 
-from storekit.events import (Diagnostic, Event, OperationFinished, OperationStarted, ResourceFailed,
+from storekit.events import (Event, OperationFinished, OperationStarted, ResourceFailed,
                              ResourceFinished, ResourceStarted)
 from storekit.plan import Plan, ResourceChange
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan"}
-VERBS = {"create": "will be created", "update": "will be updated in place",
-         "delete": "will be destroyed", "replace": "must be replaced"}
 
 
 def _value(v: Any) -> str:
@@ -31,20 +29,22 @@ def _paint(text: str, symbol: str, color: bool) -> str:
 
 
 def change_lines(change: ResourceChange, *, color: bool, indent: str = "  ") -> list[str]:
+    """``~ Deployment wordpress`` and, below it, each changed property: before -> after."""
     sym = change.symbol
-    label = f"{change.kind} {change.kube_name or change.name}"
-    lines = [f"{indent}# {label} {VERBS.get(change.op, change.op)}",
-             _paint(f"{indent}{sym:>3} {label}", sym, color)]
+    head = f"{indent}{sym:>3} {change.kind:<22} {change.kube_name or change.name}"
+    if change.op == "replace" and change.replace_reasons:
+        head += f"   (replaced: {', '.join(change.replace_reasons)} changed)"
+    lines = [_paint(head, sym, color)]
     for p in change.properties:
         psym = {"add": "+", "delete": "-"}.get(p.kind, "~")
-        note = "  # forces replacement" if p.forces_replacement else ""
+        note = "   # forces replacement" if p.forces_replacement else ""
         if p.kind == "add":
             text = f"{p.path}: {_value(p.after)}"
         elif p.kind == "delete":
             text = f"{p.path}: {_value(p.before)}"
         else:
             text = f"{p.path}: {_value(p.before)} -> {_value(p.after)}"
-        lines.append(_paint(f"{indent}      {psym} {text}{note}", psym, color))
+        lines.append(_paint(f"{indent}        {psym} {text}{note}", psym, color))
     return lines
 
 
@@ -63,10 +63,10 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
         for c in changed:
             lines.extend(change_lines(c, color=color))
-            lines.append("")
+        lines.append("")
+        lines.append(_paint(plan.summary.text, "~", color))
     else:
-        lines.append(f"Store '{plan.store}' matches its spec: nothing to do.")
-    lines.append(_paint(plan.summary.text, "~" if plan.has_changes else "", color and plan.has_changes))
+        lines.append(f"No changes. Store '{plan.store}' matches its spec.")
     return "\n".join(lines)
 
 
@@ -78,8 +78,6 @@ def event_line(event: Event) -> str | None:
         return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} done ({event.seconds:.1f}s)"
     if isinstance(event, ResourceFailed):
         return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} FAILED ({event.seconds:.1f}s): {event.message}"
-    if isinstance(event, Diagnostic) and event.severity == "warning":
-        return f"warning: {event.resource + ': ' if event.resource else ''}{event.message}"
     if isinstance(event, OperationStarted):
         return f"{event.operation.capitalize()} of store '{event.store}' started"
     if isinstance(event, OperationFinished):

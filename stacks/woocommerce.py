@@ -104,6 +104,9 @@ def program(ctx: ProgramContext):
             kubeconfig=settings.kubeconfig,
             context=settings.context,
             enable_server_side_apply=True,
+            # Update Secrets in place: replacing one (the provider's default) would also
+            # replace every workload that depends on it, restarting MySQL on a password reset.
+            enable_secret_mutable=True,
         )
 
         def opts(*deps, awaited: bool = False, **kw) -> pulumi.ResourceOptions:

@@ -174,6 +174,9 @@ class Storekit:
 
     def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
         """Preview what applying ``spec`` would change. Nothing is changed."""
+        return self._plan(spec, refresh=refresh)
+
+    def _plan(self, spec: StoreSpec, *, refresh: bool, secrets: dict[str, str] | None = None) -> Plan:
         spec, engine = self._resolve(spec)
         slug = spec.slug
         stack = self.backend.select(slug)
@@ -186,7 +189,7 @@ class Storekit:
             _check_volumes_grow(recorded_spec, spec)
         recorded = self.backend.export(stack)
         created_here = stack is None
-        secrets = self._secrets(stack, engine, outputs)
+        secrets = secrets or self._secrets(stack, engine, outputs)
         program = self._program(spec, engine, secrets)
         if stack is None:
             stack = self.backend.create(slug, program)
@@ -256,14 +259,15 @@ class Storekit:
         if fingerprint(self.backend.export(stack)) != plan.fingerprint:
             raise StalePlan(plan.store)
 
-    def _apply(self, plan: Plan, on_event: EventCallback | None) -> ApplyResult:
+    def _apply(self, plan: Plan, on_event: EventCallback | None,
+               secrets: dict[str, str] | None = None) -> ApplyResult:
         spec, engine = self._resolve(plan.spec)
         stack = self.backend.select(plan.store)
         self._check_current(stack, plan)
         if not plan.has_changes:
             return ApplyResult(store=plan.store, action="noop", ok=True, seconds=0.0,
                                summary=plan.summary.to_dict(), outputs=self._outputs(stack))
-        secrets = self._secrets(stack, engine)
+        secrets = secrets or self._secrets(stack, engine)
         program = self._program(spec, engine, secrets)
         if stack is None:
             stack = self.backend.create(plan.store, program)
@@ -447,13 +451,8 @@ class Storekit:
             with self._store_lock(slug):
                 stack = self._stack(name)
                 spec, engine = self._resolve(self.spec_of(name))
-                secrets = self._secrets(stack, engine)
-                secrets["admin_password"] = new_password()
-                try:
-                    stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
-                except auto.CommandError as e:
-                    raise translate(e, slug, secrets.values()) from e
-                self._apply(self.plan(spec, refresh=False), on_event)
+                secrets = {**self._secrets(stack, engine), "admin_password": new_password()}
+                self._apply(self._plan(spec, refresh=False, secrets=secrets), on_event, secrets=secrets)
                 return secrets["admin_password"]
 
     # ---- fleets --------------------------------------------------------------------

@@ -276,8 +276,10 @@ def _property_changes(rtype: str, step: dict) -> tuple[PropertyChange, ...]:
     changes = []
     for path, diff in sorted(detailed.items()):
         kind_raw = (diff.get("kind") or "").lower()
-        before = lookup(old, path)
-        after = lookup(new, path)
+        if rtype == "kubernetes:core/v1:Secret" and split_path(path)[:1] in (["data"], ["stringData"]):
+            before = after = SENSITIVE
+        else:
+            before, after = lookup(old, path), lookup(new, path)
         changes.append(PropertyChange(
             path=path, kind=_kind_of(diff),
             before=None if before is _MISSING else before,

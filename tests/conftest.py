@@ -20,7 +20,8 @@ from storekit.toolchain import check_cluster, check_tools, cluster_api
 def settings(tmp_path_factory) -> Settings:
     """The machine's settings (tools, local cluster), with state in a temporary folder."""
     state = tmp_path_factory.mktemp("state")
-    return Settings.load().replace(state_url=f"file://{state}", passphrase="storekit-tests")
+    return Settings.load().replace(state_url=f"file://{state}", passphrase="storekit-tests",
+                                   db_url=f"sqlite:///{state}/catalog.db")
 
 
 @pytest.fixture(scope="session")
