@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status test test-unit demo clean
+.PHONY: help venv tools cluster cluster-down cluster-status test test-unit demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,3 +49,6 @@ demo: venv tools cluster ## the main job: plan and apply a demo store, then show
 
 clean: cluster-down ## remove the virtualenv (the tool cache under $STOREKIT_HOME stays)
 	rm -rf $(VENV) *.egg-info
+
+bench: venv tools cluster ## measure create / plan / tier change / destroy, and fleets, on the local cluster
+	@$(PY) bench/stores.py

@@ -161,11 +161,14 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
         click.echo(render.to_json(result.to_dict()))
         return
     s = result.summary
-    if result.action == "destroy":
+    if result.action == "noop":
+        click.echo(f"Nothing to apply: store '{result.store}' already matches the plan.")
+    elif result.action == "destroy":
         click.echo(f"\nDestroy complete! Store '{result.store}': {s['destroy']} destroyed in {result.seconds:.1f}s.")
         return
-    click.echo(f"\nApply complete! Resources: {s['add']} added, {s['change']} changed, "
-               f"{s['destroy']} destroyed in {result.seconds:.1f}s.")
+    else:
+        click.echo(f"\nApply complete! Resources: {s['add']} added, {s['change']} changed, "
+                   f"{s['destroy']} destroyed in {result.seconds:.1f}s.")
     if result.outputs:
         o = result.outputs
         click.echo(f"\nStore:     {o.name} ({o.slug}, {o.tier})\nURL:       {o.url}\nAdmin URL: {o.admin_url}"

@@ -86,7 +86,9 @@ up() {
   [ -x "$PYTHON" ] || { say "no virtualenv at $PYTHON: run 'make venv'"; exit 1; }
   mkdir -p "$KWOK_WORKDIR"
   if exists && ! api_answers; then
-    say "cluster '$NAME' exists but is stopped: starting it"
+    # Its processes died (a reboot, a new session): stop what may be left, start it all.
+    say "cluster '$NAME' exists but does not answer: restarting it"
+    kwokctl stop cluster --name "$NAME" >&2 || true
     kwokctl start cluster --name "$NAME" >&2
   elif ! exists; then
     say "creating cluster '$NAME' (kwokctl binary runtime, 127.0.0.1 only)"

@@ -252,7 +252,7 @@ main() {
   for t in "${tools[@]}"; do
     case $t in
       pulumi) build_pulumi ;;
-      kubernetes-provider) build_pulumi; build_kubernetes_provider ;;
+      kubernetes-provider) [ -x "$BIN/pulumi" ] || build_pulumi; build_kubernetes_provider ;;
       etcd) build_etcd ;;
       kube) build_kube ;;
       kwok) build_kwok ;;

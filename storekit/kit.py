@@ -265,8 +265,11 @@ class Storekit:
         stack = self.backend.select(plan.store)
         self._check_current(stack, plan)
         if not plan.has_changes:
+            outputs = self._outputs(stack)
+            if self.catalog.store(plan.store) is None:  # a store made before this catalog existed
+                self.catalog.upsert_store(spec, status="Ready", url=outputs.url, admin_url=outputs.admin_url)
             return ApplyResult(store=plan.store, action="noop", ok=True, seconds=0.0,
-                               summary=plan.summary.to_dict(), outputs=self._outputs(stack))
+                               summary=plan.summary.to_dict(), outputs=outputs)
         secrets = secrets or self._secrets(stack, engine)
         program = self._program(spec, engine, secrets)
         if stack is None:
