@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import click
 
-from storekit.errors import SpecError
+from storekit.catalog import parse_since
 
 from . import render
 from .main import AppContext, cli
@@ -92,21 +90,6 @@ def outputs_cmd(app: AppContext, name, reveal, as_json):
     else:
         for key, value in data.items():
             click.echo(f"{key + ':':<16}{'' if value is None else value}")
-
-
-def parse_since(text: str | None) -> datetime | None:
-    """``30m``, ``2h``, ``7d`` ago, or an ISO date/time."""
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].isdigit():
-        return (datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])).replace(tzinfo=None)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise SpecError([("since", "must be like 30m, 2h, 7d or an ISO date (2026-11-26T10:00)")],
-                        subject="audit filter") from e
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 @cli.command("audit")

@@ -152,4 +152,4 @@ def main() -> None:
     cli(prog_name="storekit")
 
 
-from . import info_cmds, ops_cmds, store_cmds  # noqa: E402,F401 - they register their commands
+from . import info_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -113,6 +113,45 @@ class AuditEntry(BaseModel):
                 "outcome": self.outcome, "details": self.details, "created_at": _iso(self.created_at)}
 
 
+class Job(BaseModel):
+    """A provisioning job: create, update or delete one store, run by a worker."""
+
+    KINDS = ("create", "update", "delete")
+    id = AutoField()
+    kind = CharField(max_length=20)
+    store_slug = CharField(max_length=57, index=True)
+    payload = JSONField(null=True)  # the spec to apply (create/update)
+    status = CharField(max_length=20, default="queued", index=True)  # queued|running|succeeded|failed
+    error = TextField(null=True)
+    actor = CharField(max_length=120)
+    source = CharField(max_length=20)
+    ip_address = CharField(max_length=64, null=True)
+    worker = CharField(max_length=120, null=True)
+    attempts = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    started_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "store": self.store_slug, "status": self.status,
+                "error": self.error, "actor": self.actor, "source": self.source, "attempts": self.attempts,
+                "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
+                "finished_at": _iso(self.finished_at)}
+
+
+class ApiToken(BaseModel):
+    """A bearer token for the API and the dashboard login; only its SHA-256 is stored."""
+
+    ROLES = ("viewer", "admin")
+    id = AutoField()
+    name = CharField(max_length=80, unique=True)
+    role = CharField(max_length=20)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=timezone.utc).isoformat(timespec="seconds") if value else None
 
@@ -127,13 +166,32 @@ def _scrub_details(value: Any) -> Any:
     return value
 
 
+def parse_since(text: str | None) -> datetime | None:
+    """``30m``, ``2h``, ``7d`` ago, or an ISO date/time."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].isdigit():
+        return (datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])).replace(tzinfo=None)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise SpecError([("since", "must be like 30m, 2h, 7d or an ISO date (2026-11-26T10:00)")],
+                        subject="audit filter") from e
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
 # ---- migrations -------------------------------------------------------------------
 
 def _v1(db) -> None:
     db.create_tables([Store, ProvisioningEvent, AuditEntry])
 
 
-MIGRATIONS: list[Callable] = [_v1]
+def _v2(db) -> None:
+    db.create_tables([Job, ApiToken])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2]
 
 
 class Catalog:

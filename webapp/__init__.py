@@ -1,4 +1,96 @@
-"""storekit's dashboard and REST API: a Flask app over the storekit library.
+"""storekit's dashboard and REST API: a small Flask app over the storekit library.
 
-Installed as ``storekit.webapp``.
+``create_app(test_config=None)`` builds it: settings from ``STOREKIT_*`` (the library's
+``Settings``), one ``Storekit`` per app, the catalog connected per request, one
+blueprint per area (``api``, ``ui``, ``auth``, ``health``), flask-limiter for rate
+limits, security headers on every response, and JSON errors for the API. Long work
+(create, change, delete) is queued as jobs that a ``WorkerPool`` runs (``storekit serve``
+starts one inside the server; ``storekit worker`` runs more as separate processes).
 """
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask, g
+
+from storekit.kit import Actor, Storekit
+from storekit.settings import Settings
+
+from .extensions import limiter
+
+DEFAULTS = {
+    "MAX_STORES": 10,
+    "CREATE_LIMIT": "5 per minute",
+    "ACTION_LIMIT": "10 per minute",
+    "LOGIN_LIMIT": "5 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "WORKERS": 3,
+    "START_WORKERS": False,  # `storekit serve` turns this on
+}
+
+
+def _secret_key(settings: Settings) -> str:
+    path = settings.home_path / "webapp-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("STOREKIT_WEB")  # e.g. STOREKIT_WEB_MAX_STORES=20
+    if test_config:
+        app.config.update(test_config)
+    settings = app.config.get("SETTINGS") or Settings.load()
+    app.config.setdefault("SECRET_KEY", _secret_key(settings))
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+
+    kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
+    app.extensions["storekit"] = kit
+    kit.catalog.migrate()
+
+    limiter.init_app(app)
+
+    @app.before_request
+    def connect_db():
+        kit.catalog.bind()
+        kit.catalog.db.connect(reuse_if_open=True)
+        g.kit = kit
+
+    @app.teardown_request
+    def close_db(_exc):
+        if not kit.catalog.db.is_closed():
+            kit.catalog.db.close()
+
+    from . import api, auth, errors, health, ui
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ui.bp)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    if app.config["START_WORKERS"]:
+        from storekit.jobs import WorkerPool
+
+        app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
+    return app
+
+
+TEMPLATES = Path(__file__).parent / "templates"

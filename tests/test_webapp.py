@@ -1,0 +1,194 @@
+"""The dashboard and REST API through Flask's test client: every endpoint, each error
+status (400, 401, 403, 404, 409, 429), security headers, the OpenAPI document kept in
+step with the routes, login with CSRF, and the job queue's ordering and recovery.
+(The same API against the local cluster, with workers, is in test_webapp_cluster.py.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storekit.catalog import Catalog, Job, utcnow
+from storekit.jobs import JobQueue, WorkerPool
+from storekit.kit import Actor, Storekit
+from storekit.spec import StoreSpec
+from storekit.webapp import create_app
+from storekit.webapp.auth import create_token, ensure_admin_token
+from storekit.webapp.openapi import SPEC
+
+
+@pytest.fixture
+def app(settings, tmp_path):
+    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
+    kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
+    app = create_app({"TESTING": True, "SETTINGS": local, "KIT": kit, "MAX_STORES": 2,
+                      "CREATE_LIMIT": "100 per minute", "SECRET_KEY": "test"})
+    app.admin_token = ensure_admin_token(kit.catalog)
+    app.viewer_token = create_token(kit.catalog, "viewer", "viewer")
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_probes_and_security_headers(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json["database"] == "ok"
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_first_admin_token_is_made_once(app):
+    assert app.admin_token.startswith("sk_")
+    assert ensure_admin_token(app.extensions["storekit"].catalog) is None
+
+
+def test_tokens_and_roles(client, app):
+    assert client.get("/api/stores").status_code == 401
+    assert client.get("/api/stores", headers=auth("sk_wrong")).json["error"] == "unauthorized"
+    r = client.get("/api/stores", headers=auth(app.viewer_token))
+    assert r.status_code == 200 and r.json == {"stores": [], "queue": {"queued": 0, "running": 0}}
+    r = client.post("/api/stores", json={"name": "Shop", "admin_email": "a@b.co"}, headers=auth(app.viewer_token))
+    assert r.status_code == 403 and r.json["error"] == "forbidden"
+
+
+def test_create_validates_every_field_and_queues_a_job(client, app):
+    h = auth(app.admin_token)
+    r = client.post("/api/stores", json={"name": "", "admin_email": "nope", "tier": "huge", "colour": "red"}, headers=h)
+    assert r.status_code == 400
+    fields = {f["field"] for f in r.json["fields"]}
+    assert fields == {"colour"} or fields >= {"name", "admin_email", "tier"}
+    r = client.post("/api/stores", json={"name": "", "admin_email": "nope", "tier": "huge"}, headers=h)
+    assert r.status_code == 400 and {f["field"] for f in r.json["fields"]} == {"name", "admin_email", "tier"}
+    r = client.post("/api/stores", data="not json", headers=h)
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "body"
+
+    r = client.post("/api/stores", json={"name": "My Shop", "admin_email": "a@b.co"}, headers=h)
+    assert r.status_code == 202
+    assert r.json["store"]["status"] == "Pending" and r.json["job"]["status"] == "queued"
+    job_id = r.json["job"]["id"]
+    assert client.get(f"/api/jobs/{job_id}", headers=h).json["kind"] == "create"
+    assert client.get("/api/jobs/999", headers=h).status_code == 404
+    assert client.get("/api/stores", headers=h).json["queue"] == {"queued": 1, "running": 0}
+
+    r = client.post("/api/stores", json={"name": "my shop!", "admin_email": "a@b.co"}, headers=h)
+    assert r.status_code == 409 and "slug" in r.json["message"]
+    assert client.post("/api/stores", json={"name": "Other", "admin_email": "a@b.co"}, headers=h).status_code == 202
+    r = client.post("/api/stores", json={"name": "Third", "admin_email": "a@b.co"}, headers=h)
+    assert r.status_code == 429 and r.json["error"] == "max_stores"
+
+    audit = client.get("/api/audit?action=create-requested", headers=h).json["entries"]
+    assert [e["resource_id"] for e in audit] == ["other", "my-shop"]
+    assert all(e["source"] == "api" and e["actor"] == "admin" and e["ip_address"] for e in audit)
+
+
+def test_store_endpoints_and_404s(client, app):
+    h = auth(app.admin_token)
+    client.post("/api/stores", json={"name": "My Shop", "admin_email": "a@b.co"}, headers=h)
+    r = client.get("/api/stores/my-shop", headers=h)
+    assert r.status_code == 200 and r.json["store"]["name"] == "My Shop" and len(r.json["jobs"]) == 1
+    assert client.get("/api/stores/my-shop/events", headers=h).json == {"events": []}
+    r = client.patch("/api/stores/my-shop", json={"tier": "gigantic"}, headers=h)
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "tier"
+    assert client.patch("/api/stores/my-shop", json={"name": "x"}, headers=h).status_code == 400
+    r = client.patch("/api/stores/my-shop", json={"tier": "medium"}, headers=h)
+    assert r.status_code == 202 and r.json["job"]["kind"] == "update"
+    r = client.delete("/api/stores/my-shop", headers=h)
+    assert r.status_code == 202 and r.json["job"]["kind"] == "delete"
+    for method, path in [("get", "/api/stores/nope"), ("get", "/api/stores/nope/events"),
+                         ("get", "/api/stores/nope/health"), ("get", "/api/stores/nope/logs/wordpress"),
+                         ("post", "/api/stores/nope/actions/restart"), ("post", "/api/stores/nope/actions/reset-password"),
+                         ("patch", "/api/stores/nope"), ("delete", "/api/stores/nope"), ("post", "/api/stores/nope/plan")]:
+        r = getattr(client, method)(path, headers=h, json={"tier": "small"})
+        assert r.status_code == 404 and r.json["error"] == "not_found", (method, path, r.json)
+    r = client.get("/api/stores/my-shop/logs/wordpress?tail=lots", headers=h)
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "tail"
+    assert client.get("/api/audit?since=yesterday", headers=h).status_code == 400
+    assert client.get("/api/audit?limit=0", headers=h).status_code == 400
+    assert client.put("/api/stores", headers=h).status_code == 405
+
+
+def test_openapi_matches_the_routes(client, app):
+    doc = client.get("/api/openapi.json").json
+    assert doc["openapi"].startswith("3.") and doc == SPEC
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            path = rule.rule.replace("<int:job_id>", "{job_id}").replace("<slug>", "{slug}").replace("<pod>", "{pod}")
+            routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
+    described = {p: {m for m in ops if m in ("get", "post", "patch", "delete", "put")} for p, ops in doc["paths"].items()}
+    assert described == routes
+
+
+def test_ui_login_csrf_and_inline_errors(client, app):
+    assert client.get("/").status_code == 302
+    page = client.get("/login")
+    assert page.status_code == 200 and b"Access token" in page.data and b"<script>" not in page.data
+    assert client.post("/login", data={"token": app.admin_token}).status_code == 400  # no CSRF token
+    with client.session_transaction() as s:
+        s["csrf"] = "t"
+    bad = client.post("/login", data={"token": "sk_nope", "csrf_token": "t"})
+    assert bad.status_code == 401 and b"not valid" in bad.data
+    ok = client.post("/login", data={"token": app.admin_token, "csrf_token": "t"})
+    assert ok.status_code == 302
+    with client.session_transaction() as s:
+        csrf = s["csrf"]
+    r = client.post("/stores", data={"name": "", "admin_email": "bad", "tier": "small", "csrf_token": csrf})
+    assert r.status_code == 400 and b"Name is required" in r.data and b"aria-invalid" in r.data
+    r = client.post("/stores", data={"name": "Web Shop", "admin_email": "w@b.co", "tier": "small", "csrf_token": csrf})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/stores/web-shop")
+    page = client.get("/stores/web-shop")
+    assert b"Web Shop" in page.data and b"Waiting for a worker" in page.data
+    assert client.post("/stores", data={"name": "X", "admin_email": "x@b.co"}).status_code == 400
+    assert client.get("/audit").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_store_creations_are_rate_limited(app):
+    app.config["CREATE_LIMIT"] = "1 per minute"
+    client = app.test_client()
+    h = auth(app.admin_token)
+    assert client.post("/api/stores", json={"name": "One", "admin_email": "a@b.co"}, headers=h).status_code == 202
+    r = client.post("/api/stores", json={"name": "Two", "admin_email": "a@b.co"}, headers=h)
+    assert r.status_code == 429 and r.json["error"] == "rate_limited" and "Retry-After" in r.headers
+
+
+def test_failed_logins_are_rate_limited(app):
+    app.config["LOGIN_LIMIT"] = "2 per minute"
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["csrf"] = "t"
+    codes = [client.post("/login", data={"token": "sk_bad", "csrf_token": "t"}).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+
+
+def test_job_queue_serializes_a_store_and_recovers_dead_workers(tmp_path, settings):
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/q.db")
+    q = JobQueue(catalog)
+    who = Actor(name="t", source="api")
+    a1 = q.enqueue("create", StoreSpec(name="A", admin_email="a@b.co"), "a", who)
+    a2 = q.enqueue("update", StoreSpec(name="A", admin_email="a@b.co", tier="medium"), "a", who)
+    b1 = q.enqueue("create", StoreSpec(name="B", admin_email="b@b.co"), "b", who)
+    assert q.claim("w1").id == a1.id
+    assert q.claim("w2").id == b1.id, "a's second job waits while a's first runs"
+    assert q.claim("w3") is None
+    q.finish(a1.id)
+    assert q.claim("w3").id == a2.id
+    # A job whose heartbeat stopped is queued again.
+    catalog.bind()
+    Job.update(heartbeat_at=utcnow() - timedelta(minutes=5)).where(Job.id == b1.id).execute()
+    pool = WorkerPool(Storekit(settings.replace(db_url=f"sqlite:///{tmp_path}/q.db")), stale_after=20)
+    assert [j.id for j in pool.recover()] == [b1.id]
+    assert q.get(b1.id).status == "queued" and q.get(a2.id).status == "running"

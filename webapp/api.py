@@ -1,0 +1,144 @@
+"""The REST API under /api (see /api/openapi.json). Bearer tokens; JSON in and out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from storekit.catalog import parse_since
+from storekit.errors import SpecError
+
+from . import service
+from .auth import actor, require
+from .extensions import limiter
+from .openapi import SPEC
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _create_limit() -> str:
+    return current_app.config["CREATE_LIMIT"]
+
+
+def _action_limit() -> str:
+    return current_app.config["ACTION_LIMIT"]
+
+
+def body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise SpecError([("body", "must be JSON (Content-Type: application/json)")])
+    return data
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(SPEC)
+
+
+@bp.get("/stores")
+@require("viewer")
+def list_stores():
+    stores = [s.to_dict() for s in g.kit.catalog.stores()]
+    return jsonify(stores=stores, queue=service.queue().counts())
+
+
+@bp.post("/stores")
+@require("admin")
+@limiter.limit(_create_limit)
+def create_store():
+    store, job = service.create_store(body(), actor("api"))
+    return jsonify(store=store.to_dict(), job=job.to_dict()), 202
+
+
+@bp.get("/stores/<slug>")
+@require("viewer")
+def get_store(slug):
+    store = service.store_or_404(slug)
+    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().active(slug)])
+
+
+@bp.patch("/stores/<slug>")
+@require("admin")
+@limiter.limit(_action_limit)
+def change_store(slug):
+    job = service.change_store(slug, body(), actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.delete("/stores/<slug>")
+@require("admin")
+@limiter.limit(_action_limit)
+def delete_store(slug):
+    job = service.delete_store(slug, actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.post("/stores/<slug>/plan")
+@require("viewer")
+def plan_store(slug):
+    return jsonify(service.plan_change(slug, body()).to_dict())
+
+
+@bp.get("/stores/<slug>/events")
+@require("viewer")
+def events(slug):
+    service.store_or_404(slug)
+    return jsonify(events=[e.to_dict() for e in g.kit.catalog.events(slug)])
+
+
+@bp.get("/stores/<slug>/health")
+@require("viewer")
+def health(slug):
+    service.store_or_404(slug)
+    return jsonify(g.kit.health(slug).to_dict())
+
+
+@bp.get("/stores/<slug>/logs/<pod>")
+@require("viewer")
+def logs(slug, pod):
+    service.store_or_404(slug)
+    tail = request.args.get("tail", "200")
+    if not tail.isdigit() or not 1 <= int(tail) <= 5000:
+        raise SpecError([("tail", "must be a whole number from 1 to 5000")], subject="logs request")
+    lines = list(g.kit.logs(slug, pod, tail=int(tail)))
+    return jsonify(pod=pod, lines=[line.rstrip("\n") for line in lines])
+
+
+@bp.post("/stores/<slug>/actions/restart")
+@require("admin")
+@limiter.limit(_action_limit)
+def restart(slug):
+    service.store_or_404(slug)
+    data = request.get_json(silent=True) or {}
+    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")))
+
+
+@bp.post("/stores/<slug>/actions/reset-password")
+@require("admin")
+@limiter.limit(_action_limit)
+def reset_password(slug):
+    service.store_or_404(slug)
+    password = g.kit.reset_admin_password(slug, actor=actor("api"))
+    return jsonify(admin_password=password, shown="once")
+
+
+@bp.get("/jobs/<int:job_id>")
+@require("viewer")
+def job(job_id):
+    found = service.queue().get(job_id)
+    if found is None:
+        from werkzeug.exceptions import NotFound
+
+        raise NotFound(f"no job {job_id}")
+    return jsonify(found.to_dict())
+
+
+@bp.get("/audit")
+@require("viewer")
+def audit():
+    limit = request.args.get("limit", "200")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise SpecError([("limit", "must be a whole number from 1 to 1000")], subject="audit filter")
+    entries = g.kit.catalog.audit_entries(store=request.args.get("store"), action=request.args.get("action"),
+                                          since=parse_since(request.args.get("since")), limit=int(limit))
+    return jsonify(entries=[e.to_dict() for e in entries])
