@@ -103,6 +103,36 @@ def _process_gone(holder: str) -> bool:
     return False
 
 
+def _holder_pid(holder: str) -> int | None:
+    try:
+        return int(holder.rsplit("pid ", 1)[1].rstrip(")"))
+    except (IndexError, ValueError):
+        return None
+
+
+def _orphaned(pid: int) -> bool:
+    """A process of this host whose parent died (it was reparented to init)."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return int(stat.rsplit(")", 1)[1].split()[1]) == 1
+
+
+def _stop(pid: int, grace: float) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _worker_gone(worker: str | None) -> bool:
     """Whether a worker named "host:pid/n" is a process of this host that no longer runs."""
     try:
@@ -152,6 +182,15 @@ class WorkerPool:
         return jobs
 
     def _clear_dead_lock(self, job: Job) -> None:
+        """Free the stack lock a dead worker left: stop its orphaned engine, then unlock."""
+        holder = self.kit.backend.lock_holder(job.store_slug)
+        if not holder:
+            return
+        pid = _holder_pid(holder[0])
+        if pid is not None and _orphaned(pid):
+            # The engine of a killed worker runs on without its program; stopping it makes
+            # it cancel its update and write what it did, as Ctrl-C would.
+            _stop(pid, grace=30)
         holder = self.kit.backend.lock_holder(job.store_slug)
         if holder and _process_gone(holder[0]):
             try:
