@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status test test-unit demo bench clean
+.PHONY: help venv tools cluster cluster-down cluster-status browser test test-unit demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,17 +35,23 @@ cluster-status: ## say whether the local control plane runs
 test-unit: venv ## fast tests only (no cluster)
 	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
 
-test: venv tools cluster ## every test, against the local control plane with the real engine
+browser: ## install Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded)
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
+test: venv tools cluster browser ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 DEMO_STORE ?= Demo Shop
 DEMO_EMAIL ?= demo@example.com
-demo: venv tools cluster ## the main job: plan and apply a demo store, then show it and its health
+DEMO_PORT ?= 8080
+demo: venv tools cluster ## the main job: plan and apply a demo store, show it, then serve the dashboard
 	@$(VENV)/bin/storekit plan "$(DEMO_STORE)" --email $(DEMO_EMAIL) --out .demo-plan.json
 	@$(VENV)/bin/storekit apply .demo-plan.json
 	@rm -f .demo-plan.json
 	@$(VENV)/bin/storekit outputs "$(DEMO_STORE)"
 	@$(VENV)/bin/storekit health "$(DEMO_STORE)"
+	@echo "Log in to the dashboard with this token: $$($(VENV)/bin/storekit token create demo-$$(date +%s) --role admin)"
+	@$(VENV)/bin/storekit serve --port $(DEMO_PORT)
 
 clean: cluster-down ## remove the virtualenv (the tool cache under $STOREKIT_HOME stays)
 	rm -rf $(VENV) *.egg-info

@@ -82,8 +82,10 @@ def plan_store(slug):
 @bp.get("/stores/<slug>/events")
 @require("viewer")
 def events(slug):
-    service.store_or_404(slug)
-    return jsonify(events=[e.to_dict() for e in g.kit.catalog.events(slug)])
+    store = g.kit.catalog.store(slug)  # a deleted store keeps its history
+    if store is None:
+        service.store_or_404(slug)
+    return jsonify(status=store.status, events=[e.to_dict() for e in g.kit.catalog.events(slug)])
 
 
 @bp.get("/stores/<slug>/health")

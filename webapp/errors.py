@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from storekit.errors import StorekitError
@@ -22,8 +22,9 @@ def wants_json() -> bool:
 def init_app(app) -> None:
     @app.errorhandler(StorekitError)
     def storekit_error(e: StorekitError):
-        body = e.to_dict()
-        return jsonify(body), e.http_status
+        if not wants_json():
+            return render_template("error.html", status=e.http_status, message=str(e)), e.http_status
+        return jsonify(e.to_dict()), e.http_status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -64,7 +64,9 @@ def create():
 @bp.get("/stores/<slug>")
 @require("viewer", ui=True)
 def store(slug):
-    record = service.store_or_404(slug)
+    record = g.kit.catalog.store(slug)  # a deleted store's page still shows its history
+    if record is None:
+        service.store_or_404(slug)
     tab = request.args.get("tab", "timeline")
     tab = tab if tab in TABS else "timeline"
     data: dict = {}

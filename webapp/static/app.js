@@ -16,6 +16,10 @@
     if (timeline) setInterval(function () {
       fetch(timeline.dataset.src, {credentials: "same-origin"}).then(function (r) { return r.json(); })
         .then(function (data) {
+          var badge = document.getElementById("status");
+          if (badge) { badge.textContent = data.status; badge.className = "badge " + data.status.toLowerCase(); }
+          var jobs = document.getElementById("jobs");
+          if (jobs && ["Ready", "Failed", "Deleted"].indexOf(data.status) >= 0) jobs.hidden = true;
           timeline.replaceChildren.apply(timeline, data.events.map(function (e) {
             var li = document.createElement("li");
             li.className = e.status;
@@ -24,11 +28,6 @@
               (e.status === "failed" && e.message ? " — " + e.message : "");
             return li;
           }));
-        });
-      fetch(timeline.dataset.store, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-        .then(function (data) {
-          var badge = document.getElementById("status");
-          if (badge) { badge.textContent = data.store.status; badge.className = "badge " + data.store.status.toLowerCase(); }
         });
     }, 2000);
 
