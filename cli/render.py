@@ -48,13 +48,16 @@ def change_lines(change: ResourceChange, *, color: bool, indent: str = "  ") -> 
     return lines
 
 
+def drift_line(change: ResourceChange) -> str:
+    what = "was deleted" if change.op == "create" else "was changed"
+    return f"  {change.kind} {change.kube_name or change.name} {what} outside storekit"
+
+
 def plan_text(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = []
     if plan.drift:
-        lines.append(f"Drift: objects of store '{plan.store}' changed outside storekit:")
-        for c in plan.drift:
-            what = "was deleted" if c.op == "create" else "was changed"
-            lines.append(f"  {c.kind} {c.kube_name or c.name} {what}; apply restores it")
+        lines.append(f"Drift: objects of store '{plan.store}' changed outside storekit (apply restores them):")
+        lines.extend(drift_line(c) for c in plan.drift)
         lines.append("")
     changed = [c for c in plan.changes if c.op not in ("same", "read")]
     if changed:

@@ -251,8 +251,7 @@ def drift_cmd(ctx, name, as_json, detailed_exitcode):
     elif report.has_drift:
         click.echo(f"Store '{report.store}' drifted:")
         for c in report.changes:
-            what = "was deleted" if c.op == "create" else "was changed"
-            click.echo(f"  {c.kind} {c.kube_name or c.name} {what}")
+            click.echo(render.drift_line(c))
         click.echo("Run `storekit apply` for the store to restore it.")
     else:
         click.echo(f"No drift: store '{report.store}' matches its recorded state.")

@@ -18,9 +18,9 @@ import getpass
 import json
 import threading
 import time
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from pulumi import automation as auto
@@ -29,15 +29,14 @@ from .backend import Backend, translate
 from .catalog import Catalog, utcnow
 from .engines import Engine, ProgramContext, get_engine
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import urn_name
 from .events import (Event, EventCallback, EventTranslator, OperationFinished, OperationStarted,
-                     ResourceFailed, ResourceFinished, ResourceStarted)
+                     ResourceFailed, ResourceFinished, ResourceStarted, urn_name)
 from .fleet import FleetPlan
 from .plan import Plan, ResourceChange, changes_from_digest, fingerprint
 from .results import (ApplyResult, DriftReport, FleetItem, FleetResult, ResourceOutcome,
                       StoreOutputs, StoreSummary)
-from .settings import Settings
 from . import ops
+from .settings import Settings
 from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
 
 SECRETS_CONFIG_KEY = "storekit:secrets"
@@ -113,7 +112,9 @@ class Storekit:
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
+    def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
+        """The spec with platform settings filled in, and its engine; one SpecError lists
+        every problem (including an unknown engine)."""
         if not isinstance(spec, StoreSpec):
             raise SpecError([("spec", "must be a StoreSpec")])
         problems = spec.problems()
@@ -177,7 +178,7 @@ class Storekit:
         return self._plan(spec, refresh=refresh)
 
     def _plan(self, spec: StoreSpec, *, refresh: bool, secrets: dict[str, str] | None = None) -> Plan:
-        spec, engine = self._resolve(spec)
+        spec, engine = self.resolve(spec)
         slug = spec.slug
         stack = self.backend.select(slug)
         outputs = self.backend.outputs(stack) if stack is not None else {}
@@ -261,7 +262,7 @@ class Storekit:
 
     def _apply(self, plan: Plan, on_event: EventCallback | None,
                secrets: dict[str, str] | None = None) -> ApplyResult:
-        spec, engine = self._resolve(plan.spec)
+        spec, engine = self.resolve(plan.spec)
         stack = self.backend.select(plan.store)
         self._check_current(stack, plan)
         if not plan.has_changes:
@@ -453,7 +454,7 @@ class Storekit:
         with self._audited("reset-password", slug, name, actor, {}):
             with self._store_lock(slug):
                 stack = self._stack(name)
-                spec, engine = self._resolve(self.spec_of(name))
+                spec, engine = self.resolve(self.spec_of(name))
                 secrets = {**self._secrets(stack, engine), "admin_password": new_password()}
                 self._apply(self._plan(spec, refresh=False, secrets=secrets), on_event, secrets=secrets)
                 return secrets["admin_password"]

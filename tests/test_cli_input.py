@@ -128,3 +128,13 @@ def test_plan_schema_accepts_a_plan_and_rejects_a_broken_one():
     broken["changes"][0]["op"] = "explode"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_every_setting_and_command_is_documented():
+    from storekit.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [s.env for s in SETTINGS if s.env not in readme]
+    missing += [f"storekit {name}" for name in cli.commands if f"storekit {name}" not in readme
+                and f"| {name}" not in readme]
+    assert not missing, f"undocumented in README.md: {missing}"

@@ -11,8 +11,6 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
-
 from flask import Flask, g
 
 from storekit.kit import Actor, Storekit
@@ -92,5 +90,3 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
     return app
 
-
-TEMPLATES = Path(__file__).parent / "templates"

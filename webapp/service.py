@@ -41,7 +41,7 @@ def create_store(data: dict, actor: Actor) -> tuple[Store, Job]:
     if unknown:
         raise SpecError([(k, "is not a field of a new store") for k in unknown])
     spec = StoreSpec.from_dict(fields)
-    spec, _ = g.kit._resolve(spec)  # every bad field at once, before anything is queued
+    spec, _ = g.kit.resolve(spec)  # every bad field at once, before anything is queued
     existing = g.kit.catalog.store(spec.slug)
     if existing is not None and existing.status != "Deleted":
         raise Conflict(f"a store named '{existing.name}' already uses the slug '{spec.slug}'",
@@ -62,7 +62,7 @@ def change_store(slug: str, data: dict, actor: Actor) -> Job:
     if not isinstance(data, dict) or set(data) - {"tier"} or not data:
         raise SpecError([("body", "may change only: tier")])
     spec = StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier"))
-    g.kit._resolve(spec)
+    g.kit.resolve(spec)
     job = queue().enqueue("update", spec, slug, actor)
     g.kit.catalog.audit("update-requested", resource_id=slug, resource_name=store.name, actor=actor.name,
                         source=actor.source, ip_address=actor.ip, details={"job": job.id, "tier": spec.tier})
