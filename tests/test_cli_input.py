@@ -138,3 +138,16 @@ def test_every_setting_and_command_is_documented():
     missing += [f"storekit {name}" for name in cli.commands if f"storekit {name}" not in readme
                 and f"| {name}" not in readme]
     assert not missing, f"undocumented in README.md: {missing}"
+
+
+def test_shell_completion_script_and_completions():
+    import subprocess
+    import sys
+
+    env = {"_STOREKIT_COMPLETE": "bash_source", "PATH": "/usr/bin:/bin"}
+    script = subprocess.run([sys.executable, "-m", "storekit.cli"], env=env, capture_output=True, text=True)
+    assert "_storekit_completion()" in script.stdout and "complete -o nosort" in script.stdout
+    env = {"_STOREKIT_COMPLETE": "bash_complete", "COMP_WORDS": "storekit pl", "COMP_CWORD": "1",
+           "PATH": "/usr/bin:/bin"}
+    words = subprocess.run([sys.executable, "-m", "storekit.cli"], env=env, capture_output=True, text=True)
+    assert "plain,plan" in words.stdout
