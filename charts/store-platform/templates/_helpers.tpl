@@ -1,0 +1,28 @@
+{{- define "sp.name" -}}{{ .Release.Name }}-store-platform{{- end -}}
+{{- define "sp.labels" -}}
+app.kubernetes.io/name: store-platform
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+{{- define "sp.secret" -}}{{ .Values.secrets.existingSecret | default (include "sp.name" .) }}{{- end -}}
+{{- define "sp.env" -}}
+- {name: STOREKIT_HOME, value: /data}
+- {name: STOREKIT_STORE_DOMAIN, value: {{ .Values.storeDomain | quote }}}
+- {name: STOREKIT_INGRESS_CLASS, value: {{ .Values.stores.ingressClass | quote }}}
+- {name: STOREKIT_INGRESS_NAMESPACE, value: {{ .Values.stores.ingressNamespace | quote }}}
+- {name: STOREKIT_STORAGE_CLASS, value: {{ .Values.stores.storageClass | quote }}}
+- {name: STOREKIT_TIMEOUT, value: {{ .Values.stores.timeout | quote }}}
+- {name: STOREKIT_WEB_MAX_STORES, value: {{ .Values.stores.maxStores | quote }}}
+{{- with .Values.stores.tlsIssuer }}
+- {name: STOREKIT_TLS_ISSUER, value: {{ . | quote }}}
+{{- end }}
+{{- with .Values.databaseUrl }}
+- {name: STOREKIT_DB_URL, value: {{ . | quote }}}
+{{- end }}
+{{- with .Values.stateUrl }}
+- {name: STOREKIT_STATE_URL, value: {{ . | quote }}}
+{{- end }}
+- name: STOREKIT_PASSPHRASE
+  valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: passphrase}}
+{{- end -}}
