@@ -16,6 +16,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from storekit import Storekit, StoreSpec
 
+pytestmark = pytest.mark.cluster  # the real helm (make tools), and the cluster for the last test
 CHART = Path(__file__).resolve().parent.parent / "charts" / "store-platform"
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
@@ -74,7 +75,6 @@ def test_cluster_role_covers_what_the_stack_creates(helm, settings):
     assert writable == needed, f"the role may write kinds storekit never creates: {sorted(writable - needed)}"
 
 
-@pytest.mark.cluster
 def test_dry_run_install_upgrade_rollback(helm, kube, settings):
     ns = f"platform-{uuid.uuid4().hex[:5]}"
     kube.create(Namespace(metadata={"name": ns}))
