@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 import threading
 import time
 from datetime import timedelta
@@ -119,9 +120,23 @@ def _orphaned(pid: int) -> bool:
     return int(stat.rsplit(")", 1)[1].split()[1]) == 1
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
+
+
 def _stop(pid: int, grace: float) -> None:
+    """SIGTERM a process (then SIGKILL after ``grace``), and the children it leaves behind
+    (an engine's provider plugins)."""
     import signal
 
+    children = _children(pid)
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -131,6 +146,30 @@ def _stop(pid: int, grace: float) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for child in children:
+        if _orphaned(child):
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _reap_orphaned_plugins(plugins_dir: str) -> None:
+    """Stop provider plugins from our plugin cache whose engine died (reparented to init):
+    an engine killed with its worker cannot stop them itself."""
+    import signal
+
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv0 = cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+            pid = int(cmdline.parent.name)
+        except (OSError, ValueError):
+            continue
+        if argv0.startswith(plugins_dir) and _orphaned(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def _worker_gone(worker: str | None) -> bool:
@@ -179,6 +218,8 @@ class WorkerPool:
         jobs = self.queue.requeue_running(orphan)
         for job in jobs:
             self._clear_dead_lock(job)
+        if at_start:
+            _reap_orphaned_plugins(str(self.kit.settings.home_path / "pulumi" / "plugins"))
         return jobs
 
     def _clear_dead_lock(self, job: Job) -> None:
