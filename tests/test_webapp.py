@@ -50,6 +50,14 @@ def test_probes_and_security_headers(client):
     assert r.headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_session_key_is_generated_and_kept(settings, tmp_path):
+    local = settings.replace(db_url=f"sqlite:///{tmp_path}/k.db", home=str(tmp_path))
+    first = create_app({"SETTINGS": local}).config["SECRET_KEY"]
+    assert first and len(first) > 40
+    assert create_app({"SETTINGS": local}).config["SECRET_KEY"] == first
+    assert (tmp_path / "webapp-secret").stat().st_mode & 0o777 == 0o600
+
+
 def test_first_admin_token_is_made_once(app):
     assert app.admin_token.startswith("sk_")
     assert ensure_admin_token(app.extensions["storekit"].catalog) is None

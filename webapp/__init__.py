@@ -45,7 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     settings = app.config.get("SETTINGS") or Settings.load()
-    app.config.setdefault("SECRET_KEY", _secret_key(settings))
+    if not app.config.get("SECRET_KEY"):  # Flask's default is None: sessions need a real key
+        app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
