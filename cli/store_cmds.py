@@ -200,14 +200,17 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
         apply_and_report(app, ctx, plan, as_json)
         return
     plan = make_plan(app, target, file, prune, True, {"admin_email": admin_email, "tier": tier, "engine": engine})
-    if not plan.has_changes:
-        if as_json:
-            click.echo(render.to_json(plan.to_dict()))
-        else:
-            show_plan(app, plan)
-        return
+    review_and_apply(app, ctx, plan, auto_approve, as_json)
+
+
+def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve: bool, as_json: bool) -> None:
+    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops early."""
+    if as_json and not plan.has_changes:
+        click.echo(render.to_json(plan.to_dict()))
     if not as_json:
         show_plan(app, plan)
+    if not plan.has_changes:
+        return
     confirm(app, auto_approve)
     apply_and_report(app, ctx, plan, as_json)
 
@@ -225,11 +228,7 @@ def destroy_cmd(ctx, name, auto_approve, as_json):
       storekit destroy "My Shop" --auto-approve
     """
     app: AppContext = ctx.obj
-    plan = app.kit.plan_destroy(name)
-    if not as_json:
-        show_plan(app, plan)
-    confirm(app, auto_approve)
-    apply_and_report(app, ctx, plan, as_json)
+    review_and_apply(app, ctx, app.kit.plan_destroy(name), auto_approve, as_json)
 
 
 @cli.command("drift")

@@ -254,6 +254,11 @@ class Catalog:
         self.bind()
         return list(Store.select().where(Store.status != "Deleted").order_by(Store.created_at))
 
+    def count_stores(self) -> int:
+        """Stores that exist or are on their way (not deleted): what MAX_STORES limits."""
+        self.bind()
+        return Store.select().where(Store.status != "Deleted").count()
+
     def add_event(self, slug: str, step: str, status: str, *, resource: str | None = None,
                   message: str | None = None, seconds: float | None = None) -> None:
         self.bind()

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 import threading
 import time
 from datetime import timedelta
 
-from .catalog import Catalog, Job, Store, utcnow
+from . import procs
+from .catalog import Catalog, Job, utcnow
 from .errors import SpecError, StoreBusy, StoreNotFound, StorekitError
 from .kit import Actor, Storekit
 from .spec import StoreSpec
@@ -86,90 +86,12 @@ class JobQueue:
         return orphans
 
 
-def _process_gone(holder: str) -> bool:
-    """Whether a lock holder "user@host (pid N)" on this host no longer runs."""
+def _lock_holder_process(holder: str) -> tuple[str, int] | None:
+    """(host, pid) from a lock holder "user@host (pid N)"."""
     try:
-        host = holder.split("@", 1)[1].split(" ", 1)[0]
-        pid = int(holder.rsplit("pid ", 1)[1].rstrip(")"))
-    except (IndexError, ValueError):
-        return False
-    if host != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _holder_pid(holder: str) -> int | None:
-    try:
-        return int(holder.rsplit("pid ", 1)[1].rstrip(")"))
+        return holder.split("@", 1)[1].split(" ", 1)[0], int(holder.rsplit("pid ", 1)[1].rstrip(")"))
     except (IndexError, ValueError):
         return None
-
-
-def _orphaned(pid: int) -> bool:
-    """A process of this host whose parent died (it was reparented to init)."""
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except OSError:
-        return False
-    return int(stat.rsplit(")", 1)[1].split()[1]) == 1
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
-
-
-def _stop(pid: int, grace: float) -> None:
-    """SIGTERM a process (then SIGKILL after ``grace``), and the children it leaves behind
-    (an engine's provider plugins)."""
-    import signal
-
-    children = _children(pid)
-    try:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            os.kill(pid, 0)
-            time.sleep(0.5)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for child in children:
-        if _orphaned(child):
-            try:
-                os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-
-def _reap_orphaned_plugins(plugins_dir: str) -> None:
-    """Stop provider plugins from our plugin cache whose engine died (reparented to init):
-    an engine killed with its worker cannot stop them itself."""
-    import signal
-
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv0 = cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace")
-            pid = int(cmdline.parent.name)
-        except (OSError, ValueError):
-            continue
-        if argv0.startswith(plugins_dir) and _orphaned(pid):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 def _worker_gone(worker: str | None) -> bool:
@@ -179,7 +101,7 @@ def _worker_gone(worker: str | None) -> bool:
         pid = int(rest.split("/", 1)[0])
     except ValueError:
         return False
-    return host == socket.gethostname() and pid != os.getpid() and _process_gone(f"?@{host} (pid {pid})")
+    return pid != os.getpid() and procs.gone(host, pid)
 
 
 class WorkerPool:
@@ -218,8 +140,8 @@ class WorkerPool:
         jobs = self.queue.requeue_running(orphan)
         for job in jobs:
             self._clear_dead_lock(job)
-        if at_start:
-            _reap_orphaned_plugins(str(self.kit.settings.home_path / "pulumi" / "plugins"))
+        if at_start:  # plugins of engines that died with their worker
+            procs.reap_orphans(str(self.kit.settings.home_path / "pulumi" / "plugins"))
         return jobs
 
     def _clear_dead_lock(self, job: Job) -> None:
@@ -227,13 +149,14 @@ class WorkerPool:
         holder = self.kit.backend.lock_holder(job.store_slug)
         if not holder:
             return
-        pid = _holder_pid(holder[0])
-        if pid is not None and _orphaned(pid):
+        process = _lock_holder_process(holder[0])
+        if process and procs.orphaned(process[1]):
             # The engine of a killed worker runs on without its program; stopping it makes
             # it cancel its update and write what it did, as Ctrl-C would.
-            _stop(pid, grace=30)
+            procs.stop(process[1], grace=30)
         holder = self.kit.backend.lock_holder(job.store_slug)
-        if holder and _process_gone(holder[0]):
+        process = _lock_holder_process(holder[0]) if holder else None
+        if process and procs.gone(*process):
             try:
                 self.kit.unlock(job.store_slug, actor=Actor(name="storekit-worker", source="worker"))
             except StorekitError:
@@ -280,8 +203,3 @@ class WorkerPool:
             self.queue.finish(job.id, error=f"internal error: {type(e).__name__}: {e}")
         finally:
             beat.set()
-
-
-def store_count(catalog: Catalog) -> int:
-    catalog.bind()
-    return Store.select().where(Store.status != "Deleted").count()

@@ -7,7 +7,7 @@ from flask import current_app, g
 
 from storekit.catalog import Job, Store
 from storekit.errors import SpecError, StorekitError, StoreNotFound
-from storekit.jobs import JobQueue, store_count
+from storekit.jobs import JobQueue
 from storekit.kit import Actor
 from storekit.spec import StoreSpec
 
@@ -47,7 +47,7 @@ def create_store(data: dict, actor: Actor) -> tuple[Store, Job]:
         raise Conflict(f"a store named '{existing.name}' already uses the slug '{spec.slug}'",
                        hint="Choose another name.")
     limit = int(current_app.config["MAX_STORES"])
-    if store_count(g.kit.catalog) >= limit:
+    if g.kit.catalog.count_stores() >= limit:
         raise QuotaExceeded(f"the platform already has {limit} stores (MAX_STORES)",
                             hint="Delete a store or raise STOREKIT_WEB_MAX_STORES.")
     store = g.kit.catalog.upsert_store(spec, status="Pending", error_message=None, provisioned_at=None)

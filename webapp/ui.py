@@ -91,27 +91,29 @@ def store(slug):
     return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=TIER_ORDER, **data)
 
 
+def _act(slug: str, action, done, *, tab: str | None = None):
+    """Run a form's action, flash ``done(result)`` (or the error's one line), and go back
+    to the store's page."""
+    try:
+        flash(done(action()), "ok")
+    except StorekitError as e:
+        flash(str(e), "error")
+    return redirect(url_for("ui.store", slug=slug, **({"tab": tab} if tab else {})))
+
+
 @bp.post("/stores/<slug>/tier")
 @require("admin", ui=True)
 def change(slug):
-    try:
-        service.change_store(slug, {"tier": request.form.get("tier")}, actor("web"))
-        flash("The tier change is queued.", "ok")
-    except StorekitError as e:
-        flash(str(e), "error")
-    return redirect(url_for("ui.store", slug=slug))
+    return _act(slug, lambda: service.change_store(slug, {"tier": request.form.get("tier")}, actor("web")),
+                lambda _job: "The tier change is queued.")
 
 
 @bp.post("/stores/<slug>/restart")
 @require("admin", ui=True)
 def restart(slug):
     service.store_or_404(slug)
-    try:
-        result = g.kit.restart(slug, request.form.get("component", "all"), actor=actor("web"))
-        flash(f"Restarted {', '.join(result['restarted'])}: new pods are ready.", "ok")
-    except StorekitError as e:
-        flash(str(e), "error")
-    return redirect(url_for("ui.store", slug=slug, tab="actions"))
+    return _act(slug, lambda: g.kit.restart(slug, request.form.get("component", "all"), actor=actor("web")),
+                lambda result: f"Restarted {', '.join(result['restarted'])}: new pods are ready.", tab="actions")
 
 
 @bp.post("/stores/<slug>/reset-password")
@@ -134,12 +136,8 @@ def reset_password(slug):
 @bp.post("/stores/<slug>/delete")
 @require("admin", ui=True)
 def delete(slug):
-    try:
-        service.delete_store(slug, actor("web"))
-        flash("The store is queued for deletion.", "ok")
-    except StorekitError as e:
-        flash(str(e), "error")
-    return redirect(url_for("ui.store", slug=slug))
+    return _act(slug, lambda: service.delete_store(slug, actor("web")),
+                lambda _job: "The store is queued for deletion.")
 
 
 @bp.get("/audit")
