@@ -101,8 +101,9 @@ def program(ctx: ProgramContext):
     def build() -> None:
         provider = k8s.Provider(
             "cluster",
-            kubeconfig=settings.kubeconfig,
-            context=settings.context,
+            # In a pod, no kubeconfig: client-go then uses the pod's service account.
+            kubeconfig=None if settings.in_cluster else settings.kubeconfig,
+            context=None if settings.in_cluster else settings.context,
             enable_server_side_apply=True,
             # Update Secrets in place: replacing one (the provider's default) would also
             # replace every workload that depends on it, restarting MySQL on a password reset.

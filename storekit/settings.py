@@ -35,7 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("home", "STOREKIT_HOME", lambda _: str(Path("~/.storekit").expanduser()),
             "Folder for state, keys, tools, the catalog and the local cluster."),
     Setting("kubeconfig", "STOREKIT_KUBECONFIG", _home_path("kubeconfig"),
-            "Kubeconfig file of the cluster stores are created in (default: the local cluster's)."),
+            "Kubeconfig file of the cluster stores are created in (default: the local cluster's), "
+            "or 'in-cluster' to use the service account of the pod storekit runs in."),
     Setting("context", "STOREKIT_CONTEXT", None,
             "Kubeconfig context to use (default: the file's current context)."),
     Setting("state_url", "STOREKIT_STATE_URL", lambda v: "file://" + str(Path(v["home"], "state")),
@@ -53,7 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Domain under which each store gets <slug>.<domain>."),
     Setting("ingress_class", "STOREKIT_INGRESS_CLASS", "sim",
             "IngressClass of store Ingresses ('sim' is the local cluster's simulated controller)."),
-    Setting("ingress_namespace", "STOREKIT_INGRESS_NAMESPACE", "ingress-nginx",
+    Setting("ingress_namespace", "STOREKIT_INGRESS_NAMESPACE", "traefik",
             "Namespace of the ingress controller; store NetworkPolicies admit traffic from it."),
     Setting("storage_class", "STOREKIT_STORAGE_CLASS", "standard",
             "StorageClass of store volumes."),
@@ -64,9 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
             "cluster without an ingress controller.", type=bool),
     Setting("pulumi", "STOREKIT_PULUMI", None,
             "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
+    Setting("pulumi_home", "STOREKIT_PULUMI_HOME", _home_path("pulumi"),
+            "PULUMI_HOME of every engine run: where the Kubernetes plugin is installed."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+IN_CLUSTER = "in-cluster"  # the kubeconfig value that means: this pod's service account
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -109,6 +113,7 @@ class Settings:
     tls_issuer: str | None
     await_ingress: bool
     pulumi: str | None
+    pulumi_home: str
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -153,3 +158,8 @@ class Settings:
     @property
     def home_path(self) -> Path:
         return Path(self.home)
+
+    @property
+    def in_cluster(self) -> bool:
+        """True when storekit talks to the cluster it runs in, with its service account."""
+        return self.kubeconfig == IN_CLUSTER

@@ -21,6 +21,8 @@ from .settings import Settings
 # Keep in step with kind/tools.sh (K8S_PROVIDER_VERSION) and setup.cfg.
 KUBERNETES_PLUGIN_VERSION = "4.25.0"
 MIN_PULUMI_VERSION = (3, 181, 0)  # inline programs run through the CLI's --client mode
+# Where Kubernetes mounts a pod's service account (client-go reads the same place).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def tools_bin(settings: Settings) -> Path:
@@ -28,7 +30,7 @@ def tools_bin(settings: Settings) -> Path:
 
 
 def pulumi_home(settings: Settings) -> Path:
-    return settings.home_path / "pulumi"
+    return Path(settings.pulumi_home)
 
 
 def find_pulumi(settings: Settings) -> Path:
@@ -119,10 +121,20 @@ def pulumi_env(settings: Settings) -> dict[str, str]:
 
 
 def cluster_api(settings: Settings):
-    """(server URL, lightkube Client) for the configured kubeconfig and context."""
-    from lightkube import Client, KubeConfig
+    """(server URL, lightkube Client) for the configured kubeconfig and context, or for the
+    pod's service account when the kubeconfig setting is ``in-cluster``."""
+    from lightkube import KubeConfig
     from lightkube.core.exceptions import ConfigError
 
+    if settings.in_cluster:
+        try:
+            config = KubeConfig.from_service_account(SERVICE_ACCOUNT_DIR).get()
+        except (ConfigError, OSError, ValueError, KeyError) as e:
+            raise ClusterUnreachable(
+                f"kubeconfig is 'in-cluster' but this is not a pod with a service account ({e})",
+                hint=f"Run inside Kubernetes (token under {SERVICE_ACCOUNT_DIR} and "
+                     "KUBERNETES_SERVICE_HOST set), or set STOREKIT_KUBECONFIG to a file.") from e
+        return _client(config)
     path = Path(settings.kubeconfig)
     if not path.is_file():
         raise ClusterUnreachable(
@@ -134,6 +146,11 @@ def cluster_api(settings: Settings):
     except (ConfigError, OSError, ValueError, KeyError) as e:
         raise ClusterUnreachable(f"cannot read kubeconfig {path}: {e}",
                                  hint="Check the file, or recreate it with `make cluster`.") from e
+    return _client(config)
+
+
+def _client(config):
+    from lightkube import Client
     import httpx2 as httpx  # lightkube's HTTP client
 
     return config.cluster.server, Client(config, timeout=httpx.Timeout(10.0), field_manager="storekit")

@@ -9,17 +9,21 @@ missing tool or a stopped cluster fails at once, naming the command that fixes i
 
 from __future__ import annotations
 
+import base64
+import subprocess
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim, Secret, Service
 from pulumi import automation as auto
 
+from storekit import toolchain
 from storekit.errors import ClusterUnreachable, ToolMissing
 from storekit.toolchain import check_cluster, check_tools, pulumi_command, pulumi_env
 
@@ -156,3 +160,35 @@ def test_stopped_cluster_fails_fast_naming_the_fix(settings, tmp_path):
     with pytest.raises(ClusterUnreachable) as err:
         check_cluster(settings.replace(kubeconfig=str(tmp_path / "missing")))
     assert "make cluster" in str(err.value)
+
+
+def test_in_cluster_mode_uses_the_service_account_and_names_the_fix_outside_a_pod(
+        settings, kube, tmp_path, monkeypatch):
+    """STOREKIT_KUBECONFIG=in-cluster reads the token, CA and API address a pod gets; the
+    image test runs the engine itself this way."""
+    in_cluster = settings.replace(kubeconfig="in-cluster")
+    assert in_cluster.in_cluster and not settings.in_cluster
+    monkeypatch.setattr(toolchain, "SERVICE_ACCOUNT_DIR", str(tmp_path / "none"))
+    with pytest.raises(ClusterUnreachable) as err:
+        check_cluster(in_cluster)
+    assert "not a pod" in err.value.message and "STOREKIT_KUBECONFIG" in err.value.hint
+
+    # A real service account token of the local cluster, laid out as a pod sees it.
+    folder = tmp_path / "sa"
+    folder.mkdir()
+    kubectl = ["kubectl", "--kubeconfig", settings.kubeconfig]
+    token = subprocess.run([*kubectl, "-n", "default", "create", "token", "default", "--duration", "10m"],
+                           capture_output=True, text=True, check=True).stdout
+    (folder / "token").write_text(token)
+    (folder / "namespace").write_text("default")
+    cluster = yaml.safe_load(open(settings.kubeconfig))["clusters"][0]["cluster"]
+    (folder / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+    monkeypatch.setattr(toolchain, "SERVICE_ACCOUNT_DIR", str(folder))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
+    # The default service account may not read namespaces: the API answers, and refuses.
+    with pytest.raises(ClusterUnreachable) as err:
+        check_cluster(in_cluster)
+    assert "refused storekit's credentials" in err.value.message
+    assert toolchain.cluster_api(in_cluster)[0] == cluster["server"]

@@ -8,6 +8,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "sp.secret" -}}{{ .Values.secrets.existingSecret | default (include "sp.name" .) }}{{- end -}}
 {{- define "sp.env" -}}
 - {name: STOREKIT_HOME, value: /data}
+- {name: STOREKIT_KUBECONFIG, value: in-cluster}
+- {name: STOREKIT_LOG_LEVEL, value: {{ .Values.logLevel | quote }}}
 - {name: STOREKIT_STORE_DOMAIN, value: {{ .Values.storeDomain | quote }}}
 - {name: STOREKIT_INGRESS_CLASS, value: {{ .Values.stores.ingressClass | quote }}}
 - {name: STOREKIT_INGRESS_NAMESPACE, value: {{ .Values.stores.ingressNamespace | quote }}}
