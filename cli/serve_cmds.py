@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -9,27 +10,45 @@ import click
 
 from .main import AppContext, cli
 
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level_option(f):
+    return click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True,
+                        envvar="STOREKIT_LOG_LEVEL",
+                        help="Log lines (jobs run, failed, recovered) on stderr from this level up.")(f)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="STOREKIT_WEB_HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar="STOREKIT_WEB_PORT")
 @click.option("--workers", type=click.IntRange(0, 64), default=3, show_default=True,
               help="Provisioning jobs run at once inside the server (0: only separate `storekit worker`s).")
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              envvar="STOREKIT_WEB_THREADS", help="HTTP requests served at once.")
+@click.option("--dev", is_flag=True,
+              help="Werkzeug's development server instead of waitress (local debugging only).")
+@log_level_option
 @click.pass_obj
-def serve_cmd(app: AppContext, host, port, workers):
+def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level):
     """Serve the dashboard and REST API, with a pool of job workers.
 
-    On first start, an admin token is made and printed once: log in with it.
+    Runs on waitress, a production WSGI server. On first start, an admin token is made and
+    printed once: log in with it. SIGTERM stops taking requests and lets running jobs end
+    for up to 20 s; a job cut short is resumed by the next server or worker.
 
     \b
     Example:
       storekit serve --port 8080 --workers 3
     """
-    from werkzeug.serving import run_simple
-
     from storekit.webapp import create_app
     from storekit.webapp.auth import ensure_admin_token
 
+    _configure_logging(log_level)
     kit = app.kit
     kit.actor = kit.actor.__class__(name="dashboard", source="web")
     token = ensure_admin_token(kit.catalog)
@@ -38,13 +57,34 @@ def serve_cmd(app: AppContext, host, port, workers):
     click.echo(f"storekit dashboard: http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
     if token:
         click.echo(f"Admin token (shown once, keep it safe): {token}")
-    run_simple(host, port, flask_app, threaded=True, use_reloader=False)
+    if dev:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, flask_app, threaded=True, use_reloader=False)
+        return
+    from waitress import create_server
+
+    server = create_server(flask_app, host=host, port=port, threads=threads, ident="storekit")
+
+    def terminate(*_):
+        raise KeyboardInterrupt  # leaves server.run() in the main thread, as Ctrl-C does
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        pool = flask_app.extensions.get("storekit.workers")
+        if pool is not None:
+            pool.stop(timeout=20)
 
 
 @cli.command("worker")
 @click.option("--size", type=click.IntRange(1, 64), default=3, show_default=True, help="Jobs run at once.")
+@log_level_option
 @click.pass_obj
-def worker_cmd(app: AppContext, size):
+def worker_cmd(app: AppContext, size, log_level):
     """Run provisioning jobs from the catalog (alongside or instead of `serve`'s pool).
 
     \b
@@ -54,6 +94,7 @@ def worker_cmd(app: AppContext, size):
     from storekit.jobs import WorkerPool
     from storekit.kit import Actor
 
+    _configure_logging(log_level)
     app.kit.actor = Actor(name="storekit-worker", source="worker")
     pool = WorkerPool(app.kit, size=size).start()
     stop = threading.Event()

@@ -15,17 +15,21 @@ which converges whatever the crash left half done.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from . import procs
 from .catalog import Catalog, Job, utcnow
 from .errors import SpecError, StoreBusy, StoreNotFound, StorekitError
 from .kit import Actor, Storekit
 from .spec import StoreSpec
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 3
 
@@ -125,9 +129,11 @@ class WorkerPool:
         return self
 
     def stop(self, timeout: float | None = None) -> None:
+        """Stop taking jobs; wait up to ``timeout`` seconds in all for running ones."""
         self._stop.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def recover(self, *, at_start: bool = False) -> list[Job]:
         """Queue again the jobs of dead workers: a heartbeat older than ``stale_after``, or
@@ -139,9 +145,10 @@ class WorkerPool:
                     or (at_start and _worker_gone(job.worker)))
         jobs = self.queue.requeue_running(orphan)
         for job in jobs:
+            log.warning("job %s: worker %s is gone, queued again", job.id, job.worker)
             self._clear_dead_lock(job)
         if at_start:  # plugins of engines that died with their worker
-            procs.reap_orphans(str(self.kit.settings.home_path / "pulumi" / "plugins"))
+            procs.reap_orphans(str(Path(self.kit.settings.pulumi_home, "plugins")))
         return jobs
 
     def _clear_dead_lock(self, job: Job) -> None:
@@ -183,6 +190,7 @@ class WorkerPool:
         pulse = threading.Thread(target=heartbeat, daemon=True)
         pulse.start()
         actor = Actor(name=job.actor, source=job.source, ip=job.ip_address)
+        log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store_slug, job.attempts, job.actor)
         try:
             if job.kind == "delete":
                 try:
@@ -192,14 +200,18 @@ class WorkerPool:
             else:
                 self.kit.apply(StoreSpec.from_dict(job.payload), actor=actor)
             self.queue.finish(job.id)
+            log.info("job %s: %s %s succeeded", job.id, job.kind, job.store_slug)
         except StoreBusy as e:
             # Another process changes this store right now: try again later.
             self.kit.catalog.bind()
             Job.update(status="queued", worker=None, error=e.message).where(Job.id == job.id).execute()
+            log.info("job %s: %s is busy, queued again", job.id, job.store_slug)
             self._stop.wait(self.poll * 5)
         except StorekitError as e:
             self.queue.finish(job.id, error=str(e))
+            log.warning("job %s: %s %s failed: %s", job.id, job.kind, job.store_slug, e)
         except Exception as e:  # a bug must fail the job, not kill the worker
             self.queue.finish(job.id, error=f"internal error: {type(e).__name__}: {e}")
+            log.exception("job %s: internal error", job.id)
         finally:
             beat.set()

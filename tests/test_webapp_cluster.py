@@ -6,6 +6,7 @@ finishes that job when it starts again, without duplicating anything."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -140,9 +141,16 @@ def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):
         applies = AuditEntry.select().where((AuditEntry.resource_id == slug) & (AuditEntry.action == "apply")
                                             & (AuditEntry.outcome == "ok")).count()
         assert applies == 1
-    finally:
+        # SIGTERM stops the server cleanly; its log tells the recovery and the outcome.
         server.send_signal(signal.SIGTERM)
-        server.wait(10)
+        assert server.wait(25) == 0
+        log = server.stdout.read()
+        assert re.search(rf"job {job_id}: worker \S+ is gone, queued again", log), log
+        assert re.search(rf"job {job_id}: \w+ {slug} succeeded", log), log
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(25)
         Storekit(settings.replace(db_url=env["STOREKIT_DB_URL"])).destroy(slug)
 
 
