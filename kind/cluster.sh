@@ -135,8 +135,11 @@ down() {
 status() {
   if exists && api_answers; then
     say "cluster '$NAME' is running (KUBECONFIG=$KUBECONFIG_PATH)"
-    sim_running && say "simulated controllers: running (pid $(cat "$SIM_PID"))" \
-      || say "simulated controllers: NOT running (run: make cluster)"
+    if sim_running; then
+      say "simulated controllers: running (pid $(cat "$SIM_PID"))"
+    else
+      say "simulated controllers: NOT running (run: make cluster)"
+    fi
     kc get nodes
   else
     say "cluster '$NAME' is not running (run: make cluster)"

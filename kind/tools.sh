@@ -14,7 +14,7 @@
 #   go/mod, go/cache             Go module and build caches
 #   pulumi/                      PULUMI_HOME (the kubernetes plugin is installed here)
 #
-# Usage: kind/tools.sh [tool ...]   (no argument: every tool; a built tool costs nothing)
+# Usage: kind/tools.sh [tool ...]   (no argument: every tool but kind; a built tool costs nothing)
 #        kind/tools.sh --check [tool ...]   exit 1 and name what is missing, build nothing
 set -euo pipefail
 
@@ -33,6 +33,7 @@ ETCD_VERSION=3.6.13
 KUBE_VERSION=1.35.4
 KWOK_VERSION=0.8.0
 HELM_VERSION=3.22.0
+KIND_VERSION=0.33.0  # only for Docker hosts (kind/platform.sh); not part of the default set
 ALL_TOOLS=(pulumi kubernetes-provider etcd kube kwok helm)
 
 export GOMODCACHE=$STOREKIT_HOME/go/mod
@@ -181,7 +182,8 @@ build_kube() {
   replaces=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => \./staging/.*#\t\1 => \1 v0.'"$minor.$patch"'#p' "$gomod")
   wrapper "$BUILD" "require k8s.io/kubernetes v$KUBE_VERSION" "replace (" "$replaces" ")"
   local v=k8s.io/component-base/version
-  local flags="-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor \
+  local flags
+  flags="-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor \
     -X $v.gitTreeState=clean -X $v.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   flags="$flags ${flags//component-base\/version/client-go\/pkg\/version}"
   run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/' -ldflags '$flags' \
@@ -212,6 +214,13 @@ build_helm() {
   finish helm
 }
 
+build_kind() {
+  begin kind "$KIND_VERSION" || { link "$TOOLS/kind/$KIND_VERSION" kind; return; }
+  wrapper "$BUILD" "require sigs.k8s.io/kind v$KIND_VERSION"
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/kind' -ldflags '-s -w' sigs.k8s.io/kind"
+  finish kind
+}
+
 # ---- main -----------------------------------------------------------------------
 
 binaries_of() { # the binaries (and plugin) each tool provides
@@ -222,6 +231,7 @@ binaries_of() { # the binaries (and plugin) each tool provides
     kube) echo kube-apiserver kube-controller-manager kube-scheduler ;;
     kwok) echo kwok kwokctl ;;
     helm) echo helm ;;
+    kind) echo kind ;;
   esac
 }
 
@@ -257,7 +267,8 @@ main() {
       kube) build_kube ;;
       kwok) build_kwok ;;
       helm) build_helm ;;
-      *) say "unknown tool '$t' (known: ${ALL_TOOLS[*]})"; exit 2 ;;
+      kind) build_kind ;;
+      *) say "unknown tool '$t' (known: ${ALL_TOOLS[*]} kind)"; exit 2 ;;
     esac
   done
 }
