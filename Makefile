@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status browser test test-unit demo bench clean
+.PHONY: help venv tools cluster cluster-down cluster-status packages test test-unit demo bench clean \
+	image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,10 +36,14 @@ cluster-status: ## say whether the local control plane runs
 test-unit: venv ## fast tests only (no cluster)
 	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
 
-browser: ## install Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded)
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+# Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
+# downloaded), shellcheck (scripts), debootstrap and docker.io (the image test).
+HOST_PACKAGES := chromium:chromium shellcheck:shellcheck debootstrap:debootstrap dockerd:docker.io
+packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io)
+	@missing=""; for p in $(HOST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
-test: venv tools cluster browser ## every test, against the local control plane with the real engine
+test: venv tools cluster packages ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 DEMO_STORE ?= Demo Shop
@@ -53,7 +58,35 @@ demo: venv tools cluster ## the main job: plan and apply a demo store, show it, 
 	@echo "Log in to the dashboard with this token: $$($(VENV)/bin/storekit token create demo-$$(date +%s) --role admin)"
 	@$(VENV)/bin/storekit serve --port $(DEMO_PORT)
 
-clean: cluster-down ## remove the virtualenv (the tool cache under $STOREKIT_HOME stays)
+# ---- the platform image and kind (Docker hosts) -----------------------------------------
+
+image: ## build the platform image storekit:<version> (needs a Docker daemon with BuildKit)
+	@kind/image.sh build
+
+build: image ## the seed's name for `make image`
+
+image-test: venv tools cluster packages ## here: Debian docker.io, a base image from Debian packages, build, run, check
+	@$(PY) -m pytest -m image $(PYTEST_ARGS)
+
+setup: tools ## create the kind cluster (1 control plane + 2 workers, ports 80/443) with Traefik
+	@kind/platform.sh setup
+
+load: ## load the platform image into the kind cluster
+	@kind/platform.sh load
+
+deploy: ## install or upgrade the platform chart on the kind cluster (values-local.yaml)
+	@kind/platform.sh deploy
+
+all: setup build load deploy ## kind cluster, image, load, deploy: the platform on a Docker host
+
+deploy-local: venv tools cluster ## install or upgrade the platform chart on the simulated cluster
+	@kind/platform.sh deploy-local
+
+teardown: ## delete the kind cluster
+	@kind/platform.sh teardown
+
+clean: cluster-down ## teardown, remove the platform image and the virtualenv (tool caches stay)
+	@kind/platform.sh clean
 	rm -rf $(VENV) *.egg-info
 
 bench: venv tools cluster ## measure create / plan / tier change / destroy, and fleets, on the local cluster

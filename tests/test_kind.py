@@ -1,0 +1,112 @@
+"""kind/ for Docker hosts and the platform scripts: shellcheck, the kind config's shape,
+the pinned ingress manifest through a server-side dry run on the local cluster, the
+scripts' usage and errors, and `deploy-local` installing the chart for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KIND = ROOT / "kind"
+MANIFESTS = sorted((KIND / "ingress").glob("traefik-v*.yaml"))
+
+
+def test_every_script_passes_shellcheck():
+    scripts = sorted(KIND.glob("**/*.sh")) + [ROOT / ".ci" / "run"]
+    result = subprocess.run(["shellcheck", "-x", *map(str, scripts)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+    assert len(scripts) >= 6
+
+
+def test_kind_config_has_a_control_plane_two_workers_and_the_ingress_ports():
+    config = yaml.safe_load((KIND / "kind-config.yaml").read_text())
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4" and config["kind"] == "Cluster"
+    roles = [n["role"] for n in config["nodes"]]
+    assert roles == ["control-plane", "worker", "worker"]
+    control = config["nodes"][0]
+    assert {(m["containerPort"], m["hostPort"]) for m in control["extraPortMappings"]} == {(80, 80), (443, 443)}
+    # The ingress controller lands on exactly that node.
+    deployment = next(d for d in yaml.safe_load_all(MANIFESTS[0].read_text()) if d["kind"] == "Deployment")
+    selector = deployment["spec"]["template"]["spec"]["nodeSelector"]
+    assert selector.items() <= control["labels"].items()
+    host_ports = {p.get("hostPort") for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert {80, 443} <= host_ports
+
+
+def test_ingress_manifest_is_pinned_and_serves_the_default_class():
+    assert len(MANIFESTS) == 1, "one pinned ingress manifest"
+    version = re.fullmatch(r"traefik-(v[\d.]+)\.yaml", MANIFESTS[0].name).group(1)
+    docs = list(yaml.safe_load_all(MANIFESTS[0].read_text()))
+    images = [c["image"] for d in docs if d["kind"] == "Deployment"
+              for c in d["spec"]["template"]["spec"]["containers"]]
+    assert images == [f"docker.io/library/traefik:{version}"]
+    ingress_class = next(d for d in docs if d["kind"] == "IngressClass")
+    assert ingress_class["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "true"
+    # The chart's values for kind point stores at this class and namespace.
+    values = yaml.safe_load((ROOT / "charts" / "store-platform" / "values.yaml").read_text())
+    namespace = next(d for d in docs if d["kind"] == "Namespace")["metadata"]["name"]
+    assert values["stores"]["ingressClass"] == ingress_class["metadata"]["name"] == values["ingress"]["className"]
+    assert values["stores"]["ingressNamespace"] == namespace
+
+
+@pytest.mark.cluster
+def test_ingress_manifest_passes_a_server_side_dry_run(settings, kube):
+    result = subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "apply", "--dry-run=server",
+                             "-f", str(MANIFESTS[0])], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "deployment.apps/traefik" in result.stdout and "ingressclass.networking.k8s.io/traefik" in result.stdout
+
+
+def _script(name: str, *args: str, env: dict | None = None, timeout: float = 60):
+    return subprocess.run([str(KIND / name), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("script", ["platform.sh", "image.sh"])
+def test_scripts_teach_their_usage(script):
+    result = _script(script)
+    assert result.returncode == 2
+    assert "Usage: kind/" in result.stderr
+
+
+def test_kind_steps_name_the_missing_cluster(tmp_path):
+    """`load` and `deploy` without a kind cluster say what to run, and change nothing."""
+    for step in ("load", "deploy"):
+        result = _script("platform.sh", step, env={"STOREKIT_HOME": str(tmp_path)})
+        assert result.returncode == 1
+        assert "no kind cluster 'storekit' (run: make setup)" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.cluster
+def test_deploy_local_installs_the_chart_on_the_simulated_cluster(settings, kube):
+    release, namespace = f"dl{uuid.uuid4().hex[:6]}", f"deploy-local-{uuid.uuid4().hex[:6]}"
+    helm = [str(settings.home_path / "tools" / "bin" / "helm"), "--kubeconfig", settings.kubeconfig]
+    env = {"RELEASE": release, "NAMESPACE": namespace}
+    try:
+        result = _script("platform.sh", "deploy-local", env=env, timeout=400)
+        assert result.returncode == 0, result.stderr
+        status = json.loads(subprocess.run([*helm, "status", release, "-n", namespace, "-o", "json"],
+                                           capture_output=True, text=True, check=True).stdout)
+        assert status["info"]["status"] == "deployed"
+        values = json.loads(subprocess.run([*helm, "get", "values", release, "-n", namespace, "-o", "json"],
+                                           capture_output=True, text=True, check=True).stdout)
+        assert values["ingress"]["className"] == values["stores"]["ingressClass"] == "sim"
+        # A second run is an upgrade, not an error.
+        again = _script("platform.sh", "deploy-local", env=env, timeout=400)
+        assert again.returncode == 0, again.stderr
+        history = json.loads(subprocess.run([*helm, "history", release, "-n", namespace, "-o", "json"],
+                                            capture_output=True, text=True, check=True).stdout)
+        assert [h["revision"] for h in history] == [1, 2]
+    finally:
+        subprocess.run([*helm, "uninstall", release, "-n", namespace, "--wait"], capture_output=True)
+        subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "delete", "namespace", namespace,
+                        "--wait=false"], capture_output=True)
