@@ -33,12 +33,14 @@ def _configure_logging(level: str) -> None:
 @click.option("--dev", is_flag=True,
               help="Werkzeug's development server instead of waitress (local debugging only).")
 @log_level_option
+@click.option("--admin-token", envvar="STOREKIT_ADMIN_TOKEN", metavar="TOKEN", show_envvar=True,
+              help="Use this admin token (e.g. from a Secret) instead of printing a generated one.")
 @click.pass_obj
-def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level):
+def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, admin_token):
     """Serve the dashboard and REST API, with a pool of job workers.
 
     Runs on waitress, a production WSGI server. On first start, an admin token is made and
-    printed once: log in with it. SIGTERM stops taking requests and lets running jobs end
+    printed once: log in with it (or hand one in with --admin-token). SIGTERM stops taking requests and lets running jobs end
     for up to 20 s; a job cut short is resumed by the next server or worker.
 
     \b
@@ -51,7 +53,7 @@ def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level):
     _configure_logging(log_level)
     kit = app.kit
     kit.actor = kit.actor.__class__(name="dashboard", source="web")
-    token = ensure_admin_token(kit.catalog)
+    token = ensure_admin_token(kit.catalog, admin_token)
     flask_app = create_app({"SETTINGS": kit.settings, "KIT": kit, "START_WORKERS": workers > 0,
                             "WORKERS": workers})
     click.echo(f"storekit dashboard: http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")

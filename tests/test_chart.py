@@ -5,6 +5,7 @@ cluster, and a ClusterRole that covers exactly the kinds the store program creat
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import uuid
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace, Secret
 
 from storekit import Storekit, StoreSpec
 
@@ -43,7 +45,7 @@ def test_lint_is_clean(helm, values):
 
 
 @pytest.mark.parametrize("bad", ["replicas=-1", "image.pullPolicy=Sometimes", "platformDomain=Not A Host",
-                                 "databaseUrl=mysql://x", "persistence.size=lots"])
+                                 "databaseUrl=mysql://x", "persistence.size=lots", "secrets.adminToken=short"])
 def test_schema_rejects_bad_values(helm, bad):
     out = helm("template", "t", str(CHART), "--set", bad, check=False)
     assert out.returncode != 0 and "schema" in out.stderr
@@ -85,7 +87,15 @@ def test_dry_run_install_upgrade_rollback(helm, kube, settings):
                               "-n", ns, "-f", "-"], input=manifests, capture_output=True, text=True)
         assert dry.returncode == 0 and "created (server dry run)" in dry.stdout, dry.stderr
         helm("install", "sp", str(CHART), *local, "--wait", "--timeout", "3m")
+        secret = kube.get(Secret, "sp-store-platform", namespace=ns).data
+        assert base64.b64decode(secret["admin-token"]).startswith(b"sk_")
+        assert len(base64.b64decode(secret["passphrase"])) == 40
+        dashboard = kube.get(Deployment, "sp-store-platform", namespace=ns)
+        env = {e.name: e for e in dashboard.spec.template.spec.containers[0].env}
+        assert env["STOREKIT_ADMIN_TOKEN"].valueFrom.secretKeyRef.key == "admin-token"
+        assert env["STOREKIT_KUBECONFIG"].value == "in-cluster"
         helm("upgrade", "sp", str(CHART), *local, "--set", "replicas=2", "--wait", "--timeout", "3m")
+        assert kube.get(Secret, "sp-store-platform", namespace=ns).data == secret, "generated secrets are kept"
         history = json.loads(helm("history", "sp", "-n", ns, "-o", "json").stdout)
         assert [h["revision"] for h in history] == [1, 2]
         helm("rollback", "sp", "1", "-n", ns, "--wait", "--timeout", "3m")

@@ -76,7 +76,8 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def test_container_is_healthy_non_root_under_init_and_stops_cleanly(docker, container):
-    name = container("-p", "127.0.0.1::8080")
+    token = f"sk_{uuid.uuid4().hex}"  # as the chart hands it in from its Secret
+    name = container("-p", "127.0.0.1::8080", "-e", f"STOREKIT_ADMIN_TOKEN={token}")
     port = docker("port", name, "8080").stdout.split(":")[-1].strip()
 
     def healthz():
@@ -99,8 +100,12 @@ def test_container_is_healthy_non_root_under_init_and_stops_cleanly(docker, cont
     assert versions == "v3.274.1"
     plugins = docker("exec", name, "ls", "/home/storekit/.pulumi/plugins").stdout.split()
     assert "resource-kubernetes-v4.25.0" in plugins
-    logs = docker("logs", name).stdout
-    assert "Admin token (shown once, keep it safe): sk_" in logs
+    logs = docker("logs", name)
+    assert "storekit dashboard: http://0.0.0.0:8080/" in logs.stdout
+    assert token not in logs.stdout + logs.stderr and "Admin token" not in logs.stdout, "a given token is not shown"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/stores", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
+        assert json.load(r)["stores"] == []
 
     started = time.monotonic()
     docker("stop", "-t", "20", name)

@@ -12,6 +12,7 @@ import pytest
 from storekit.catalog import Catalog, Job, utcnow
 from storekit.jobs import JobQueue, WorkerPool
 from storekit.kit import Actor, Storekit
+from storekit.errors import SpecError
 from storekit.spec import StoreSpec
 from storekit.webapp import create_app
 from storekit.webapp.auth import create_token, ensure_admin_token
@@ -61,6 +62,24 @@ def test_session_key_is_generated_and_kept(settings, tmp_path):
 def test_first_admin_token_is_made_once(app):
     assert app.admin_token.startswith("sk_")
     assert ensure_admin_token(app.extensions["storekit"].catalog) is None
+
+
+def test_given_admin_token_becomes_the_admin_token_and_rotates(client, app):
+    catalog = app.extensions["storekit"].catalog
+    given = "sk_from-a-kubernetes-secret-0001"
+    assert ensure_admin_token(catalog, given) is None  # known to whoever gave it: not shown
+    assert client.get("/api/stores", headers=auth(given)).status_code == 200
+    assert client.get("/api/stores", headers=auth(app.admin_token)).status_code == 401, "replaced"
+    assert ensure_admin_token(catalog, given) is None  # a restart changes nothing
+    rotated = "sk_from-a-kubernetes-secret-0002"
+    ensure_admin_token(catalog, rotated)
+    assert client.get("/api/stores", headers=auth(given)).status_code == 401
+    assert client.post("/api/stores", headers=auth(rotated), json={}).status_code == 400  # admin may create
+    for bad in ("short", " sk_padded-token-with-spaces-0001 "):
+        with pytest.raises(SpecError) as err:
+            ensure_admin_token(catalog, bad)
+        assert "admin_token" in str(err.value)
+    assert client.get("/api/stores", headers=auth(rotated)).status_code == 200, "a bad value changes nothing"
 
 
 def test_tokens_and_roles(client, app):

@@ -2,7 +2,9 @@
 
 - Tokens are random strings; only their SHA-256 is stored (``ApiToken``). On first start
   with no token at all, ``ensure_admin_token`` makes an admin token and returns it once
-  (``storekit serve`` prints it); ``storekit token create`` makes more.
+  (``storekit serve`` prints it); ``storekit token create`` makes more. A deployment can
+  instead hand in the admin token (``STOREKIT_ADMIN_TOKEN``, from the chart's Secret): it
+  then becomes the ``admin`` token, replacing the previous one when the Secret rotates.
 - The API takes ``Authorization: Bearer <token>``; the UI takes the same token at
   ``/login`` and keeps the token's id and role in the (signed, HttpOnly) session.
 - Roles: ``viewer`` reads, ``admin`` does everything.
@@ -42,10 +44,27 @@ def create_token(catalog: Catalog, name: str, role: str) -> str:
     return token
 
 
-def ensure_admin_token(catalog: Catalog) -> str | None:
-    """Make the first admin token when there is none; return it (to show once) or None."""
+MIN_GIVEN_TOKEN = 20
+
+
+def ensure_admin_token(catalog: Catalog, given: str | None = None) -> str | None:
+    """Make the first admin token when there is none; return it (to show once) or None.
+
+    With ``given``, that token is the ``admin`` token (made, or its hash replaced) and
+    nothing is returned: whoever handed it in knows it already."""
     catalog.bind()
     with catalog.db.connection_context():
+        if given is not None:
+            if len(given.strip()) < MIN_GIVEN_TOKEN or given != given.strip():
+                raise SpecError([("admin_token", f"must be at least {MIN_GIVEN_TOKEN} characters, "
+                                                 "without surrounding spaces")], subject="setting")
+            existing = ApiToken.get_or_none(ApiToken.name == "admin")
+            if existing is None:
+                ApiToken.create(name="admin", role="admin", token_hash=token_hash(given))
+            elif existing.token_hash != token_hash(given) or existing.role != "admin":
+                ApiToken.update(token_hash=token_hash(given), role="admin").where(
+                    ApiToken.id == existing.id).execute()
+            return None
         if ApiToken.select().exists():
             return None
         return create_token(catalog, "admin", "admin")
