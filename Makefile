@@ -60,8 +60,9 @@ demo: venv tools cluster ## the main job: plan and apply a demo store, show it, 
 
 # ---- the platform image and kind (Docker hosts) -----------------------------------------
 
-image: ## build the platform image storekit:<version> (needs a Docker daemon with BuildKit)
-	@kind/image.sh build
+BASE ?=
+image: ## build the platform image storekit:<version> (Docker with BuildKit; BASE=IMAGE for another base)
+	@BASE="$(BASE)" kind/image.sh build
 
 build: image ## the seed's name for `make image`
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build and check storekit's platform image.
 #
-# Usage: kind/image.sh build [--base IMAGE]   build storekit:<version> (BuildKit)
+# Usage: kind/image.sh build [--base IMAGE]   build storekit:<version> (BuildKit; or BASE=IMAGE)
 #        kind/image.sh base                   make storekit-base:bookworm from Debian packages
 #        kind/image.sh daemon                 start Debian's docker.io daemon if none answers
 #        kind/image.sh test                   daemon + base + build + the image tests
@@ -68,13 +68,17 @@ base() {
 }
 
 build() {
-  local args=()
-  if [ "${1:-}" = --base ]; then args+=(--build-arg "BASE=$2"); fi
+  local args=() base=${BASE:-}
+  if [ "${1:-}" = --base ]; then base=$2; fi
+  [ -z "$base" ] || args+=(--build-arg "BASE=$base")
   [ -s "$CA_BUNDLE" ] && args+=(--secret "id=cacerts,src=$CA_BUNDLE")
   say "building $IMAGE"
   DOCKER_BUILDKIT=1 dk build --progress=plain "${args[@]}" -t "$IMAGE" "$ROOT" \
     >"$STOREKIT_HOME/docker/build.log" 2>&1 \
-    || { tail -n 40 "$STOREKIT_HOME/docker/build.log" >&2; die "docker build failed (log: $STOREKIT_HOME/docker/build.log)"; }
+    || { tail -n 40 "$STOREKIT_HOME/docker/build.log" >&2
+         say "no registry for the base image? make one from Debian packages and build on it:"
+         say "  kind/image.sh base && make image BASE=$BASE_IMAGE"
+         die "docker build failed (log: $STOREKIT_HOME/docker/build.log)"; }
   say "built $IMAGE ($(dk image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 

@@ -51,6 +51,14 @@ def test_schema_rejects_bad_values(helm, bad):
     assert out.returncode != 0 and "schema" in out.stderr
 
 
+@pytest.mark.parametrize("scale", ["replicas=2", "workers.replicas=1"])
+def test_more_than_one_process_needs_shared_catalog_and_state(helm, scale):
+    out = helm("template", "t", str(CHART), "--set", scale, check=False)
+    assert out.returncode != 0 and "need databaseUrl and stateUrl" in out.stderr
+    shared = ("--set", "databaseUrl=postgresql://db/storekit,stateUrl=s3://bucket/storekit")
+    assert helm("template", "t", str(CHART), "--set", scale, *shared, check=False).returncode == 0
+
+
 def rendered(helm, *args) -> list[dict]:
     return [d for d in yaml.safe_load_all(helm("template", "t", str(CHART), *args).stdout) if d]
 
@@ -94,13 +102,15 @@ def test_dry_run_install_upgrade_rollback(helm, kube, settings):
         env = {e.name: e for e in dashboard.spec.template.spec.containers[0].env}
         assert env["STOREKIT_ADMIN_TOKEN"].valueFrom.secretKeyRef.key == "admin-token"
         assert env["STOREKIT_KUBECONFIG"].value == "in-cluster"
-        helm("upgrade", "sp", str(CHART), *local, "--set", "replicas=2", "--wait", "--timeout", "3m")
+        helm("upgrade", "sp", str(CHART), *local, "--set", "concurrency=5", "--wait", "--timeout", "3m")
         assert kube.get(Secret, "sp-store-platform", namespace=ns).data == secret, "generated secrets are kept"
         history = json.loads(helm("history", "sp", "-n", ns, "-o", "json").stdout)
         assert [h["revision"] for h in history] == [1, 2]
         helm("rollback", "sp", "1", "-n", ns, "--wait", "--timeout", "3m")
         values = json.loads(helm("get", "values", "sp", "-n", ns, "-o", "json", "--all").stdout)
-        assert values["replicas"] == 1
+        assert values["concurrency"] == 3
+        args = kube.get(Deployment, "sp-store-platform", namespace=ns).spec.template.spec.containers[0].args
+        assert args[args.index("--workers") + 1] == "3"
     finally:
         helm("uninstall", "sp", "-n", ns, "--wait", check=False)
         kube.delete(Namespace, ns)

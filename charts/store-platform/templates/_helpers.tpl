@@ -28,3 +28,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: STOREKIT_PASSPHRASE
   valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: passphrase}}
 {{- end -}}
+
+{{- /* More than one process needs a shared catalog and shared stack state. */ -}}
+{{- define "sp.validate" -}}
+{{- if and (or (gt (int .Values.replicas) 1) (gt (int .Values.workers.replicas) 0)) (or (not .Values.databaseUrl) (not .Values.stateUrl)) -}}
+{{- fail "replicas > 1 or workers.replicas > 0 need databaseUrl and stateUrl: every process must share the catalog and the stack state (files on a PVC are one pod's)" -}}
+{{- end -}}
+{{- end -}}
