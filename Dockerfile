@@ -17,8 +17,8 @@ ARG GO_VERSION=1.26.8
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ca-certificates golang-go \
  && rm -rf /var/lib/apt/lists/*
-# Debian's Go (1.19) only fetches the pinned toolchain module, verified against the Go
-# checksum database; everything after is built with that toolchain.
+# Debian's Go (1.19) serves only to fetch the pinned toolchain module from the module proxy,
+# verified against the Go checksum database; everything after is built with that toolchain.
 RUN --mount=type=secret,id=cacerts --mount=type=bind,source=kind/image/with-ca.sh,target=/with-ca \
     cd /tmp && arch=$(dpkg --print-architecture) \
  && GOPATH=/tmp/gb GOFLAGS=-mod=mod /with-ca go mod download -json \

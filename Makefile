@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages test test-unit demo bench clean \
-	image image-test build setup load deploy deploy-local all teardown
+	bench-image image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -92,3 +92,6 @@ clean: cluster-down ## teardown, remove the platform image and the virtualenv (t
 
 bench: venv tools cluster ## measure create / plan / tier change / destroy, and fleets, on the local cluster
 	@$(PY) bench/stores.py
+
+bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
+	@$(PY) bench/image.py
