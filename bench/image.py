@@ -18,6 +18,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from table import print_table, timed
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "storekit-base:bookworm"
 
@@ -26,19 +28,12 @@ def sh(*args: str, **kw) -> str:
     return subprocess.run(list(args), capture_output=True, text=True, check=True, **kw).stdout
 
 
-def timed(label: str, rows: list, fn):
-    started = time.monotonic()
-    result = fn()
-    rows.append((label, f"{time.monotonic() - started:7.1f}"))
-    return result
-
-
 def main() -> None:
     script = str(ROOT / "kind" / "image.sh")
     sh(script, "daemon")
     sh(script, "base")
     docker = sh("bash", "-c", f". {ROOT}/kind/docker-cli.sh && docker_cli").strip()
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, float | str]] = []
     sh(script, "build", "--base", BASE)  # make sure the cache is warm
     timed("rebuild, nothing changed", rows, lambda: sh(script, "build", "--base", BASE))
 
@@ -73,13 +68,8 @@ def main() -> None:
     finally:
         subprocess.run([docker, "rm", "-f", name], capture_output=True)
     size = int(sh(docker, "image", "inspect", "-f", "{{.Size}}", image))
-    rows.append(("image size (MB)", f"{size / 1e6:7.0f}"))
-
-    width = max(len(label) for label, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    print(f"{'-' * width}  -------")
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+    rows.append(("image size (MB)", f"{size / 1e6:.0f}"))
+    print_table("measure", "seconds", rows)
 
 
 if __name__ == "__main__":

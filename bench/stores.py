@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import uuid
 
+from table import print_table, timed
+
 from storekit import Settings, Storekit, StoreSpec
-
-
-def timed(label: str, rows: list, fn):
-    started = time.monotonic()
-    result = fn()
-    rows.append((label, time.monotonic() - started))
-    return result
 
 
 def main() -> None:
@@ -51,11 +45,7 @@ def main() -> None:
         timed(f"destroy {args.fleet} stores, parallel {parallel}", rows,
               lambda: kit.apply_many([kit.plan_destroy(s.name) for s in specs], parallel=parallel))
 
-    width = max(len(label) for label, _ in rows)
-    print(f"{'operation':<{width}}  seconds")
-    print(f"{'-' * width}  -------")
-    for label, seconds in rows:
-        print(f"{label:<{width}}  {seconds:7.1f}")
+    print_table("operation", "seconds", rows)
 
 
 if __name__ == "__main__":
