@@ -4,7 +4,7 @@
 # Usage: kind/image.sh build [--base IMAGE]   build storekit:<version> (BuildKit; or BASE=IMAGE)
 #        kind/image.sh base                   make storekit-base:bookworm from Debian packages
 #        kind/image.sh daemon                 start Debian's docker.io daemon if none answers
-#        kind/image.sh test                   daemon + base + build + the image tests
+# (make image-test runs tests/test_image.py, which does daemon, base and build first.)
 #
 # A Docker host with a registry only needs `build` (BASE defaults to debian:bookworm-slim).
 # A machine that reaches only package registries (like CI here) makes its base image with
@@ -27,7 +27,6 @@ DOCKER_LOG=$STOREKIT_HOME/docker/dockerd.log
 
 say() { printf '[image] %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
-
 
 daemon() {
   if dk info >/dev/null 2>&1; then return; fi
@@ -88,9 +87,7 @@ main() {
     build) shift; build "$@" ;;
     base) daemon; base ;;
     daemon) daemon ;;
-    test) daemon; base; build --base "$BASE_IMAGE"
-          IMAGE=$IMAGE "$ROOT/.venv/bin/python" -m pytest -m image "$ROOT/tests" ;;
-    *) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
 

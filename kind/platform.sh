@@ -113,5 +113,5 @@ case ${1:-} in
   deploy-local) deploy_local ;;
   teardown) teardown ;;
   clean) clean ;;
-  *) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
