@@ -37,9 +37,11 @@ test-unit: venv ## fast tests only (no cluster)
 	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
-# downloaded), shellcheck (scripts), debootstrap and docker.io (the image test).
-HOST_PACKAGES := chromium:chromium shellcheck:shellcheck debootstrap:debootstrap dockerd:docker.io
-packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io)
+# downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
+# (the catalog and state on PostgreSQL).
+HOST_PACKAGES := chromium:chromium shellcheck:shellcheck debootstrap:debootstrap dockerd:docker.io \
+	pg_ctlcluster:postgresql
+packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io, postgresql)
 	@missing=""; for p in $(HOST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 

@@ -1,0 +1,129 @@
+"""The production data path: the catalog and the Pulumi stack state on a real PostgreSQL.
+
+values-prod.yaml points both at PostgreSQL, so a store's whole life runs here against a
+server from Debian's packages (started for the test on loopback, as the `postgres` user),
+with the real engine and plugin on the local cluster. The job queue's atomic claim is
+checked on PostgreSQL too: two workers racing for the same jobs take each exactly once.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from storekit import Storekit, StoreSpec
+from storekit.jobs import JobQueue
+from storekit.kit import Actor
+
+pytestmark = pytest.mark.cluster
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server on 127.0.0.1; yields a function making a database."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins or os.geteuid() != 0:
+        pytest.fail("needs Debian's postgresql and root to run it as `postgres` (make packages)", pytrace=False)
+    bindir = os.path.dirname(bins[-1])
+    root = Path(tempfile.mkdtemp(prefix="storekit-pg-"))  # pytest's folders are root's alone
+    shutil.chown(root, "postgres")
+    port = _free_port()
+
+    def as_postgres(*args: str) -> None:
+        result = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
+                                cwd=root, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    as_postgres(f"{bindir}/initdb", "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
+    as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
+                "-o", f"-p {port} -h 127.0.0.1 -k {root}")
+
+    def database(name: str) -> str:
+        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return f"postgres@127.0.0.1:{port}/{name}"
+    try:
+        yield database
+    finally:
+        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _query(address: str, sql: str) -> list[tuple]:
+    user_host, dbname = address.split("/", 1)
+    host, port = user_host.split("@", 1)[1].split(":")
+    conn = psycopg2.connect(host=host, port=int(port), user="postgres", dbname=dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def test_store_life_with_catalog_and_state_on_postgresql(settings, kube, postgres):
+    catalog, state = postgres("catalog"), postgres("state")
+    kit = Storekit(settings.replace(db_url=f"postgresql://{catalog}",
+                                    state_url=f"postgres://{state}?sslmode=disable"))
+    spec = StoreSpec(name=f"PG Shop {uuid.uuid4().hex[:4]}", admin_email="pg@example.com")
+    try:
+        created = kit.apply(spec)
+        assert created.ok and created.action == "create", created.error
+        assert not kit.plan(spec).has_changes, "the state in PostgreSQL matches the cluster"
+        assert [s.slug for s in kit.list()] == [spec.slug]
+        assert kit.catalog.store(spec.slug).status == "Ready"
+        assert {e.step for e in kit.catalog.events(spec.slug)} >= {"Namespace", "MySQL", "WordPress"}
+        # Both really live in PostgreSQL.
+        tables = {t for (t,) in _query(catalog, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"store", "provisioningevent", "auditentry", "job", "apitoken"} <= tables
+        assert _query(catalog, "SELECT count(*) FROM auditentry WHERE action = 'apply'") == [(1,)]
+        state_tables = _query(state, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        assert state_tables, "the Pulumi backend made its tables"
+        dump = str(_query(state, f"SELECT * FROM {state_tables[0][0]}"))
+        assert spec.slug in dump
+        tier = kit.apply(spec.with_changes(tier="medium"))
+        assert tier.ok and tier.action == "update"
+    finally:
+        destroyed = kit.destroy(spec.name)
+    assert destroyed.ok
+    assert kit.list() == []
+
+
+def test_job_claims_are_atomic_on_postgresql(settings, postgres):
+    kit = Storekit(settings.replace(db_url=f"postgresql://{postgres('jobs')}"))
+    queue = JobQueue(kit.catalog)
+    actor = Actor(name="t", source="test")
+    jobs = [queue.enqueue("delete", None, f"store-{i}", actor) for i in range(20)]
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
+
+    def worker(name):
+        start.wait()
+        while (job := queue.claim(name)) is not None:
+            claimed[name].append(job.id)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in claimed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    taken = claimed["a"] + claimed["b"]
+    assert sorted(taken) == sorted(j.id for j in jobs), "every job claimed exactly once"
+    assert queue.counts() == {"queued": 0, "running": 20}
