@@ -38,10 +38,10 @@ test-unit: venv ## fast tests only (no cluster)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
-# (the catalog and state on PostgreSQL).
+# (the catalog and state on PostgreSQL), redis-server (rate limits shared by replicas).
 HOST_PACKAGES := chromium:chromium shellcheck:shellcheck debootstrap:debootstrap dockerd:docker.io \
-	pg_ctlcluster:postgresql
-packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io, postgresql)
+	pg_ctlcluster:postgresql redis-server:redis-server
+packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io, postgresql, redis)
 	@missing=""; for p in $(HOST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 

@@ -45,7 +45,8 @@ def test_lint_is_clean(helm, values):
 
 
 @pytest.mark.parametrize("bad", ["replicas=-1", "image.pullPolicy=Sometimes", "platformDomain=Not A Host",
-                                 "databaseUrl=mysql://x", "persistence.size=lots", "secrets.adminToken=short"])
+                                 "databaseUrl=mysql://x", "persistence.size=lots", "secrets.adminToken=short",
+                                 "rateLimitStorage=memcached://x"])
 def test_schema_rejects_bad_values(helm, bad):
     out = helm("template", "t", str(CHART), "--set", bad, check=False)
     assert out.returncode != 0 and "schema" in out.stderr
@@ -102,6 +103,9 @@ def test_dry_run_install_upgrade_rollback(helm, kube, settings):
         env = {e.name: e for e in dashboard.spec.template.spec.containers[0].env}
         assert env["STOREKIT_ADMIN_TOKEN"].valueFrom.secretKeyRef.key == "admin-token"
         assert env["STOREKIT_KUBECONFIG"].value == "in-cluster"
+        assert env["STOREKIT_WEB_SECRET_KEY"].valueFrom.secretKeyRef.key == "session-key"
+        assert env["STOREKIT_WEB_TRUSTED_PROXIES"].value == "1"
+        assert len(base64.b64decode(secret["session-key"])) == 64
         helm("upgrade", "sp", str(CHART), *local, "--set", "concurrency=5", "--wait", "--timeout", "3m")
         assert kube.get(Secret, "sp-store-platform", namespace=ns).data == secret, "generated secrets are kept"
         history = json.loads(helm("history", "sp", "-n", ns, "-o", "json").stdout)

@@ -201,6 +201,26 @@ def test_failed_logins_are_rate_limited(app):
     assert codes == [401, 401, 429]
 
 
+def _failed_logins(client, forwarded_for: str, times: int) -> list[int]:
+    with client.session_transaction() as s:
+        s["csrf"] = "t"
+    return [client.post("/login", data={"token": "sk_bad", "csrf_token": "t"},
+                        headers={"X-Forwarded-For": forwarded_for}).status_code for _ in range(times)]
+
+
+def test_behind_a_trusted_proxy_limits_count_per_client(settings, tmp_path, app):
+    local = settings.replace(db_url=f"sqlite:///{tmp_path}/p.db", home=str(tmp_path))
+    proxied = create_app({"TESTING": True, "SETTINGS": local, "SECRET_KEY": "test", "TRUSTED_PROXIES": 1,
+                          "LOGIN_LIMIT": "2 per minute"})
+    client = proxied.test_client()
+    assert _failed_logins(client, "203.0.113.7", 3) == [401, 401, 429]
+    assert _failed_logins(client, "203.0.113.8", 1) == [401], "another client has its own count"
+    # Without a trusted proxy the header is ignored: anyone could forge it.
+    app.config["LOGIN_LIMIT"] = "2 per minute"
+    direct = app.test_client()
+    assert _failed_logins(direct, "198.51.100.1", 2) + _failed_logins(direct, "198.51.100.2", 1) == [401, 401, 429]
+
+
 def test_job_queue_serializes_a_store_and_recovers_dead_workers(tmp_path, settings):
     catalog = Catalog.open(f"sqlite:///{tmp_path}/q.db")
     q = JobQueue(catalog)

@@ -24,6 +24,9 @@ DEFAULTS = {
     "ACTION_LIMIT": "10 per minute",
     "LOGIN_LIMIT": "5 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Proxies in front that set X-Forwarded-For/-Proto/-Host (an ingress controller: 1).
+    # Rate limits and the audit trail then see the client's address, not the proxy's.
+    "TRUSTED_PROXIES": 0,
     "WORKERS": 3,
     "START_WORKERS": False,  # `storekit serve` turns this on
 }
@@ -53,6 +56,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["storekit"] = kit
     kit.catalog.migrate()
 
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     limiter.init_app(app)
 
     @app.before_request
