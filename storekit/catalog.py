@@ -306,9 +306,12 @@ def _connect(url: str):
             path = Path(url[len("sqlite:///"):])
             if str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
+            # BEGIN IMMEDIATE: a transaction that reads and then writes (upsert_store) takes
+            # the write lock up front and waits its turn (busy_timeout); a deferred one fails
+            # at once with "database is locked" when another writer got in between.
             return SqliteDatabase(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                                       "busy_timeout": 10000, "synchronous": "normal"},
-                                  check_same_thread=False)
+                                  check_same_thread=False, lock_type="IMMEDIATE")
         return connect(url)
     except (RuntimeError, ValueError, ImportError) as e:
         raise StorekitError(f"cannot open the catalog database {url!r}: {e}",

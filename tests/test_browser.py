@@ -97,7 +97,12 @@ def test_dashboard_in_a_real_browser(live):
             expect(page.locator("#status")).to_have_text(re.compile("Deleting|Deleted"))
             page.get_by_role("link", name="Timeline").click()
             expect(page.locator("#timeline")).to_contain_text("Deleted", timeout=120_000)
-            page.goto(base + "/audit")
+            # The audit entry is written once the destroy has finished: reload until it shows.
+            for _ in range(60):
+                page.goto(base + "/audit")
+                if "destroy" in page.locator("table").inner_text():
+                    break
+                page.wait_for_timeout(500)
             expect(page.locator("table")).to_contain_text("destroy")
             page.screenshot(path=str(SHOTS / "07-audit.png"), full_page=True)
             assert not errors, errors

@@ -4,6 +4,7 @@ timeline events, and audit entries that never hold secrets. Fast: SQLite in tmp.
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from storekit import catalog as cat
 from storekit.catalog import AuditEntry, Catalog, SchemaVersion
@@ -60,3 +61,27 @@ def test_events_and_filters(tmp_path):
     c.audit("destroy", resource_id="other", actor="b", source="api", ip_address="10.0.0.1")
     assert [e.action for e in c.audit_entries(store="shop")] == ["apply"]
     assert [e.actor for e in c.audit_entries(action="destroy")] == ["b"]
+
+
+def test_concurrent_writers_wait_their_turn_on_sqlite(tmp_path):
+    """Parallel applies write to one SQLite catalog from several threads; a read-then-write
+    transaction must wait for the lock, not fail with "database is locked"."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/race.db")
+    errors: list[str] = []
+
+    def work(i: int) -> None:
+        try:
+            for n in range(40):
+                spec = StoreSpec(name=f"Race {i} {n % 3}", admin_email="r@example.com")
+                catalog.upsert_store(spec, status="Provisioning")
+                catalog.add_event(spec.slug, "Namespace", "started")
+                catalog.set_status(spec.slug, "Ready")
+        except Exception as e:  # the failure this guards against is an OperationalError
+            errors.append(repr(e))
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert len(catalog.stores()) == 18 and {s.status for s in catalog.stores()} == {"Ready"}
