@@ -9,18 +9,17 @@ missing tool or a stopped cluster fails at once, naming the command that fixes i
 
 from __future__ import annotations
 
-import base64
 import subprocess
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-import yaml
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim, Secret, Service
+from helpers import service_account_folder
 from pulumi import automation as auto
 
 from storekit import toolchain
@@ -175,15 +174,9 @@ def test_in_cluster_mode_uses_the_service_account_and_names_the_fix_outside_a_po
 
     # A real service account token of the local cluster, laid out as a pod sees it.
     folder = tmp_path / "sa"
-    folder.mkdir()
-    kubectl = ["kubectl", "--kubeconfig", settings.kubeconfig]
-    token = subprocess.run([*kubectl, "-n", "default", "create", "token", "default", "--duration", "10m"],
-                           capture_output=True, text=True, check=True).stdout
-    (folder / "token").write_text(token)
-    (folder / "namespace").write_text("default")
-    cluster = yaml.safe_load(open(settings.kubeconfig))["clusters"][0]["cluster"]
-    (folder / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+    token = subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "-n", "default", "create", "token",
+                            "default", "--duration", "10m"], capture_output=True, text=True, check=True).stdout
+    host, port = service_account_folder(folder, settings.kubeconfig, token, "default")
     monkeypatch.setattr(toolchain, "SERVICE_ACCOUNT_DIR", str(folder))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
@@ -191,4 +184,4 @@ def test_in_cluster_mode_uses_the_service_account_and_names_the_fix_outside_a_po
     with pytest.raises(ClusterUnreachable) as err:
         check_cluster(in_cluster)
     assert "refused storekit's credentials" in err.value.message
-    assert toolchain.cluster_api(in_cluster)[0] == cluster["server"]
+    assert toolchain.cluster_api(in_cluster)[0] == f"https://{host}:{port}"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import service_account_folder, wait_for
 from lightkube.resources.core_v1 import Namespace
 
 from storekit import __version__
@@ -65,16 +66,6 @@ def container(docker):
         docker("rm", "-f", name, check=False)
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def test_container_is_healthy_non_root_under_init_and_stops_cleanly(docker, container):
     token = f"sk_{uuid.uuid4().hex}"  # as the chart hands it in from its Secret
     name = container("-p", "127.0.0.1::8080", "-e", f"STOREKIT_ADMIN_TOKEN={token}")
@@ -86,10 +77,10 @@ def test_container_is_healthy_non_root_under_init_and_stops_cleanly(docker, cont
                 return r.status == 200 and json.load(r)
         except OSError:
             return None
-    assert _wait_for(healthz, 60, "/healthz") == {"status": "ok"}
+    assert wait_for(healthz, 60, what="/healthz") == {"status": "ok"}
     # The image's own HEALTHCHECK agrees.
-    status = _wait_for(lambda: (s := docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip())
-                       in ("healthy", "unhealthy") and s, 90, "the Docker health status")
+    status = wait_for(lambda: (s := docker("inspect", "-f", "{{.State.Health.Status}}", name).stdout.strip())
+                      in ("healthy", "unhealthy") and s, 90, what="the Docker health status")
     assert status == "healthy"
 
     assert docker("exec", name, "id", "-u").stdout.strip() == "10001"
@@ -135,17 +126,8 @@ def service_account(settings, tmp_path):
     try:
         kc("-n", namespace, "apply", "-f", "-", input=rendered.stdout)
         folder = tmp_path / "serviceaccount"
-        folder.mkdir()
-        (folder / "token").write_text(kc("-n", namespace, "create", "token", "imagetest-store-platform",
-                                         "--duration", "1h"))
-        (folder / "namespace").write_text(namespace)
-        kubeconfig = yaml.safe_load(Path(settings.kubeconfig).read_text())
-        cluster = kubeconfig["clusters"][0]["cluster"]
-        import base64
-        (folder / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-        for f in folder.iterdir():
-            f.chmod(0o644)
-        host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+        token = kc("-n", namespace, "create", "token", "imagetest-store-platform", "--duration", "1h")
+        host, port = service_account_folder(folder, settings.kubeconfig, token, namespace)
         yield folder, host, port
     finally:
         for doc in docs:
@@ -189,7 +171,7 @@ def test_image_creates_and_destroys_a_store_in_cluster(docker, service_account, 
         except Exception:
             return True
         return False
-    _wait_for(gone, 120, f"namespace store-{slug} to go")
+    wait_for(gone, 120, what=f"namespace store-{slug} to go")
 
 
 def test_in_cluster_outside_a_pod_names_the_fix(docker):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -20,18 +19,13 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from helpers import free_port
 
 from storekit import Storekit, StoreSpec
 from storekit.jobs import JobQueue
 from storekit.kit import Actor
 
 pytestmark = pytest.mark.cluster
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def postgres():
     bindir = os.path.dirname(bins[-1])
     root = Path(tempfile.mkdtemp(prefix="storekit-pg-"))  # pytest's folders are root's alone
     shutil.chown(root, "postgres")
-    port = _free_port()
+    port = free_port()
 
     def as_postgres(*args: str) -> None:
         result = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,

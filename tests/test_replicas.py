@@ -18,12 +18,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import free_port
 
 
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -43,7 +38,7 @@ def redis_url(tmp_path):
     server = shutil.which("redis-server")
     if not server:
         pytest.fail("redis-server is missing (make packages)", pytrace=False)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -64,7 +59,7 @@ def replicas(tmp_path, redis_url):
            "STOREKIT_ADMIN_TOKEN": token}
     procs, ports = [], []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-m", "storekit.cli", "serve", "--port", str(port),
                                        "--workers", "0"], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))

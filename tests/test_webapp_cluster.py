@@ -8,15 +8,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import urllib.request
 import json
+from helpers import free_port, wait_for
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace
 
@@ -26,16 +25,6 @@ from storekit.webapp import create_app
 from storekit.webapp.auth import ensure_admin_token
 
 pytestmark = pytest.mark.cluster
-
-
-def wait_for(predicate, timeout=240, every=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
@@ -84,12 +73,6 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         assert reset["admin_password"] not in json.dumps(client.get("/api/audit", headers=h).json)
     finally:
         app.extensions["storekit.workers"].stop(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):

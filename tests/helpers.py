@@ -1,0 +1,43 @@
+"""Small helpers shared by the tests (imported as ``helpers``: pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+from pathlib import Path
+
+import yaml
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 240, every: float = 1.0, what: str = "the condition"):
+    """Poll ``predicate`` until it returns something true; return that, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace: str) -> tuple[str, str]:
+    """Lay out ``folder`` as Kubernetes mounts a pod's service account (token, namespace, and
+    the cluster's CA from ``kubeconfig``); return the API's (host, port) for
+    KUBERNETES_SERVICE_HOST/PORT."""
+    cluster = yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "token").write_text(token)
+    (folder / "namespace").write_text(namespace)
+    (folder / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+    return host, port
