@@ -393,6 +393,7 @@ _PACKAGE_SCRIPT = r"""
 set -eu
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 apt-get update -q
+apt-get upgrade -y -q
 apt-get install -y -q --no-install-recommends "$@"
 if [ -s /tmp/storekit-run.sh ]; then sh -eu /tmp/storekit-run.sh; fi
 apt-get clean
@@ -461,7 +462,7 @@ def package_layer(recipe: Recipe) -> tuple[Layer, dict]:
             f"deb {security} {recipe.suite}-security main\n")
         (root / "etc/dpkg/dpkg.cfg.d/01storekit-nodoc").write_text(_NODOC)
         (root / "etc/apt/apt.conf.d/01storekit-norecommends").write_text(
-            'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n')
+            'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nAcquire::Languages "none";\n')
         build_conf = _host_apt_settings()
         ca = Path(os.environ.get("CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
         if ca.is_file():  # a TLS-inspecting proxy or an https mirror: trust what the host trusts
@@ -477,7 +478,7 @@ def package_layer(recipe: Recipe) -> tuple[Layer, dict]:
         mount_and_chroot = (
             'set -e; r=$1; shift; mount --make-rprivate /; mount -t proc proc "$r/proc"; '
             'mount -t sysfs sys "$r/sys"; mount --rbind /dev "$r/dev"; '
-            'exec chroot "$r" /bin/sh -c "$0" "$@"')
+            'exec chroot "$r" /bin/sh -c "$0" storekit "$@"')
         env = {k: v for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
         env.update(PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME="/root")
         run_logged(["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", mount_and_chroot,
