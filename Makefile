@@ -34,7 +34,7 @@ cluster-status: ## say whether the local control plane runs
 	@kind/cluster.sh status
 
 test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'not cluster and not store_images' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
