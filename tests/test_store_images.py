@@ -117,6 +117,10 @@ def docker():
     for name, ref in refs.items():
         if d("image", "inspect", ref, check=False).returncode != 0:
             d("load", "-i", builds[name]["archive"], timeout=600)
+        repository = ref.rsplit(":", 1)[0]
+        for old in d("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+            if old != ref:  # earlier builds: keep the daemon's disk bounded
+                d("rmi", old, check=False)
     d.create_network()
     yield d
     d.cleanup()
@@ -273,22 +277,29 @@ def test_wordpress_image_fills_the_volume_and_serves_as_www_data(docker, wordpre
 
 def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress):
     result = wordpress.setup()  # the default source, wordpress.org, which nothing here reaches
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr.strip() == ("setup: error: WooCommerce could not be installed from "
                                      "https://downloads.wordpress.org/plugin/woocommerce.latest-stable.zip: "
                                      "download failed: the host downloads.wordpress.org does not resolve")
     assert "WordPress 6.1" in result.stdout and "installed" in result.stdout
     mirror = wordpress.setup(WOOCOMMERCE_SOURCE="http://mirror:8080/woocommerce.zip")
-    assert mirror.returncode == 1
+    assert mirror.returncode == 3
     [line] = mirror.stderr.strip().splitlines()
     assert line.startswith("setup: error: WooCommerce could not be installed from http://mirror:8080/woocommerce.zip:")
     missing = wordpress.setup(WOOCOMMERCE_SOURCE="/opt/no-such/woocommerce.zip")
-    assert missing.returncode == 1
+    assert missing.returncode == 3
     assert missing.stderr.strip() == ("setup: error: WooCommerce could not be installed from "
                                       "/opt/no-such/woocommerce.zip: no such file or folder")
     assert wordpress.option("storekit_woocommerce").startswith("not-installed: WooCommerce could not be installed")
     bad = wordpress.setup(WOOCOMMERCE_SOURCE="ftp://example")
-    assert bad.returncode == 1 and "WOOCOMMERCE_SOURCE must be" in bad.stderr
+    assert bad.returncode == 3 and "WOOCOMMERCE_SOURCE must be" in bad.stderr
+    # The database refusing the WordPress user fails at once (exit 1), naming it.
+    refused = wordpress.setup(WORDPRESS_DB_PASSWORD="wrong")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("setup: error: the database at mysql:3306 refuses the WordPress user:")
+    unreachable = wordpress.setup(WORDPRESS_DB_HOST="nodb:3306", SETUP_DB_ATTEMPTS="2", SETUP_DB_DELAY="0")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith("setup: error: the database at nodb:3306 did not answer after 2 attempts:")
 
 
 def test_setup_without_woocommerce_when_allowed_serves_the_store(wordpress):

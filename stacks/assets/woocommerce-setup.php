@@ -21,7 +21,7 @@
  *   2. install WordPress if it is not (title = store name, URL, admin user), converge the
  *      site URL and the admin password (a password reset re-runs the Job);
  *   3. install WooCommerce from its source if it is not there, activate it. If the source
- *      cannot be reached: exit 1 with one line naming the source and the reason, unless
+ *      cannot be reached: exit 3 with one line naming the source and the reason, unless
  *      WOOCOMMERCE_OPTIONAL=true: then record it (option storekit_woocommerce =
  *      "not-installed: <reason>", read by the platform) and finish with exit 0;
  *   4. with WooCommerce: the "Sample Product" (19.99, published, in stock) once, and cash on
@@ -40,10 +40,15 @@ function say(string $message): void
 	fwrite(STDOUT, "setup: $message\n");
 }
 
-function fail(string $message): void
+// Exit codes: 1 anything that may pass on a retry (the database not up yet, ...), 3 the
+// WooCommerce source cannot be reached or used (a retry will not help: a Job's
+// podFailurePolicy can fail at once on it).
+const EXIT_SOURCE = 3;
+
+function fail(string $message, int $code = 1): void
 {
 	fwrite(STDERR, "setup: error: $message\n");
-	exit(1);
+	exit($code);
 }
 
 function env(string $name, ?string $default = null): string
@@ -210,7 +215,8 @@ function woocommerce_source(): array
 	if (str_starts_with($source, '/')) {
 		return ['path', $source];
 	}
-	fail("WOOCOMMERCE_SOURCE must be 'wordpress.org', an http(s):// URL of a zip or an absolute path, got '$source'");
+	fail("WOOCOMMERCE_SOURCE must be 'wordpress.org', an http(s):// URL of a zip or an absolute path, got '$source'",
+		EXIT_SOURCE);
 }
 
 /** Put the plugin's files in place; return null, or why it could not. */
@@ -267,7 +273,7 @@ function step_plugin(): void
 			$line = "WooCommerce could not be installed from $location: " . preg_replace('/\s+/', ' ', $reason);
 			update_option('storekit_woocommerce', "not-installed: $line", false);
 			if (!$optional) {
-				fail($line);
+				fail($line, EXIT_SOURCE);
 			}
 			say("$line; WOOCOMMERCE_OPTIONAL=true, so the store runs without it");
 			return;

@@ -119,6 +119,10 @@ main() {
     find "$DATADIR" \! -user mysql -exec chown mysql:mysql {} + 2>/dev/null || true
     exec setpriv --reuid=mysql --regid=mysql --init-groups "$0" "$@"
   fi
+  local arg
+  for arg in "$@"; do  # the server only prints something: nothing to initialise
+    case $arg in --help|--version|-V) exec "$@" ;; esac
+  done
   if [ ! -d "$DATADIR/mysql" ]; then
     initialise
   else
