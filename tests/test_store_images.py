@@ -275,7 +275,7 @@ def test_wordpress_image_fills_the_volume_and_serves_as_www_data(docker, wordpre
     assert "no WordPress in /var/www/html: copying 6.1" in logs.stderr
 
 
-def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress):
+def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress, tmp_path):
     result = wordpress.setup()  # the default source, wordpress.org, which nothing here reaches
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr.strip() == ("setup: error: WooCommerce could not be installed from "
@@ -291,6 +291,12 @@ def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress)
     assert missing.stderr.strip() == ("setup: error: WooCommerce could not be installed from "
                                       "/opt/no-such/woocommerce.zip: no such file or folder")
     assert wordpress.option("storekit_woocommerce").startswith("not-installed: WooCommerce could not be installed")
+    status = tmp_path / "termination-log"
+    status.touch()
+    status.chmod(0o666)
+    wordpress.setup("-v", f"{status}:/dev/termination-log", WOOCOMMERCE_SOURCE="/opt/no-such/woocommerce.zip")
+    assert status.read_text() == ("error: WooCommerce could not be installed from /opt/no-such/woocommerce.zip: "
+                                  "no such file or folder\n")
     bad = wordpress.setup(WOOCOMMERCE_SOURCE="ftp://example")
     assert bad.returncode == 3 and "WOOCOMMERCE_SOURCE must be" in bad.stderr
     # The database refusing the WordPress user fails at once (exit 1), naming it.
@@ -302,10 +308,14 @@ def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress)
     assert unreachable.stderr.startswith("setup: error: the database at nodb:3306 did not answer after 2 attempts:")
 
 
-def test_setup_without_woocommerce_when_allowed_serves_the_store(wordpress):
-    result = wordpress.setup(WOOCOMMERCE_OPTIONAL="true")
+def test_setup_without_woocommerce_when_allowed_serves_the_store(wordpress, tmp_path):
+    status = tmp_path / "termination-log"  # as the kubelet mounts it
+    status.touch()
+    status.chmod(0o666)
+    result = wordpress.setup("-v", f"{status}:/dev/termination-log", WOOCOMMERCE_OPTIONAL="true")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "store ready, WooCommerce not installed" in result.stdout
+    assert status.read_text().startswith("woocommerce not-installed: WooCommerce could not be installed from https://")
     assert wordpress.option("storekit_woocommerce").startswith(
         "not-installed: WooCommerce could not be installed from https://downloads.wordpress.org/")
     page = wordpress.request("/")
@@ -391,6 +401,7 @@ def test_setup_installs_the_plugin_from_a_mirror_then_changes_nothing(docker, wo
     assert "WooCommerce activated" in first.stdout and "Sample Product created" in first.stdout
     assert "cash on delivery enabled" in first.stdout
     assert "store ready, WooCommerce 0.0.0-storekit-test" in first.stdout
+    assert "setup: error" not in first.stderr
     assert wordpress.option("storekit_woocommerce") == "installed: 0.0.0-storekit-test"
     assert "woocommerce/woocommerce.php" in wordpress.option("active_plugins")
     products = wordpress.database.sql(

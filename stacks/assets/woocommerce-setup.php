@@ -26,6 +26,9 @@
  *      "not-installed: <reason>", read by the platform) and finish with exit 0;
  *   4. with WooCommerce: the "Sample Product" (19.99, published, in stock) once, and cash on
  *      delivery enabled.
+ * The outcome ("woocommerce installed: 9.4.1", "woocommerce not-installed: <reason>" or
+ * "error: <reason>") also goes to /dev/termination-log (SETUP_STATUS_FILE), where Kubernetes
+ * makes it part of the pod's status.
  * Steps 2, 3 and 4 run in separate PHP processes: WordPress installs with WP_INSTALLING set
  * (no plugin loads), and WooCommerce's classes exist only in a process that loaded it active.
  */
@@ -48,7 +51,20 @@ const EXIT_SOURCE = 3;
 function fail(string $message, int $code = 1): void
 {
 	fwrite(STDERR, "setup: error: $message\n");
+	report("error: $message");
 	exit($code);
+}
+
+/**
+ * The outcome, for the platform to read without the logs: Kubernetes puts what a container
+ * writes to /dev/termination-log in its pod's status (containerStatuses[].state.terminated.message).
+ */
+function report(string $outcome): void
+{
+	$file = getenv('SETUP_STATUS_FILE') ?: '/dev/termination-log';
+	if (is_file($file) && is_writable($file)) {
+		file_put_contents($file, "$outcome\n");
+	}
 }
 
 function env(string $name, ?string $default = null): string
@@ -301,6 +317,7 @@ function step_store(): void
 	$state = (string) get_option('storekit_woocommerce');
 	if (!str_starts_with($state, 'installed')) {
 		say("store ready, WooCommerce not installed (storekit_woocommerce: $state)");
+		report("woocommerce $state");
 		return;
 	}
 	if (!class_exists('WC_Product_Simple')) {
@@ -341,6 +358,7 @@ function step_store(): void
 		say('cash on delivery enabled');
 	}
 	say('store ready, WooCommerce ' . substr($state, strlen('installed: ')));
+	report("woocommerce $state");
 }
 
 /** Run one step in a fresh PHP process; stop with its exit code when it fails. */
