@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench clean \
-	bench-image image image-test build setup load deploy deploy-local all teardown
+	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -105,3 +105,6 @@ bench: venv tools cluster ## measure create / plan / tier change / destroy, and 
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
 	@$(PY) bench/image.py
+
+bench-images: venv ## measure kind/images.py builds (nothing changed, files changed; COLD=1 from nothing) and sizes
+	@$(PY) bench/images.py $(if $(COLD),--cold)

@@ -56,7 +56,8 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-RECIPES = HERE / "images"
+# STOREKIT_IMAGE_RECIPES: another recipe folder (benchmarks and tests edit copies, never ours).
+RECIPES = Path(os.environ.get("STOREKIT_IMAGE_RECIPES") or HERE / "images")
 REGISTRY = "storekit.local"
 # Bump when the way images are made changes, so every cached layer and archive is remade.
 BUILDER_VERSION = "1"
