@@ -187,6 +187,26 @@ def test_mariadb_keeps_its_data_and_stops_cleanly_on_sigterm(docker, database):
     assert database.sql("DROP TABLE kept").returncode == 0
 
 
+def test_mariadb_killed_while_initialising_starts_over(docker):
+    """A first start killed halfway (a liveness probe, a lost node) leaves no half-made
+    database behind: the next start initialises again, with the users it was given."""
+    volume = docker.volume("db-killed")
+    first = docker.start("killed", "mariadb", "-v", f"{volume}:/var/lib/mysql", env=DB)
+    wait_for(lambda: "initialising" in docker("logs", first).stderr, 30, every=0.2, what="the init to begin")
+    docker("kill", first)
+    listing = docker("run", "--rm", "-v", f"{volume}:/var/lib/mysql", "--entrypoint", "ls",
+                     docker.refs["mariadb"], "-A", "/var/lib/mysql").stdout.split()
+    assert "mysql" not in listing, "a killed init must not look initialised"
+    second = docker.start("restarted", "mariadb", "-v", f"{volume}:/var/lib/mysql", env=DB)
+    wait_for(lambda: docker("exec", second, "mariadb", "-h", "127.0.0.1", "-u", "wordpress",
+                            f"-p{DB['MYSQL_PASSWORD']}", "wordpress", "-e", "SELECT 1", check=False).returncode == 0,
+             90, every=0.5, what="the restarted database to take the user")
+    assert "initialising /var/lib/mysql" in docker("logs", second).stderr
+    after = docker("exec", second, "ls", "-A", "/var/lib/mysql").stdout.split()
+    assert ".storekit-init" not in after and "mysql" in after
+    docker("rm", "-f", "-v", first, second)
+
+
 class WordPress:
     """The module's WordPress container (published on 127.0.0.1) and the setup Job's run."""
 

@@ -52,12 +52,19 @@ initialise() {
     log "GENERATED ROOT PASSWORD: $MYSQL_ROOT_PASSWORD"
   fi
 
+  # Everything is made in a folder beside the data, and moved into place (the mysql folder,
+  # which says "initialised", last) only when complete: a container killed halfway (a
+  # liveness probe, a node going away) starts over on its next start instead of finding a
+  # half-made database.
+  local work=$DATADIR/.storekit-init
+  rm -rf "$work"
+  mkdir "$work"
   log "initialising $DATADIR"
-  mariadb-install-db --datadir="$DATADIR" --skip-test-db --auth-root-authentication-method=normal \
+  mariadb-install-db --datadir="$work" --skip-test-db --auth-root-authentication-method=normal \
     --skip-name-resolve --default-time-zone=SYSTEM --skip-log-bin >/dev/null
 
   local init_socket=$SOCKET_DIR/init.sock
-  mariadbd --skip-networking --socket="$init_socket" --skip-log-bin &
+  mariadbd --datadir="$work" --skip-networking --socket="$init_socket" --skip-log-bin &
   local pid=$!
   local client=(mariadb --protocol=socket --socket="$init_socket" -uroot)
   local i
@@ -96,7 +103,7 @@ FLUSH PRIVILEGES;"
   for f in /docker-entrypoint-initdb.d/*; do
     # shellcheck disable=SC1090  # the operator's own init scripts
     case $f in
-      *.sql) log "running $f"; "${client[@]}" -p"$MYSQL_ROOT_PASSWORD" ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} <"$f" ;;
+      *.sql) log "running $f"; "${client[@]}" --password="$MYSQL_ROOT_PASSWORD" ${MYSQL_DATABASE:+"$MYSQL_DATABASE"} <"$f" ;;
       *.sh) log "running $f"; . "$f" ;;
       *) [ -e "$f" ] && log "ignoring $f" ;;
     esac
@@ -104,6 +111,12 @@ FLUSH PRIVILEGES;"
 
   kill -TERM "$pid"
   wait "$pid" || die "the initialising server did not stop cleanly"
+  local entry
+  for entry in "$work"/* "$work"/.[!.]*; do
+    if [ -e "$entry" ] && [ "$entry" != "$work/mysql" ]; then mv -f -T "$entry" "$DATADIR/${entry##*/}"; fi
+  done
+  mv "$work/mysql" "$DATADIR/mysql"
+  rmdir "$work"
   log "initialised: database '${MYSQL_DATABASE:-}', user '${MYSQL_USER:-}'"
 }
 
