@@ -295,6 +295,24 @@ def test_wordpress_image_fills_the_volume_and_serves_as_www_data(docker, wordpre
     assert "no WordPress in /var/www/html: copying 6.1" in logs.stderr
 
 
+def test_wordpress_killed_while_copying_copies_again(docker, database):
+    """A first start killed while it fills the volume does not serve half a WordPress."""
+    volume = docker.volume("site-killed")
+    first = docker.start("killed-wp", "wordpress", "-v", f"{volume}:/var/www/html")
+    wait_for(lambda: "copying" in docker("logs", first).stderr, 30, every=0.1, what="the copy to begin")
+    docker("kill", first)
+    listing = docker("run", "--rm", "-v", f"{volume}:/var/www/html", "--entrypoint", "ls",
+                     docker.refs["wordpress"], "-A", "/var/www/html").stdout.split()
+    assert "index.php" not in listing, "a killed copy must not look complete"
+    second = docker.start("restarted-wp", "wordpress", "-v", f"{volume}:/var/www/html")
+    wait_for(lambda: "resuming normal operations" in docker("logs", second).stderr, 60, every=0.5,
+             what="Apache to start after the copy")
+    count = docker("exec", second, "sh", "-c", "find /var/www/html /usr/src/wordpress -type f | "
+                   "sed 's#^/var/www/html##; s#^/usr/src/wordpress##' | sort | uniq -u").stdout.split()
+    assert sorted(count) == ["/.htaccess", "/wp-config-storekit.php", "/wp-config.php"], "every file copied"
+    docker("rm", "-f", "-v", first, second)
+
+
 def test_setup_fails_with_one_line_when_woocommerce_cannot_be_fetched(wordpress, tmp_path):
     result = wordpress.setup()  # the default source, wordpress.org, which nothing here reaches
     assert result.returncode == 3, result.stdout + result.stderr

@@ -22,10 +22,24 @@ populate() {
   if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$SITE")" != 33 ]; then
     chown www-data:www-data "$SITE"
   fi
-  if [ ! -e "$SITE/index.php" ] && [ ! -e "$SITE/wp-includes/version.php" ]; then
+  if [ ! -e "$SITE/index.php" ]; then
     log "no WordPress in $SITE: copying $(sed -n "s/^\$wp_version = '\(.*\)';/\1/p" "$SOURCE/wp-includes/version.php") from $SOURCE"
-    as_owner cp -r --preserve=mode,timestamps "$SOURCE/." "$SITE/"
-    as_owner rm -f "$SITE/wp-config-storekit.php"
+    # Into a folder beside, then moved into place with index.php last: a start killed halfway
+    # copies again next time instead of serving half a WordPress.
+    local work=$SITE/.storekit-copy entry
+    rm -rf "$work"
+    as_owner cp -r --preserve=mode,timestamps "$SOURCE/." "$work/"
+    rm -f "$work/wp-config-storekit.php"
+    for entry in "$work"/* "$work"/.[!.]*; do
+      if [ ! -e "$entry" ] || [ "$entry" = "$work/index.php" ]; then continue; fi
+      if [ -e "$SITE/${entry##*/}" ]; then  # already there (an earlier start, a mounted wp-content): keep it
+        as_owner cp -r -n --preserve=mode,timestamps "$entry" "$SITE/"
+      else
+        as_owner mv "$entry" "$SITE/"
+      fi
+    done
+    as_owner mv "$work/index.php" "$SITE/index.php"
+    rm -rf "$work"
   fi
   if [ ! -e "$SITE/.htaccess" ]; then
     as_owner tee "$SITE/.htaccess" >/dev/null <<'HTACCESS'
