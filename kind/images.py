@@ -504,6 +504,8 @@ def files_layer(recipe: Recipe, base_dirs: dict) -> Layer | None:
     """The recipe's files (and directories) as one layer; parents keep the base's metadata."""
     if not recipe.files and not recipe.dirs:
         return None
+    if os.geteuid() != 0:
+        raise ImageError("building an image needs root (files keep their numeric owners)")
     with tempfile.TemporaryDirectory(dir=store() / "tmp", prefix=f"{recipe.name}-files-") as tmp:
         root = Path(tmp)
         wanted = set()
@@ -522,17 +524,14 @@ def files_layer(recipe: Recipe, base_dirs: dict) -> Layer | None:
         for spec in recipe.files + recipe.dirs:
             path = root / spec.dest.strip("/")
             path.chmod(spec.mode)
-            os.chown(path, *spec.owner) if os.geteuid() == 0 else None
+            os.chown(path, *spec.owner)
             wanted.add(spec.dest.strip("/"))
         for rel in _walk(root):
             path = root / rel
             if path.is_dir() and rel not in wanted:
                 mode, uid, gid = base_dirs.get(rel, [0o755, 0, 0])
                 path.chmod(mode)
-                if os.geteuid() == 0:
-                    os.chown(path, uid, gid)
-        if os.geteuid() != 0:
-            raise ImageError("building an image needs root (files keep their numeric owners)")
+                os.chown(path, uid, gid)
         return write_layer(root)
 
 
