@@ -221,6 +221,7 @@ def tool_path(name: str) -> Path:
 
 
 def compiler_version() -> str:
+    need("gcc", "gcc", "libc6-dev")
     try:
         return subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -346,13 +347,14 @@ def host_mirrors() -> tuple[str, str]:
     return (mirror or "http://deb.debian.org/debian", security or "http://deb.debian.org/debian-security")
 
 
-def need(command: str, package: str) -> None:
+def need(command: str, *packages: str) -> None:
+    """Install the Debian packages that bring ``command`` when it is missing (as root)."""
     if shutil.which(command):
         return
     if os.geteuid() != 0:
-        raise ImageError(f"{command} is missing (apt-get install {package})")
-    say(f"installing Debian's {package}")
-    run_logged(["apt-get", "install", "-y", "-q", package], "apt-get install " + package,
+        raise ImageError(f"{command} is missing (apt-get install {' '.join(packages)})")
+    say(f"installing Debian's {' '.join(packages)}")
+    run_logged(["apt-get", "install", "-y", "-q", *packages], "apt-get install " + " ".join(packages),
                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
