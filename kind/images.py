@@ -354,6 +354,7 @@ def need(command: str, *packages: str) -> None:
     if os.geteuid() != 0:
         raise ImageError(f"{command} is missing (apt-get install {' '.join(packages)})")
     say(f"installing Debian's {' '.join(packages)}")
+    run_logged(["apt-get", "update", "-q"], "apt-get update")
     run_logged(["apt-get", "install", "-y", "-q", *packages], "apt-get install " + " ".join(packages),
                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
