@@ -9,8 +9,8 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages test test-unit demo bench clean \
-	bench-image image image-test build setup load deploy deploy-local all teardown
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench clean \
+	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ cluster-status: ## say whether the local control plane runs
 	@kind/cluster.sh status
 
 test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'not cluster and not store_images' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
@@ -45,7 +45,15 @@ packages: ## install the Debian packages the tests need (chromium, shellcheck, d
 	@missing=""; for p in $(HOST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 
-test: venv tools cluster packages ## every test, against the local control plane with the real engine
+# Images for the real node and the stores, from Debian packages and our files (kind/images.py),
+# cached by their inputs under $STOREKIT_HOME/images; imported into the node's containerd when
+# it runs (NODE_CONTAINERD socket).
+NODE_CONTAINERD ?= $(STOREKIT_HOME)/node/run/containerd/containerd.sock
+images: venv ## build the node's and the stores' images (pause, mariadb, wordpress, ...; cached) and import them if the node runs
+	@$(PY) kind/images.py build
+	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
+
+test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 DEMO_STORE ?= Demo Shop
@@ -97,3 +105,6 @@ bench: venv tools cluster ## measure create / plan / tier change / destroy, and 
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
 	@$(PY) bench/image.py
+
+bench-images: venv ## measure kind/images.py builds (nothing changed, files changed; COLD=1 from nothing) and sizes
+	@$(PY) bench/images.py $(if $(COLD),--cold)
