@@ -21,7 +21,8 @@ import click
 
 from storekit import __version__
 from storekit.errors import StorekitError
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.settings import SETTINGS, Settings
 
 from . import render

@@ -34,16 +34,17 @@ from .events import (  # noqa: E402
     ResourceStarted,
 )
 from .kit import Storekit  # noqa: E402
+from .recorder import Actor  # noqa: E402
 from .plan import Plan, PlanSummary, PropertyChange, ResourceChange  # noqa: E402
 from .results import ApplyResult, DriftReport, FleetResult, StoreOutputs, StoreSummary  # noqa: E402
 from .settings import Settings  # noqa: E402
-from .spec import TIERS, StoreSpec, slugify  # noqa: E402
+from .spec import StoreSpec, slugify  # noqa: E402
 
 __all__ = [
-    "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
+    "Actor", "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
     "FleetResult", "OperationFailed", "OperationFinished", "OperationStarted", "OperationTimeout",
     "Plan", "PlanSummary", "PropertyChange", "ResourceChange", "ResourceFailed", "ResourceFinished",
     "ResourceStarted", "Settings", "SpecError", "StalePlan", "StoreBusy", "StoreNotFound",
-    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "TIERS", "ToolMissing",
+    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "ToolMissing",
     "slugify",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import secrets
 from flask import Flask, g
 
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.settings import Settings
 
 from .extensions import limiter
@@ -65,14 +66,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def connect_db():
-        kit.catalog.bind()
-        kit.catalog.db.connect(reuse_if_open=True)
+        kit.catalog.connect()
         g.kit = kit
 
     @app.teardown_request
     def close_db(_exc):
-        if not kit.catalog.db.is_closed():
-            kit.catalog.db.close()
+        kit.catalog.close()
 
     from . import api, auth, errors, health, ui
 

@@ -54,7 +54,7 @@ def create_store():
 @require("viewer")
 def get_store(slug):
     store = service.store_or_404(slug)
-    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().active(slug)])
+    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().for_store(slug)])
 
 
 @bp.patch("/stores/<slug>")
@@ -112,7 +112,7 @@ def logs(slug, pod):
 def restart(slug):
     service.store_or_404(slug)
     data = request.get_json(silent=True) or {}
-    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")))
+    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")).to_dict())
 
 
 @bp.post("/stores/<slug>/actions/reset-password")

@@ -13,7 +13,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     try:
-        g.kit.catalog.db.execute_sql("SELECT 1")
+        g.kit.catalog.ping()
     except Exception as e:  # any database failure means not ready
         return jsonify(status="unavailable", database=str(e)), 503
     return jsonify(status="ok", database="ok")
