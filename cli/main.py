@@ -23,6 +23,7 @@ from storekit import __version__
 from storekit.errors import StorekitError
 from storekit.kit import Storekit
 from storekit.recorder import Actor
+from storekit.redact import redact_url
 from storekit.settings import SETTINGS, Settings
 
 from . import render
@@ -145,7 +146,7 @@ def doctor_cmd(app: AppContext):
     pulumi = check_tools(app.settings)
     click.echo(f"pulumi:  {pulumi}")
     click.echo(f"cluster: {check_cluster(app.settings)}")
-    click.echo(f"state:   {app.settings.state_url}")
+    click.echo(f"state:   {redact_url(app.settings.state_url)}")
     click.echo("ok")
 
 

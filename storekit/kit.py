@@ -35,6 +35,7 @@ from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
 from .plan import Plan
 from .planning import Planner
+from .redact import redact_url
 from .recorder import Actor, CatalogRecorder, os_user
 from .results import ApplyResult, DriftReport, FleetItem, FleetResult, StoreOutputs, StoreSummary
 from .settings import Settings
@@ -154,9 +155,10 @@ class Storekit:
             plan = target if isinstance(target, Plan) else self.plan(target)
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
-            if plan.state_url != self.settings.state_url:
+            made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
+            if made_against != here:  # plans carry the URL without its password
                 raise StalePlan(plan.store) from SpecError(
-                    [("state_url", f"plan was made against {plan.state_url}, not {self.settings.state_url}")])
+                    [("state_url", f"plan was made against {made_against}, not {here}")])
             with self._store_lock(plan.store):
                 if plan.action == "destroy":
                     return self.runner.destroy(plan, self._emitter(on_event))

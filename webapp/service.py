@@ -8,7 +8,13 @@ from flask import current_app, g
 from storekit.catalog import JobRecord, StoreRecord
 from storekit.errors import SpecError, StorekitError, StoreNotFound
 from storekit.recorder import Actor
+from storekit.redact import clip
 from storekit.spec import StoreSpec
+
+from .guards import string_fields
+
+# What a store's fields may be at the edge: strings, short enough to quote in an error.
+FIELD_LIMITS = {"name": 200, "admin_email": 254, "email": 254, "engine": 40, "tier": 40}
 
 
 class Conflict(StorekitError):
@@ -38,7 +44,8 @@ def create_store(data: dict, actor: Actor) -> tuple[StoreRecord, JobRecord]:
     fields = {k: v for k, v in data.items() if k in ("name", "admin_email", "email", "engine", "tier")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise SpecError([(k, "is not a field of a new store") for k in unknown])
+        raise SpecError([(clip(k, 40), "is not a field of a new store") for k in unknown])
+    string_fields(fields, FIELD_LIMITS)
     spec = StoreSpec.from_dict(fields)
     spec, _ = g.kit.resolve(spec)  # every bad field at once, before anything is queued
     existing = g.kit.catalog.store(spec.slug)
@@ -60,6 +67,7 @@ def change_store(slug: str, data: dict, actor: Actor) -> JobRecord:
     store = store_or_404(slug)
     if not isinstance(data, dict) or set(data) - {"tier"} or not data:
         raise SpecError([("body", "may change only: tier")])
+    string_fields(data, FIELD_LIMITS)
     spec = StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier"))
     g.kit.resolve(spec)
     job = _enqueue("update", slug, actor, {"spec": spec.to_dict()})
@@ -85,4 +93,5 @@ def plan_change(slug: str, data: dict):
     store = store_or_404(slug)
     if not isinstance(data, dict) or set(data) - {"tier"}:
         raise SpecError([("body", "may change only: tier")])
+    string_fields(data, FIELD_LIMITS)
     return g.kit.plan(StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier")))
