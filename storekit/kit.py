@@ -203,7 +203,10 @@ class Storekit:
     def unlock(self, name: str, *, actor: Actor | None = None) -> None:
         """Clear a stuck lock left by a crashed process (``pulumi cancel``)."""
         with self._audited("unlock", slugify(name) or name, name, actor, {}):
-            self.gateway.cancel(self._snapshot(name).stack)
+            stack = self.gateway.select(slugify(name) or name)  # only select: the stack is locked
+            if stack is None:
+                raise StoreNotFound(name)
+            self.gateway.cancel(stack)
 
     # ---- day-2 operations ------------------------------------------------------
 
@@ -214,8 +217,12 @@ class Storekit:
 
     def _live(self, name: str) -> tuple[str, str, Engine | None]:
         """(slug, namespace, engine) of an existing store."""
-        snap = self._snapshot(name)
-        return snap.slug, f"{NAMESPACE_PREFIX}{snap.slug}", registry().get(snap.outputs.get("engine"))
+        slug = slugify(name) or name
+        stack = self.gateway.select(slug)
+        if stack is None:
+            raise StoreNotFound(name)
+        engine = registry().get(self.gateway.outputs(stack).get("engine"))
+        return slug, f"{NAMESPACE_PREFIX}{slug}", engine
 
     def health(self, name: str) -> ops.StoreHealth:
         """Pods, volumes and quota usage of a store, read live."""
