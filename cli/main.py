@@ -22,6 +22,7 @@ import click
 
 from storekit import __version__
 from storekit.errors import StorekitError
+from storekit.redact import redact_url
 from storekit.settings import SETTINGS, Settings
 
 if TYPE_CHECKING:  # the engine's SDK loads only when a command needs it (start-up time)
@@ -149,7 +150,7 @@ def doctor_cmd(app: AppContext):
     pulumi = check_tools(app.settings)
     click.echo(f"pulumi:  {pulumi}")
     click.echo(f"cluster: {check_cluster(app.settings)}")
-    click.echo(f"state:   {app.settings.state_url}")
+    click.echo(f"state:   {redact_url(app.settings.state_url)}")
     click.echo("ok")
 
 
