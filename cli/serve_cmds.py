@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from storekit.catalog import TOKEN_ROLES
+from storekit.vocabulary import TOKEN_ROLES
 
 from .main import AppContext, cli
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from lightkube.utils.quantity import parse_quantity
-
 from .errors import EngineUnavailable
 
 __all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
@@ -28,6 +26,8 @@ __all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
 
 def quantity(text: str | None):
     """A Kubernetes quantity as a number ("500m" -> 0.5, "1Gi" -> 1073741824); None if unreadable."""
+    from lightkube.utils.quantity import parse_quantity  # here: lightkube's package import is not cheap
+
     if text is None:
         return None
     try:

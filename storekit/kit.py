@@ -186,6 +186,13 @@ class Storekit:
             raise StoreNotFound(name)
         return secrets["admin_password"]
 
+    def manifests(self, name: str, *, reveal: bool = False) -> list[dict]:
+        """The store's Kubernetes objects as recorded at its last apply, in dependency order;
+        secret values redacted unless ``reveal`` (see ``storekit.manifests``)."""
+        from .manifests import objects_from_state
+
+        return objects_from_state(self._snapshot(name).deployment, reveal=reveal)
+
     def drift(self, name: str) -> DriftReport:
         """What changed in the cluster behind storekit's back (nothing is changed)."""
         snap = self._snapshot(name)

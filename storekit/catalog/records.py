@@ -10,12 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-# A store's status in the catalog (lowercase everywhere: catalog, API, CLI, timeline).
-STORE_STATUSES = ("pending", "provisioning", "ready", "failed", "deleting", "deleted")
-# Job kinds: the operations a worker runs. "destroy" is the one word for removing a store.
-JOB_KINDS = ("create", "update", "destroy", "restart", "reset-password")
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-TOKEN_ROLES = ("viewer", "admin")
+from ..vocabulary import JOB_KINDS, JOB_STATUSES, STORE_STATUSES, TOKEN_ROLES  # noqa: F401 (re-exported)
 
 
 def iso(value: datetime | None) -> str | None:
