@@ -17,6 +17,7 @@ from peewee import OperationalError
 from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.redact import redact_text
+from storekit.service import StoreService
 from storekit.settings import Settings
 
 from .extensions import limiter
@@ -64,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
+    app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address

@@ -105,5 +105,13 @@ def define(db) -> SimpleNamespace:
         created_at = DateTimeField(default=utcnow)
         last_used_at = DateTimeField(null=True)
 
+    class SavedPlan(Base):
+        """A plan as it was shown (dashboard, API), so that exactly it can be applied."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        payload = JSONField()
+        created_at = DateTimeField(default=utcnow, index=True)
+
     return SimpleNamespace(SchemaVersion=SchemaVersion, Store=Store, ProvisioningEvent=ProvisioningEvent,
-                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken)
+                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, SavedPlan=SavedPlan)
