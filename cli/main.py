@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import click
 
@@ -25,42 +23,10 @@ from storekit.errors import StorekitError
 from storekit.redact import redact_url
 from storekit.settings import SETTINGS, Settings
 
-if TYPE_CHECKING:  # the engine's SDK loads only when a command needs it (start-up time)
-    from storekit.kit import Storekit
+from .context import AppContext
 
 # Settings that get a global option (the rest: environment only, see `storekit config`).
 GLOBAL_OPTIONS = ("kubeconfig", "context", "state_url", "db_url", "parallel")
-
-
-@dataclass
-class AppContext:
-    overrides: dict
-    color: bool
-    debug: bool
-    _kit: Storekit | None = field(default=None, repr=False)
-
-    @property
-    def settings(self) -> Settings:
-        return self.kit.settings
-
-    @property
-    def kit(self) -> Storekit:
-        if self._kit is None:
-            from storekit.kit import Storekit
-            from storekit.recorder import Actor
-
-            settings = Settings.load(self.overrides)
-            self._kit = Storekit(settings, actor=Actor(name=_user(), source="cli"))
-        return self._kit
-
-
-def _user() -> str:
-    import getpass
-
-    try:
-        return os.environ.get("STOREKIT_ACTOR") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class StorekitGroup(click.Group):
@@ -159,4 +125,12 @@ def main() -> None:
     cli(prog_name="storekit")
 
 
-from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands
+def _register() -> None:
+    from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds
+
+    for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()

@@ -12,7 +12,7 @@ import click
 
 from storekit.vocabulary import TOKEN_ROLES
 
-from .main import AppContext, cli
+from .context import AppContext
 
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -27,7 +27,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@cli.command("serve")
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="STOREKIT_WEB_HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, envvar="STOREKIT_WEB_PORT")
 @click.option("--workers", type=click.IntRange(0, 64), default=3, show_default=True,
@@ -101,7 +101,7 @@ def _given_admin_token(path: str | None) -> str | None:
     return os.environ.get("STOREKIT_ADMIN_TOKEN") or None
 
 
-@cli.command("worker")
+@click.command("worker")
 @click.option("--size", type=click.IntRange(1, 64), default=3, show_default=True, help="Jobs run at once.")
 @log_level_option
 @click.pass_obj
@@ -127,7 +127,7 @@ def worker_cmd(app: AppContext, size, log_level):
     pool.stop(timeout=5)
 
 
-@cli.group("token")
+@click.group("token")
 def token_group():
     """Access tokens for the API and the dashboard.
 
@@ -151,3 +151,6 @@ def token_create(app: AppContext, name, role):
     from storekit.tokens import create_token
 
     click.echo(create_token(app.kit.catalog, name, role))
+
+
+COMMANDS = [serve_cmd, worker_cmd, token_group]

@@ -28,9 +28,8 @@ from .recorder import Actor
 from .redact import clip
 from .spec import StoreSpec, slugify
 from .timeline import Timeline, build_timeline
+from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
-AUDIT_DEFAULT_LIMIT = 100
-AUDIT_MAX_LIMIT = 1000
 NEW_STORE_FIELDS = ("name", "admin_email", "email", "engine", "tier")
 CHANGEABLE_FIELDS = ("tier",)
 
