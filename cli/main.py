@@ -29,8 +29,26 @@ from .context import AppContext
 GLOBAL_OPTIONS = ("kubeconfig", "context", "state_url", "db_url", "parallel")
 
 
+def _plugged() -> dict:
+    """Commands other packages add through the ``storekit.commands`` entry points (the web
+    app adds ``serve``), by name; loaded only when used."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="storekit.commands")}
+
+
 class StorekitGroup(click.Group):
-    """Turns library errors into one clear line and the error's exit code."""
+    """Turns library errors into one clear line and the error's exit code; finds the
+    commands other packages plug in."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_plugged()))
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugged := _plugged()):
+            command = plugged[name].load()
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -131,6 +149,7 @@ def _register() -> None:
     for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
+
 
 
 _register()
