@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench clean \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-stores clean \
 	node node-tools node-down node-status test-node \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
@@ -123,7 +123,10 @@ clean: cluster-down ## teardown, remove the platform image and the virtualenv (t
 	@kind/platform.sh clean
 	rm -rf $(VENV) *.egg-info
 
-bench: venv tools cluster ## measure create / plan / tier change / destroy, and fleets, on the local cluster
+bench: venv tools cluster ## storekit against kubectl on the same objects (create, no-op plan, tier change, destroy, fleets, start-up)
+	@$(PY) bench/compare.py $(BENCH_ARGS)
+
+bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size

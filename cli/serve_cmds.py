@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -33,15 +35,20 @@ def _configure_logging(level: str) -> None:
 @click.option("--dev", is_flag=True,
               help="Werkzeug's development server instead of waitress (local debugging only).")
 @log_level_option
-@click.option("--admin-token", envvar="STOREKIT_ADMIN_TOKEN", metavar="TOKEN", show_envvar=True,
-              help="Use this admin token (e.g. from a Secret) instead of printing a generated one.")
+@click.option("--admin-token-file", type=click.Path(dir_okay=False, exists=True), metavar="PATH",
+              envvar="STOREKIT_ADMIN_TOKEN_FILE", show_envvar=True,
+              help="Read the admin token from this file (e.g. a mounted Secret) instead of printing a "
+                   "generated one. STOREKIT_ADMIN_TOKEN works too; a token is never taken from the "
+                   "command line, where the process list would show it.")
 @click.pass_obj
-def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, admin_token):
+def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, admin_token_file):
     """Serve the dashboard and REST API, with a pool of job workers.
 
     Runs on waitress, a production WSGI server. On first start, an admin token is made and
-    printed once: log in with it (or hand one in with --admin-token). SIGTERM stops taking requests and lets running jobs end
-    for up to 20 s; a job cut short is resumed by the next server or worker.
+    printed once: log in with it (or hand one in with --admin-token-file or
+    STOREKIT_ADMIN_TOKEN). SIGTERM stops taking requests and lets running jobs end for up
+    to 20 s; a job cut short is resumed by the next server or worker. Request bodies over
+    64 KiB are refused.
 
     \b
     Example:
@@ -53,7 +60,7 @@ def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, adm
     _configure_logging(log_level)
     kit = app.kit
     kit.actor = kit.actor.__class__(name="dashboard", source="web")
-    token = ensure_admin_token(kit.catalog, admin_token)
+    token = ensure_admin_token(kit.catalog, _given_admin_token(admin_token_file))
     flask_app = create_app({"SETTINGS": kit.settings, "KIT": kit, "START_WORKERS": workers > 0,
                             "WORKERS": workers})
     click.echo(f"storekit dashboard: http://{host}:{port}/  (API: http://{host}:{port}/api/openapi.json)")
@@ -66,7 +73,9 @@ def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, adm
         return
     from waitress import create_server
 
-    server = create_server(flask_app, host=host, port=port, threads=threads, ident="storekit")
+    server = create_server(flask_app, host=host, port=port, threads=threads, ident="storekit",
+                           max_request_body_size=flask_app.config["MAX_CONTENT_LENGTH"],
+                           max_request_header_size=32 * 1024)
 
     def terminate(*_):
         raise KeyboardInterrupt  # leaves server.run() in the main thread, as Ctrl-C does
@@ -80,6 +89,14 @@ def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, adm
         pool = flask_app.extensions.get("storekit.workers")
         if pool is not None:
             pool.stop(timeout=20)
+
+
+def _given_admin_token(path: str | None) -> str | None:
+    """The admin token handed in: the file's first line, else STOREKIT_ADMIN_TOKEN."""
+    if path:
+        lines = Path(path).read_text().splitlines()
+        return lines[0] if lines else ""
+    return os.environ.get("STOREKIT_ADMIN_TOKEN") or None
 
 
 @cli.command("worker")

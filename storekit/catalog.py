@@ -12,6 +12,7 @@ ones an older database lacks, in order, each in a transaction, and records the v
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -171,14 +172,15 @@ def parse_since(text: str | None) -> datetime | None:
     if not text:
         return None
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].isdigit():
-        return (datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]])).replace(tzinfo=None)
     try:
+        if text[-1:] in units and re.fullmatch(r"[0-9]{1,9}", text[:-1]):  # ASCII digits only
+            ago = timedelta(seconds=int(text[:-1]) * units[text[-1]])
+            return (datetime.now(timezone.utc) - ago).replace(tzinfo=None)
         value = datetime.fromisoformat(text)
-    except ValueError as e:
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    except (ValueError, OverflowError) as e:
         raise SpecError([("since", "must be like 30m, 2h, 7d or an ISO date (2026-11-26T10:00)")],
                         subject="audit filter") from e
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 # ---- migrations -------------------------------------------------------------------

@@ -8,6 +8,8 @@ for the API. Nothing here prints.
 
 from __future__ import annotations
 
+from .redact import redact_text
+
 
 class StorekitError(Exception):
     """Base of every storekit error."""
@@ -17,6 +19,7 @@ class StorekitError(Exception):
     kind = "error"
 
     def __init__(self, message: str, *, hint: str | None = None):
+        message = redact_text(message)  # a URL quoted in a message never shows its password
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -117,7 +120,7 @@ class OperationFailed(StorekitError):
 
     def __init__(self, message: str, *, details: str = "", hint: str | None = None):
         super().__init__(message, hint=hint)
-        self.details = details
+        self.details = redact_text(details)
 
 
 class OperationTimeout(OperationFailed):

@@ -33,6 +33,7 @@ from .events import (Event, EventCallback, EventTranslator, OperationFinished, O
                      ResourceFailed, ResourceFinished, ResourceStarted, urn_name)
 from .fleet import FleetPlan
 from .plan import Plan, ResourceChange, changes_from_digest, fingerprint
+from .redact import redact_url
 from .results import (ApplyResult, DriftReport, FleetItem, FleetResult, ResourceOutcome,
                       StoreOutputs, StoreSummary)
 from . import ops
@@ -244,9 +245,10 @@ class Storekit:
             plan = target if isinstance(target, Plan) else self.plan(target)
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
-            if plan.state_url != self.settings.state_url:
+            made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
+            if made_against != here:  # plans carry the URL without its password
                 raise StalePlan(plan.store) from SpecError(
-                    [("state_url", f"plan was made against {plan.state_url}, not {self.settings.state_url}")])
+                    [("state_url", f"plan was made against {made_against}, not {here}")])
             with self._store_lock(plan.store):
                 if plan.action == "destroy":
                     return self._destroy(plan, on_event)
@@ -385,6 +387,13 @@ class Storekit:
         if "admin_password" not in secrets:
             raise StoreNotFound(name)
         return secrets["admin_password"]
+
+    def manifests(self, name: str, *, reveal: bool = False) -> list[dict]:
+        """The store's Kubernetes objects as recorded at its last apply, in dependency order;
+        secret values redacted unless ``reveal`` (see ``storekit.manifests``)."""
+        from .manifests import objects_from_state
+
+        return objects_from_state(self.backend.export(self._stack(name)), reveal=reveal)
 
     def drift(self, name: str) -> DriftReport:
         """What changed in the cluster behind storekit's back (nothing is changed)."""

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from . import __version__
 from .errors import SpecError
+from .redact import redact_url
 from .events import is_hidden, urn_name
 from .spec import StoreSpec
 
@@ -189,7 +190,7 @@ class Plan:
             "created_at": self.created_at,
             "store": self.store,
             "action": self.action,
-            "state_url": self.state_url,
+            "state_url": redact_url(self.state_url),  # never a password in a plan file or response
             "fingerprint": self.fingerprint,
             "refreshed": self.refreshed,
             "spec": self.spec.to_dict() if self.spec else None,

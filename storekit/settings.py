@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import SpecError
+from .redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class Settings:
             value = getattr(self, s.name)
             if s.secret and value is not None and not reveal:
                 value = "(sensitive)"
+            elif not reveal:
+                value = redact_url(value)  # a URL's password (state_url, db_url) stays hidden
             rows.append({"name": s.name, "env": s.env, "value": value,
                          "source": self.sources.get(s.name, "option"), "help": s.help})
         return rows

@@ -41,3 +41,19 @@ def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace:
         f.chmod(0o644)
     host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
     return host, port
+
+
+def web_app(settings, tmp_path, **config):
+    """A dashboard app on its own SQLite catalog under ``tmp_path``, with an admin and a
+    viewer token (``app.admin_token``, ``app.viewer_token``)."""
+    from storekit.kit import Actor, Storekit
+    from storekit.webapp import create_app
+    from storekit.webapp.auth import create_token, ensure_admin_token
+
+    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
+    kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
+    app = create_app({"TESTING": True, "SETTINGS": local, "KIT": kit, "SECRET_KEY": "test",
+                      "CREATE_LIMIT": "100 per minute", **config})
+    app.admin_token = ensure_admin_token(kit.catalog)
+    app.viewer_token = create_token(kit.catalog, "viewer", "viewer")
+    return app

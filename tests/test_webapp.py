@@ -5,9 +5,11 @@ step with the routes, login with CSRF, and the job queue's ordering and recovery
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from helpers import web_app
 
 from storekit.catalog import Catalog, Job, utcnow
 from storekit.jobs import JobQueue, WorkerPool
@@ -15,19 +17,13 @@ from storekit.kit import Actor, Storekit
 from storekit.errors import SpecError
 from storekit.spec import StoreSpec
 from storekit.webapp import create_app
-from storekit.webapp.auth import create_token, ensure_admin_token
+from storekit.webapp.auth import ensure_admin_token
 from storekit.webapp.openapi import SPEC
 
 
 @pytest.fixture
 def app(settings, tmp_path):
-    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
-    kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
-    app = create_app({"TESTING": True, "SETTINGS": local, "KIT": kit, "MAX_STORES": 2,
-                      "CREATE_LIMIT": "100 per minute", "SECRET_KEY": "test"})
-    app.admin_token = ensure_admin_token(kit.catalog)
-    app.viewer_token = create_token(kit.catalog, "viewer", "viewer")
-    return app
+    return web_app(settings, tmp_path, MAX_STORES=2)
 
 
 @pytest.fixture
@@ -153,7 +149,7 @@ def test_openapi_matches_the_routes(client, app):
     routes = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            path = rule.rule.replace("<int:job_id>", "{job_id}").replace("<slug>", "{slug}").replace("<pod>", "{pod}")
+            path = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
             routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     described = {p: {m for m in ops if m in ("get", "post", "patch", "delete", "put")} for p, ops in doc["paths"].items()}
     assert described == routes

@@ -11,12 +11,15 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 from __future__ import annotations
 
 import secrets
-from flask import Flask, g
+from flask import Flask, abort, g
+from peewee import OperationalError
 
 from storekit.kit import Actor, Storekit
+from storekit.redact import redact_text
 from storekit.settings import Settings
 
 from .extensions import limiter
+from .guards import BoundedClientAddress, NameConverter, SlugConverter, no_store
 
 DEFAULTS = {
     "MAX_STORES": 10,
@@ -29,6 +32,11 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     "WORKERS": 3,
     "START_WORKERS": False,  # `storekit serve` turns this on
+    # Request bodies above this are refused (413) before they are read; JSON bodies are
+    # small, and forms carry a few fields. `storekit serve` gives waitress the same cap.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+    "MAX_FORM_PARTS": 100,
 }
 
 
@@ -51,11 +59,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):  # Flask's default is None: sessions need a real key
         app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter)
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
     kit.catalog.migrate()
 
+    app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,7 +76,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.before_request
     def connect_db():
         kit.catalog.bind()
-        kit.catalog.db.connect(reuse_if_open=True)
+        try:
+            kit.catalog.db.connect(reuse_if_open=True)
+        except OperationalError as e:  # the reason goes to the log, never to the caller
+            app.logger.warning("the catalog database is unavailable: %s", redact_text(str(e)))
+            abort(503, description="the catalog database is unavailable; try again shortly")
         g.kit = kit
 
     @app.teardown_request
@@ -91,7 +105,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+        return no_store(response)
 
     if app.config["START_WORKERS"]:
         from storekit.jobs import WorkerPool

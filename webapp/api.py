@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from storekit.catalog import parse_since
-from storekit.errors import SpecError
 
 from . import service
 from .auth import actor, require
 from .extensions import limiter
+from .guards import int_arg, json_body, string_fields, text_arg
 from .openapi import SPEC
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
 
 
 def _create_limit() -> str:
@@ -21,13 +22,6 @@ def _create_limit() -> str:
 
 def _action_limit() -> str:
     return current_app.config["ACTION_LIMIT"]
-
-
-def body() -> dict:
-    data = request.get_json(silent=True)
-    if data is None:
-        raise SpecError([("body", "must be JSON (Content-Type: application/json)")])
-    return data
 
 
 @bp.get("/openapi.json")
@@ -46,26 +40,26 @@ def list_stores():
 @require("admin")
 @limiter.limit(_create_limit)
 def create_store():
-    store, job = service.create_store(body(), actor("api"))
+    store, job = service.create_store(json_body(), actor("api"))
     return jsonify(store=store.to_dict(), job=job.to_dict()), 202
 
 
-@bp.get("/stores/<slug>")
+@bp.get("/stores/<slug:slug>")
 @require("viewer")
 def get_store(slug):
     store = service.store_or_404(slug)
     return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().active(slug)])
 
 
-@bp.patch("/stores/<slug>")
+@bp.patch("/stores/<slug:slug>")
 @require("admin")
 @limiter.limit(_action_limit)
 def change_store(slug):
-    job = service.change_store(slug, body(), actor("api"))
+    job = service.change_store(slug, json_body(), actor("api"))
     return jsonify(job=job.to_dict()), 202
 
 
-@bp.delete("/stores/<slug>")
+@bp.delete("/stores/<slug:slug>")
 @require("admin")
 @limiter.limit(_action_limit)
 def delete_store(slug):
@@ -73,13 +67,13 @@ def delete_store(slug):
     return jsonify(job=job.to_dict()), 202
 
 
-@bp.post("/stores/<slug>/plan")
+@bp.post("/stores/<slug:slug>/plan")
 @require("viewer")
 def plan_store(slug):
-    return jsonify(service.plan_change(slug, body()).to_dict())
+    return jsonify(service.plan_change(slug, json_body()).to_dict())
 
 
-@bp.get("/stores/<slug>/events")
+@bp.get("/stores/<slug:slug>/events")
 @require("viewer")
 def events(slug):
     store = g.kit.catalog.store(slug)  # a deleted store keeps its history
@@ -88,34 +82,33 @@ def events(slug):
     return jsonify(status=store.status, events=[e.to_dict() for e in g.kit.catalog.events(slug)])
 
 
-@bp.get("/stores/<slug>/health")
+@bp.get("/stores/<slug:slug>/health")
 @require("viewer")
 def health(slug):
     service.store_or_404(slug)
     return jsonify(g.kit.health(slug).to_dict())
 
 
-@bp.get("/stores/<slug>/logs/<pod>")
+@bp.get("/stores/<slug:slug>/logs/<name:pod>")
 @require("viewer")
 def logs(slug, pod):
     service.store_or_404(slug)
-    tail = request.args.get("tail", "200")
-    if not tail.isdigit() or not 1 <= int(tail) <= 5000:
-        raise SpecError([("tail", "must be a whole number from 1 to 5000")], subject="logs request")
-    lines = list(g.kit.logs(slug, pod, tail=int(tail)))
+    tail = int_arg("tail", 200, 1, 5000, subject="logs request")
+    lines = list(g.kit.logs(slug, pod, tail=tail))
     return jsonify(pod=pod, lines=[line.rstrip("\n") for line in lines])
 
 
-@bp.post("/stores/<slug>/actions/restart")
+@bp.post("/stores/<slug:slug>/actions/restart")
 @require("admin")
 @limiter.limit(_action_limit)
 def restart(slug):
     service.store_or_404(slug)
-    data = request.get_json(silent=True) or {}
+    data = json_body(required=False)
+    string_fields(data, {"component": 40}, subject="restart request")
     return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")))
 
 
-@bp.post("/stores/<slug>/actions/reset-password")
+@bp.post("/stores/<slug:slug>/actions/reset-password")
 @require("admin")
 @limiter.limit(_action_limit)
 def reset_password(slug):
@@ -124,7 +117,7 @@ def reset_password(slug):
     return jsonify(admin_password=password, shown="once")
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
 @require("viewer")
 def job(job_id):
     found = service.queue().get(job_id)
@@ -138,9 +131,9 @@ def job(job_id):
 @bp.get("/audit")
 @require("viewer")
 def audit():
-    limit = request.args.get("limit", "200")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        raise SpecError([("limit", "must be a whole number from 1 to 1000")], subject="audit filter")
-    entries = g.kit.catalog.audit_entries(store=request.args.get("store"), action=request.args.get("action"),
-                                          since=parse_since(request.args.get("since")), limit=int(limit))
+    limit = int_arg("limit", 200, 1, 1000, subject="audit filter")
+    entries = g.kit.catalog.audit_entries(store=text_arg("store", subject="audit filter"),
+                                          action=text_arg("action", subject="audit filter"),
+                                          since=parse_since(text_arg("since", subject="audit filter")),
+                                          limit=limit)
     return jsonify(entries=[e.to_dict() for e in entries])

@@ -25,6 +25,7 @@ from storekit.errors import SpecError
 from storekit.kit import Actor
 
 from .extensions import limiter
+from .guards import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -111,9 +112,31 @@ def require(role: str = "viewer", *, ui: bool = False):
             g.identity = identity
             if ui and request.method == "POST":
                 check_csrf()
+            elif not ui and request.method not in SAFE_METHODS and not _bearer():
+                check_api_csrf()
             return view(*args, **kwargs)
         return inner
     return wrap
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def _bearer() -> bool:
+    return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+def check_api_csrf() -> None:
+    """An API write authenticated by the login cookie (not a bearer token) must carry the
+    session's CSRF token in ``X-CSRF-Token`` and a JSON body type. A cross-site HTML form
+    can set neither, and another site's script cannot read the token."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(403, description=f"a write with the login cookie needs the {CSRF_HEADER} header "
+                               "(or use Authorization: Bearer <token>)")
+    if request.mimetype != "application/json":
+        abort(415, description="a write with the login cookie must send Content-Type: application/json")
 
 
 def csrf_token() -> str:
@@ -149,8 +172,7 @@ def login():
         session.clear()
         session["token_id"] = found.id
         session["csrf"] = secrets.token_urlsafe(24)
-        target = request.args.get("next", "")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("ui.stores"))
+        return redirect(safe_next(request.args.get("next")) or url_for("ui.stores"))
     return render_template("login.html")
 
 

@@ -31,7 +31,8 @@ def init_app(app) -> None:
         if not wants_json():
             return e
         kind = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 429: "rate_limited"}.get(e.code, "error")
+                405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                415: "unsupported_media_type", 429: "rate_limited", 503: "unavailable"}.get(e.code, "error")
         return error_body(kind, e.description or e.name, e.code)
 
     @app.errorhandler(Exception)

@@ -1,6 +1,8 @@
 """Liveness and readiness probes."""
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, current_app, g, jsonify
+
+from storekit.redact import redact_text
 
 bp = Blueprint("health", __name__)
 
@@ -14,6 +16,7 @@ def healthz():
 def readyz():
     try:
         g.kit.catalog.db.execute_sql("SELECT 1")
-    except Exception as e:  # any database failure means not ready
-        return jsonify(status="unavailable", database=str(e)), 503
+    except Exception as e:  # any database failure means not ready; the reason goes to the log only
+        current_app.logger.warning("readyz: the catalog database is unavailable: %s", redact_text(str(e)))
+        return jsonify(status="unavailable", database="unavailable"), 503
     return jsonify(status="ok", database="ok")

@@ -28,7 +28,8 @@ _NEW_STORE = {"type": "object", "required": ["name", "admin_email"], "additional
 _CHANGE = {"type": "object", "additionalProperties": False,
            "properties": {"tier": {"enum": ["small", "medium", "large"]}}}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", "wordpress", "mysql"]}}}
-_STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]}
+_STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -67,7 +68,8 @@ SPEC = {
         "/api/stores/{slug}/health": {**_STORE, "get": _op("Pods, volumes and quota usage", errors=(401, 404, 503))},
         "/api/stores/{slug}/logs/{pod}": {
             "parameters": _STORE["parameters"] + [
-                {"name": "pod", "in": "path", "required": True, "schema": {"type": "string"},
+                {"name": "pod", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"},
                  "description": "a pod name or a component: wordpress, mysql, woocommerce-setup"},
                 {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
             "get": _op("Log lines of a pod", errors=(400, 401, 404, 503))},
@@ -76,7 +78,8 @@ SPEC = {
         "/api/stores/{slug}/actions/reset-password": {**_STORE, "post": _op(
             "New admin password, returned once", role="admin", errors=(401, 403, 404, 409, 429))},
         "/api/jobs/{job_id}": {"parameters": [{"name": "job_id", "in": "path", "required": True,
-                                               "schema": {"type": "integer"}}],
+                                               "schema": {"type": "integer", "minimum": 0,
+                                                          "maximum": 2**31 - 1}}],
                                "get": _op("A job's status")},
         "/api/audit": {"get": _op("The audit trail (filters: store, action, since, limit)", errors=(400, 401))},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],

@@ -9,7 +9,13 @@ from storekit.catalog import Job, Store
 from storekit.errors import SpecError, StorekitError, StoreNotFound
 from storekit.jobs import JobQueue
 from storekit.kit import Actor
+from storekit.redact import clip
 from storekit.spec import StoreSpec
+
+from .guards import string_fields
+
+# What a store's fields may be at the edge: strings, short enough to quote in an error.
+FIELD_LIMITS = {"name": 200, "admin_email": 254, "email": 254, "engine": 40, "tier": 40}
 
 
 class Conflict(StorekitError):
@@ -39,7 +45,8 @@ def create_store(data: dict, actor: Actor) -> tuple[Store, Job]:
     fields = {k: v for k, v in data.items() if k in ("name", "admin_email", "email", "engine", "tier")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise SpecError([(k, "is not a field of a new store") for k in unknown])
+        raise SpecError([(clip(k, 40), "is not a field of a new store") for k in unknown])
+    string_fields(fields, FIELD_LIMITS)
     spec = StoreSpec.from_dict(fields)
     spec, _ = g.kit.resolve(spec)  # every bad field at once, before anything is queued
     existing = g.kit.catalog.store(spec.slug)
@@ -61,6 +68,7 @@ def change_store(slug: str, data: dict, actor: Actor) -> Job:
     store = store_or_404(slug)
     if not isinstance(data, dict) or set(data) - {"tier"} or not data:
         raise SpecError([("body", "may change only: tier")])
+    string_fields(data, FIELD_LIMITS)
     spec = StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier"))
     g.kit.resolve(spec)
     job = queue().enqueue("update", spec, slug, actor)
@@ -82,4 +90,5 @@ def plan_change(slug: str, data: dict):
     store = store_or_404(slug)
     if not isinstance(data, dict) or set(data) - {"tier"}:
         raise SpecError([("body", "may change only: tier")])
+    string_fields(data, FIELD_LIMITS)
     return g.kit.plan(StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier")))

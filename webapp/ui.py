@@ -14,6 +14,7 @@ from storekit.spec import TIER_ORDER
 
 from . import service
 from .auth import actor, require
+from .guards import text_arg
 
 bp = Blueprint("ui", __name__)
 TABS = ("timeline", "changes", "health", "logs", "actions", "audit")
@@ -61,7 +62,7 @@ def create():
     return redirect(url_for("ui.store", slug=store.slug))
 
 
-@bp.get("/stores/<slug>")
+@bp.get("/stores/<slug:slug>")
 @require("viewer", ui=True)
 def store(slug):
     record = g.kit.catalog.store(slug)  # a deleted store's page still shows its history
@@ -101,14 +102,14 @@ def _act(slug: str, action, done, *, tab: str | None = None):
     return redirect(url_for("ui.store", slug=slug, **({"tab": tab} if tab else {})))
 
 
-@bp.post("/stores/<slug>/tier")
+@bp.post("/stores/<slug:slug>/tier")
 @require("admin", ui=True)
 def change(slug):
     return _act(slug, lambda: service.change_store(slug, {"tier": request.form.get("tier")}, actor("web")),
                 lambda _job: "The tier change is queued.")
 
 
-@bp.post("/stores/<slug>/restart")
+@bp.post("/stores/<slug:slug>/restart")
 @require("admin", ui=True)
 def restart(slug):
     service.store_or_404(slug)
@@ -116,7 +117,7 @@ def restart(slug):
                 lambda result: f"Restarted {', '.join(result['restarted'])}: new pods are ready.", tab="actions")
 
 
-@bp.post("/stores/<slug>/reset-password")
+@bp.post("/stores/<slug:slug>/reset-password")
 @require("admin", ui=True)
 def reset_password(slug):
     record = service.store_or_404(slug)
@@ -133,7 +134,7 @@ def reset_password(slug):
                            new_password=password)
 
 
-@bp.post("/stores/<slug>/delete")
+@bp.post("/stores/<slug:slug>/delete")
 @require("admin", ui=True)
 def delete(slug):
     return _act(slug, lambda: service.delete_store(slug, actor("web")),
@@ -145,9 +146,11 @@ def delete(slug):
 def audit():
     filters = {k: request.args.get(k, "") for k in ("store", "action", "since")}
     try:
-        entries = g.kit.catalog.audit_entries(store=filters["store"] or None, action=filters["action"] or None,
-                                              since=parse_since(filters["since"] or None), limit=300)
+        entries = g.kit.catalog.audit_entries(store=text_arg("store", subject="audit filter"),
+                                              action=text_arg("action", subject="audit filter"),
+                                              since=parse_since(text_arg("since", subject="audit filter")),
+                                              limit=300)
         error = None
     except SpecError as e:
         entries, error = [], str(e)
-    return render_template("audit.html", entries=entries, filters=filters, error=error)
+    return render_template("audit.html", entries=entries, filters=filters, error=error), 400 if error else 200
