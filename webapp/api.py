@@ -8,7 +8,7 @@ from storekit.catalog import parse_since
 
 from . import service
 from .auth import actor, require
-from .extensions import limiter
+from .extensions import caller_key, limiter, plan_limit
 from .guards import int_arg, json_body, string_fields, text_arg
 from .openapi import SPEC
 
@@ -69,6 +69,7 @@ def delete_store(slug):
 
 @bp.post("/stores/<slug:slug>/plan")
 @require("viewer")
+@limiter.limit(plan_limit, key_func=caller_key)
 def plan_store(slug):
     return jsonify(service.plan_change(slug, json_body()).to_dict())
 

@@ -14,6 +14,7 @@ from storekit.engines import tier_names
 
 from . import service
 from .auth import actor, require
+from .extensions import caller_key, limiter, plan_limit
 from .guards import text_arg
 
 bp = Blueprint("ui", __name__)
@@ -76,9 +77,7 @@ def store(slug):
             data["events"] = g.kit.catalog.events(slug)
             data["jobs"] = service.queue().for_store(slug)
         elif tab == "changes":
-            tier = request.args.get("tier")
-            if tier:
-                data["plan"] = service.plan_change(slug, {"tier": tier})
+            pass  # a plan runs the engine: only on the form's POST (preview), never on a GET
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
@@ -90,6 +89,19 @@ def store(slug):
     except StorekitError as e:
         data["error"] = str(e)
     return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=tier_names(), **data)
+
+
+@bp.post("/stores/<slug:slug>/preview")
+@require("viewer", ui=True)
+@limiter.limit(plan_limit, key_func=caller_key)
+def preview(slug):
+    record = service.store_or_404(slug)
+    data: dict = {}
+    try:
+        data["plan"] = service.plan_change(slug, {"tier": request.form.get("tier", "")})
+    except StorekitError as e:
+        data["error"] = str(e)
+    return render_template("store.html", store=record, tab="changes", tabs=TABS, tiers=TIER_ORDER, **data)
 
 
 def _act(slug: str, action, done, *, tab: str | None = None):
