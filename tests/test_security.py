@@ -266,3 +266,29 @@ def test_the_admin_token_never_comes_from_argv(tmp_path, monkeypatch):
     assert _given_admin_token(None) == "sk_from-the-environment-00001"
     monkeypatch.delenv("STOREKIT_ADMIN_TOKEN")
     assert _given_admin_token(None) is None
+
+
+# ---- expensive reads ---------------------------------------------------------------------
+
+def test_plans_are_rate_limited_per_token(app):
+    app.config["PLAN_LIMIT"] = "2 per minute"
+    client = app.test_client()
+    codes = [client.post("/api/stores/nope/plan", json={"tier": "medium"}, headers=auth(app.viewer_token)).status_code
+             for _ in range(3)]
+    assert codes == [404, 404, 429]
+    r = client.post("/api/stores/nope/plan", json={"tier": "medium"}, headers=auth(app.admin_token))
+    assert r.status_code == 404, "another token has its own count"
+
+
+def test_no_plan_runs_on_a_get(client, app, monkeypatch):
+    kit = app.extensions["storekit"]
+    calls = []
+    monkeypatch.setattr(kit, "plan", lambda *a, **k: calls.append(a))
+    client.post("/api/stores", json={"name": "Shop", "admin_email": "a@b.co"}, headers=auth(app.admin_token))
+    csrf, _ = login(client, app.viewer_token)
+    page = client.get("/stores/shop?tab=changes&tier=medium")
+    assert page.status_code == 200 and calls == [], "a link from another site cannot start an engine run"
+    assert b'method="post" action="/stores/shop/preview"' in page.data
+    assert client.post("/stores/shop/preview", data={"tier": "medium"}).status_code == 400, "needs the form's CSRF"
+    client.post("/stores/shop/preview", data={"tier": "medium", "csrf_token": csrf})
+    assert len(calls) == 1

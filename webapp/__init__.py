@@ -28,6 +28,7 @@ DEFAULTS = {
     "CREATE_LIMIT": "5 per minute",
     "ACTION_LIMIT": "10 per minute",
     "LOGIN_LIMIT": "5 per minute",
+    "PLAN_LIMIT": "10 per minute",  # per token: each plan runs the engine
     "RATELIMIT_STORAGE_URI": "memory://",
     # Proxies in front that set X-Forwarded-For/-Proto/-Host (an ingress controller: 1).
     # Rate limits and the audit trail then see the client's address, not the proxy's.

@@ -13,7 +13,7 @@ from storekit.errors import SpecError
 from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
 from .auth import actor, require
-from .extensions import limiter
+from .extensions import caller_key, limiter, plan_limit
 from .guards import int_arg, json_body, text_arg
 from .openapi import SPEC
 from .service import fields, svc
@@ -82,6 +82,7 @@ def delete_store(slug):
 
 @bp.post("/stores/<slug:slug>/plan")
 @require("viewer")
+@limiter.limit(plan_limit, key_func=caller_key)
 def plan_store(slug):
     return jsonify(svc().preview(slug, fields(json_body(), "store spec")).to_dict())
 

@@ -16,6 +16,7 @@ from storekit.service import StalePreview
 from storekit.views import plan_view
 
 from .auth import actor, require
+from .extensions import caller_key, limiter, plan_limit
 from .guards import text_arg
 from .service import fields, svc
 
@@ -90,9 +91,7 @@ def store(slug):
             data["timeline"] = svc().timeline(slug)
             data["jobs"] = svc().jobs(slug)
         elif tab == "changes":
-            tier = request.args.get("tier")
-            if tier:
-                data["preview"] = svc().preview(slug, fields({"tier": tier}, "store spec"))
+            pass  # a plan runs the engine: only on the form's POST (preview), never on a GET
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
@@ -114,6 +113,21 @@ def store(slug):
 def timeline(slug):
     """The timeline as an HTML fragment: the page's script swaps it in while a job runs."""
     return render_template("_timeline.html", timeline=svc().timeline(slug), jobs=svc().jobs(slug))
+
+
+@bp.post("/stores/<slug:slug>/preview")
+@require("viewer", ui=True)
+@limiter.limit(plan_limit, key_func=caller_key)
+def preview(slug):
+    """Plan a change (on the form's POST only: a plan runs the engine) and show it, saved
+    under an id so that the Apply button applies exactly it."""
+    record = svc().store(slug)
+    data: dict = {}
+    try:
+        data["preview"] = svc().preview(slug, fields({"tier": request.form.get("tier", "")}, "store spec"))
+    except StorekitError as e:
+        data["error"] = str(e)
+    return _page(record, "changes", **data)
 
 
 def _act(slug: str, action, done, *, tab: str | None = None):
