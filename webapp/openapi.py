@@ -34,7 +34,9 @@ _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schem
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "storekit API", "version": __version__,
-             "description": "Isolated WooCommerce stores on Kubernetes. Send `Authorization: Bearer <token>`."},
+             "description": "Isolated WooCommerce stores on Kubernetes. Send `Authorization: Bearer <token>`. "
+                            "A write with the dashboard's login cookie instead needs the page's CSRF token "
+                            "in `X-CSRF-Token` and a JSON body."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {"Error": {"type": "object", "required": ["error", "message"], "properties": {
@@ -45,7 +47,8 @@ SPEC = {
             "schema": {"$ref": "#/components/schemas/Error"}}}}
             for code, text in ((400, "invalid input: every bad field and its rule"), (401, "no or bad token"),
                                (403, "the admin role is needed"), (404, "no such store or job"),
-                               (409, "store busy, or the name is taken"),
+                               (409, "store busy, or the name is taken"), (413, "the body is over 64 KiB"),
+                               (415, "a write with the login cookie that is not JSON"),
                                (429, "rate limited, or MAX_STORES reached"), (503, "cluster unreachable"))},
     },
     "security": [{"bearer": []}],
@@ -81,7 +84,12 @@ SPEC = {
                                                "schema": {"type": "integer", "minimum": 0,
                                                           "maximum": 2**31 - 1}}],
                                "get": _op("A job's status")},
-        "/api/audit": {"get": _op("The audit trail (filters: store, action, since, limit)", errors=(400, 401))},
+        "/api/audit": {"parameters": [
+            {"name": "store", "in": "query", "schema": {"type": "string", "maxLength": 120}},
+            {"name": "action", "in": "query", "schema": {"type": "string", "maxLength": 120}},
+            {"name": "since", "in": "query", "description": "30m, 2h, 7d or an ISO date", "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+            "get": _op("The audit trail", errors=(400, 401))},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "success"}}}},
     },
