@@ -19,3 +19,13 @@ def print_table(first: str, second: str, rows: list[tuple[str, float | str]]) ->
     print(f"{'-' * width}  -------")
     for label, value in rows:
         print(f"{label:<{width}}  {value:7.1f}" if isinstance(value, float) else f"{label:<{width}}  {value:>7}")
+
+
+def print_columns(header: list[str], rows: list[list[str]]) -> None:
+    """A table of text columns, as Markdown (it pastes into the README as it is)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: "| " + " | ".join(f"{str(c):<{w}}" for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line(row))

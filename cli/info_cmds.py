@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from storekit.catalog import parse_since
-
 from . import render
 from .main import AppContext, cli
 
@@ -107,6 +105,7 @@ def audit_cmd(app: AppContext, store, action, since, limit, as_json):
       storekit audit --store "My Shop" --since 1h
       storekit audit --action destroy --json
     """
+    from storekit.catalog import parse_since
     from storekit.spec import slugify
 
     entries = app.kit.catalog.audit_entries(store=slugify(store) if store else None, action=action,

@@ -16,16 +16,17 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
 from storekit import __version__
 from storekit.errors import StorekitError
-from storekit.kit import Actor, Storekit
 from storekit.redact import redact_url
 from storekit.settings import SETTINGS, Settings
 
-from . import render
+if TYPE_CHECKING:  # the engine's SDK loads only when a command needs it (start-up time)
+    from storekit.kit import Storekit
 
 # Settings that get a global option (the rest: environment only, see `storekit config`).
 GLOBAL_OPTIONS = ("kubeconfig", "context", "state_url", "db_url", "parallel")
@@ -45,6 +46,9 @@ class AppContext:
     @property
     def kit(self) -> Storekit:
         if self._kit is None:
+            from storekit.kit import Storekit
+            from storekit.recorder import Actor
+
             settings = Settings.load(self.overrides)
             self._kit = Storekit(settings, actor=Actor(name=_user(), source="cli"))
         return self._kit
@@ -124,6 +128,8 @@ def config_cmd(app: AppContext, as_json, reveal):
     Example:
       STOREKIT_PARALLEL=5 storekit config
     """
+    from . import render
+
     rows = Settings.load(app.overrides).describe(reveal=reveal)
     if as_json:
         click.echo(render.to_json(rows))
@@ -153,4 +159,4 @@ def main() -> None:
     cli(prog_name="storekit")
 
 
-from . import info_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands
+from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands

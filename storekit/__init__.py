@@ -12,7 +12,7 @@ call returns data (dataclasses with ``to_dict()``) or raises a ``StorekitError``
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
+from .errors import (  # noqa: E402  (cheap: no engine, no cluster client)
     ClusterUnreachable,
     EngineUnavailable,
     OperationFailed,
@@ -24,26 +24,42 @@ from .errors import (  # noqa: E402
     StorekitError,
     ToolMissing,
 )
-from .events import (  # noqa: E402
-    Diagnostic,
-    Event,
-    OperationFinished,
-    OperationStarted,
-    ResourceFailed,
-    ResourceFinished,
-    ResourceStarted,
-)
-from .kit import Storekit  # noqa: E402
-from .plan import Plan, PlanSummary, PropertyChange, ResourceChange  # noqa: E402
-from .results import ApplyResult, DriftReport, FleetResult, StoreOutputs, StoreSummary  # noqa: E402
-from .settings import Settings  # noqa: E402
-from .spec import TIERS, StoreSpec, slugify  # noqa: E402
+
+# The rest loads on first use (PEP 562): ``import storekit`` must stay cheap, because every
+# ``storekit`` command imports it and the engine's SDK alone takes about half a second.
+_LAZY = {
+    "Diagnostic": "events", "Event": "events", "OperationFinished": "events", "OperationStarted": "events",
+    "ResourceFailed": "events", "ResourceFinished": "events", "ResourceStarted": "events",
+    "Storekit": "kit",
+    "Plan": "plan", "PlanSummary": "plan", "PropertyChange": "plan", "ResourceChange": "plan",
+    "ApplyResult": "results", "DriftReport": "results", "FleetResult": "results", "StoreOutputs": "results",
+    "StoreSummary": "results",
+    "Settings": "settings",
+    "StoreSpec": "spec", "slugify": "spec",
+    "Actor": "recorder",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'storekit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
-    "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
+    "Actor", "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
     "FleetResult", "OperationFailed", "OperationFinished", "OperationStarted", "OperationTimeout",
     "Plan", "PlanSummary", "PropertyChange", "ResourceChange", "ResourceFailed", "ResourceFinished",
     "ResourceStarted", "Settings", "SpecError", "StalePlan", "StoreBusy", "StoreNotFound",
-    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "TIERS", "ToolMissing",
+    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "ToolMissing",
     "slugify",
 ]

@@ -12,13 +12,12 @@ import json
 import pytest
 from helpers import web_app
 
-from storekit.catalog import AuditEntry
 from storekit.errors import StorekitError
 from storekit.kit import Storekit
 from storekit.plan import Plan
 from storekit.redact import redact_text, redact_url
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
+from storekit.tokens import ensure_admin_token
 
 PG_URL = "postgres://storekit:hunter2-db-password@db.internal:5432/state?sslmode=disable"
 
@@ -192,11 +191,11 @@ def test_forwarded_client_addresses_are_validated(settings, tmp_path, forwarded)
     r = client.post("/api/stores", json=NEW, headers={**auth(token), "X-Forwarded-For": forwarded},
                     environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert r.status_code == 202
-    app.extensions["storekit"].catalog.bind()
-    assert [e.ip_address for e in AuditEntry.select()] == ["10.0.0.9"], "the proxy's address, not the header"
+    catalog = app.extensions["storekit"].catalog
+    assert [e.ip_address for e in catalog.audit_entries()] == ["10.0.0.9"], "the proxy's address, not the header"
     client.post("/api/stores", json={**NEW, "name": "Two"},
                     headers={**auth(token), "X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert AuditEntry.select().order_by(AuditEntry.id.desc()).first().ip_address == "203.0.113.7"
+    assert catalog.audit_entries()[0].ip_address == "203.0.113.7"
 
 
 # ---- small leaks -------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def create_store():
 @require("viewer")
 def get_store(slug):
     store = service.store_or_404(slug)
-    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().active(slug)])
+    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().for_store(slug)])
 
 
 @bp.patch("/stores/<slug:slug>")
@@ -106,7 +106,7 @@ def restart(slug):
     service.store_or_404(slug)
     data = json_body(required=False)
     string_fields(data, {"component": 40}, subject="restart request")
-    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")))
+    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")).to_dict())
 
 
 @bp.post("/stores/<slug:slug>/actions/reset-password")
