@@ -30,6 +30,14 @@ _NEW_STORE = {"type": "object", "required": ["name", "admin_email"], "additional
 _CHANGE = {"type": "object", "additionalProperties": False,
            "properties": {"tier": {"enum": tier_names()}}}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
+_DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
+_NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"},
+                             "role": {"enum": ["viewer", "admin"], "default": "viewer"},
+                             "expires_in": _DURATION}}
+_ROTATE = {"type": "object", "additionalProperties": False, "properties": {"expires_in": _DURATION}}
+_TOKEN = {"parameters": [{"name": "name", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}}]}
 _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 
@@ -92,6 +100,15 @@ SPEC = {
             {"name": "since", "in": "query", "description": "30m, 2h, 7d or an ISO date", "schema": {"type": "string"}},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
             "get": _op("The audit trail", errors=(400, 401))},
+        "/api/tokens": {
+            "get": _op("Every token (never its value), with its state", role="admin", errors=(401, 403)),
+            "post": _op("Make a token; its value is returned once", role="admin", body=_NEW_TOKEN, ok=201,
+                        errors=(400, 401, 403, 429))},
+        "/api/tokens/{name}": {**_TOKEN, "delete": _op(
+            "Revoke a token; its dashboard logins end", role="admin", errors=(401, 403, 404, 429))},
+        "/api/tokens/{name}/rotate": {**_TOKEN, "post": _op(
+            "A new value for a token, returned once; the old one and its logins stop working", role="admin",
+            body=_ROTATE, errors=(400, 401, 403, 404, 429))},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "success"}}}},
     },
