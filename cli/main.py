@@ -159,4 +159,4 @@ def main() -> None:
     cli(prog_name="storekit")
 
 
-from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands
+from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds, token_cmds  # noqa: E402,F401 - they register their commands

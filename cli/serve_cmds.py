@@ -1,4 +1,4 @@
-"""serve, worker, token: running the dashboard and its job workers."""
+"""serve, worker: running the dashboard and its job workers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from storekit.vocabulary import TOKEN_ROLES
 
 from .main import AppContext, cli
 
@@ -125,29 +124,3 @@ def worker_cmd(app: AppContext, size, log_level):
     except KeyboardInterrupt:
         pass
     pool.stop(timeout=5)
-
-
-@cli.group("token")
-def token_group():
-    """Access tokens for the API and the dashboard.
-
-    \b
-    Example:
-      storekit token create ci-bot --role viewer
-    """
-
-
-@token_group.command("create")
-@click.argument("name")
-@click.option("--role", type=click.Choice(TOKEN_ROLES), default="viewer", show_default=True)
-@click.pass_obj
-def token_create(app: AppContext, name, role):
-    """Make a token and print it once.
-
-    \b
-    Example:
-      storekit token create ci-bot --role viewer
-    """
-    from storekit.tokens import create_token
-
-    click.echo(create_token(app.kit.catalog, name, role))

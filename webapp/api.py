@@ -8,7 +8,7 @@ from storekit.catalog import parse_since
 
 from . import service
 from .auth import actor, require
-from .extensions import caller_key, limiter, plan_limit
+from .extensions import action_limit, caller_key, limiter, plan_limit
 from .guards import int_arg, json_body, string_fields, text_arg
 from .openapi import SPEC
 
@@ -18,10 +18,6 @@ MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
 
 def _create_limit() -> str:
     return current_app.config["CREATE_LIMIT"]
-
-
-def _action_limit() -> str:
-    return current_app.config["ACTION_LIMIT"]
 
 
 @bp.get("/openapi.json")
@@ -53,7 +49,7 @@ def get_store(slug):
 
 @bp.patch("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def change_store(slug):
     job = service.change_store(slug, json_body(), actor("api"))
     return jsonify(job=job.to_dict()), 202
@@ -61,7 +57,7 @@ def change_store(slug):
 
 @bp.delete("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def delete_store(slug):
     job = service.delete_store(slug, actor("api"))
     return jsonify(job=job.to_dict()), 202
@@ -101,7 +97,7 @@ def logs(slug, pod):
 
 @bp.post("/stores/<slug:slug>/actions/restart")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def restart(slug):
     service.store_or_404(slug)
     data = json_body(required=False)
@@ -111,7 +107,7 @@ def restart(slug):
 
 @bp.post("/stores/<slug:slug>/actions/reset-password")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def reset_password(slug):
     service.store_or_404(slug)
     password = g.kit.reset_admin_password(slug, actor=actor("api"))
