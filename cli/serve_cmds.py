@@ -1,5 +1,5 @@
-"""worker, token: running job workers and making access tokens (`serve` is the web app's own
-command, storekit.webapp.commands, plugged in through the ``storekit.commands`` entry points)."""
+"""worker: running job workers (`serve` is the web app's own command, storekit.webapp.commands,
+plugged in through the ``storekit.commands`` entry points; `token` is in token_cmds)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import threading
 import click
 
 from storekit.runtime import LOG_LEVEL_HELP, LOG_LEVELS, configure_logging
-from storekit.vocabulary import TOKEN_ROLES
 
 from .context import AppContext
 
@@ -44,30 +43,4 @@ def worker_cmd(app: AppContext, size, log_level):
     pool.stop(timeout=5)
 
 
-@click.group("token")
-def token_group():
-    """Access tokens for the API and the dashboard.
-
-    \b
-    Example:
-      storekit token create ci-bot --role viewer
-    """
-
-
-@token_group.command("create")
-@click.argument("name")
-@click.option("--role", type=click.Choice(TOKEN_ROLES), default="viewer", show_default=True)
-@click.pass_obj
-def token_create(app: AppContext, name, role):
-    """Make a token and print it once.
-
-    \b
-    Example:
-      storekit token create ci-bot --role viewer
-    """
-    from storekit.tokens import create_token
-
-    click.echo(create_token(app.kit.catalog, name, role))
-
-
-COMMANDS = [worker_cmd, token_group]
+COMMANDS = [worker_cmd]

@@ -13,7 +13,7 @@ from storekit.errors import SpecError
 from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
 from .auth import actor, require
-from .extensions import caller_key, limiter, plan_limit
+from .extensions import action_limit, caller_key, limiter, plan_limit
 from .guards import int_arg, json_body, text_arg
 from .openapi import SPEC
 from .service import fields, svc
@@ -24,10 +24,6 @@ MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
 
 def _create_limit() -> str:
     return current_app.config["CREATE_LIMIT"]
-
-
-def _action_limit() -> str:
-    return current_app.config["ACTION_LIMIT"]
 
 
 @bp.get("/openapi.json")
@@ -59,7 +55,7 @@ def get_store(slug):
 
 @bp.patch("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def change_store(slug):
     """``{"plan_id"}``: apply exactly a previewed plan (409 with a fresh one when stale);
     ``{"tier"}``: a change the worker plans afresh."""
@@ -75,7 +71,7 @@ def change_store(slug):
 
 @bp.delete("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def delete_store(slug):
     return jsonify(job=svc().destroy(slug, actor("api")).to_dict()), 202
 
@@ -113,7 +109,7 @@ def logs(slug, pod):
 
 @bp.post("/stores/<slug:slug>/actions/restart")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def restart(slug):
     data = fields(json_body(required=False), "restart request")
     job = svc().restart(slug, data.get("component", "all"), actor("api"))
@@ -122,7 +118,7 @@ def restart(slug):
 
 @bp.post("/stores/<slug:slug>/actions/reset-password")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def reset_password(slug):
     job = svc().reset_password(slug, actor("api"))
     return jsonify(job=job.to_dict()), 202
@@ -130,7 +126,7 @@ def reset_password(slug):
 
 @bp.post("/stores/<slug:slug>/actions/reveal-password")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def reveal_password(slug):
     svc().store(slug)
     return jsonify(admin_password=svc().reveal_password(slug, actor("api")), shown="once")

@@ -27,13 +27,14 @@ from playhouse.db_url import connect
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
-from .jobs import JobRepository, PlanRepository, TokenRepository
+from .jobs import JobRepository, PlanRepository
 from .models import utcnow
+from .tokens import TokenRepository
 from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, EventRecord, JobRecord,
-                      StoreRecord, TokenRecord)
+                      SessionRecord, StoreRecord, TokenRecord)
 
 __all__ = ["AuditRecord", "Catalog", "EventRecord", "JOB_KINDS", "JobRecord", "MIGRATIONS", "STORE_STATUSES",
-           "StoreRecord", "TOKEN_ROLES", "TokenRecord", "parse_since", "utcnow"]
+           "SessionRecord", "StoreRecord", "TOKEN_ROLES", "TokenRecord", "parse_since", "utcnow"]
 
 SECRET_KEYS = ("password", "passphrase", "secret", "token", "salt")
 
@@ -81,10 +82,23 @@ def _v3(db, m) -> None:
 
 
 def _v4(db, m) -> None:
+    """Tokens expire and are revoked; dashboard sessions live in the catalog, so they can end."""
+    from peewee import DateTimeField
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db)
+    have = {c.name for c in db.get_columns("apitoken")}  # a new database made them in _v2 already
+    migrate(*(migrator.add_column("apitoken", name, DateTimeField(null=True))
+              for name in ("expires_at", "revoked_at") if name not in have))
+    db.create_tables([m.WebSession])
+
+
+def _v5(db, m) -> None:
+    """Plans as shown by the dashboard and the API, so that exactly they can be applied."""
     db.create_tables([m.SavedPlan])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def _store(row) -> StoreRecord:
