@@ -16,7 +16,7 @@ class StorekitError(Exception):
 
     exit_code = 1
     http_status = 500
-    kind = "error"
+    code = "error"
 
     def __init__(self, message: str, *, hint: str | None = None):
         message = redact_text(message)  # a URL quoted in a message never shows its password
@@ -28,7 +28,7 @@ class StorekitError(Exception):
         return f"{self.message} {self.hint}" if self.hint else self.message
 
     def to_dict(self) -> dict:
-        return {"error": self.kind, "message": self.message, "hint": self.hint}
+        return {"error": self.code, "message": self.message, "hint": self.hint}
 
 
 class SpecError(StorekitError):
@@ -36,7 +36,7 @@ class SpecError(StorekitError):
 
     exit_code = 7
     http_status = 400
-    kind = "invalid_spec"
+    code = "invalid_spec"
 
     def __init__(self, problems: dict[str, str] | list[tuple[str, str]], *, subject: str = "store spec"):
         items = list(problems.items()) if isinstance(problems, dict) else list(problems)
@@ -53,7 +53,7 @@ class SpecError(StorekitError):
 class StoreNotFound(StorekitError):
     exit_code = 3
     http_status = 404
-    kind = "not_found"
+    code = "not_found"
 
     def __init__(self, name: str):
         self.name = name
@@ -65,7 +65,7 @@ class StoreBusy(StorekitError):
 
     exit_code = 4
     http_status = 409
-    kind = "busy"
+    code = "busy"
 
     def __init__(self, name: str, *, holder: str | None = None, since: str | None = None):
         self.name, self.holder, self.since = name, holder, since
@@ -81,7 +81,7 @@ class StoreBusy(StorekitError):
 class StalePlan(StorekitError):
     exit_code = 5
     http_status = 409
-    kind = "stale_plan"
+    code = "stale_plan"
 
     def __init__(self, name: str):
         self.name = name
@@ -94,7 +94,7 @@ class StalePlan(StorekitError):
 class ClusterUnreachable(StorekitError):
     exit_code = 6
     http_status = 503
-    kind = "cluster_unreachable"
+    code = "cluster_unreachable"
 
 
 class ToolMissing(StorekitError):
@@ -102,13 +102,13 @@ class ToolMissing(StorekitError):
 
     exit_code = 6
     http_status = 503
-    kind = "tool_missing"
+    code = "tool_missing"
 
 
 class EngineUnavailable(StorekitError):
     exit_code = 7
     http_status = 400
-    kind = "engine_unavailable"
+    code = "engine_unavailable"
 
 
 class OperationFailed(StorekitError):
@@ -116,7 +116,7 @@ class OperationFailed(StorekitError):
 
     exit_code = 1
     http_status = 502
-    kind = "operation_failed"
+    code = "operation_failed"
 
     def __init__(self, message: str, *, details: str = "", hint: str | None = None):
         super().__init__(message, hint=hint)
@@ -124,4 +124,4 @@ class OperationFailed(StorekitError):
 
 
 class OperationTimeout(OperationFailed):
-    kind = "timeout"
+    code = "timeout"

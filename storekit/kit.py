@@ -102,7 +102,7 @@ class Storekit:
             yield details
         except StorekitError as e:
             emit(Audited(store=slug, action=action, name=name, actor=actor.name, source=actor.source, ip=actor.ip,
-                         outcome="failed", details={**details, "error": e.kind, "message": e.message}))
+                         outcome="failed", details={**details, "error": e.code, "message": e.message}))
             raise
         emit(Audited(store=slug, action=action, name=name, actor=actor.name, source=actor.source, ip=actor.ip,
                      details=details))
@@ -325,7 +325,7 @@ class Storekit:
                 return work(item)
             except StorekitError as e:
                 store = item.store if isinstance(item, Plan) else getattr(item, "slug", str(item))
-                return FleetItem(store=store, error=str(e), error_kind=e.kind)
+                return FleetItem(store=store, error=str(e), error_code=e.code)
 
         with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="storekit") as pool:
             results = tuple(pool.map(guarded, items))

@@ -37,12 +37,12 @@ CHANGEABLE_FIELDS = ("tier",)
 class Conflict(StorekitError):
     http_status = 409
     exit_code = 4
-    kind = "conflict"
+    code = "conflict"
 
 
 class QuotaExceeded(StorekitError):
     http_status = 429
-    kind = "max_stores"
+    code = "max_stores"
 
 
 @dataclass(frozen=True)

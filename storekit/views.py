@@ -23,10 +23,10 @@ PROPERTY_SYMBOLS = {"add": "+", "delete": "-"}
 @dataclass(frozen=True)
 class Line:
     """One line of a view: its text, the Terraform-style symbol it starts with (for colour),
-    and what it is (heading, resource, property, drift, summary, blank)."""
+    and its role (heading, resource, property, drift, summary, blank, step)."""
 
     text: str
-    kind: str = "text"
+    role: str = "text"
     symbol: str = ""
     indent: int = 0
 
@@ -112,7 +112,7 @@ def timeline_view(timeline: Timeline, *, operations: int = 3) -> list[Line]:
     for op in timeline.operations[:operations]:
         state = {"running": f"running, {op.progress}%", "done": "done", "failed": "failed"}[op.status]
         took = f" in {op.seconds:.1f}s" if op.seconds is not None else ""
-        lines.append(Line(f"{op.kind} ({state}){took}", "heading"))
+        lines.append(Line(f"{op.operation} ({state}){took}", "heading"))
         for step in op.steps:
             seconds = f"{step.seconds:.1f}s" if step.seconds is not None else ""
             names = ", ".join(r.name for r in step.resources)
