@@ -29,9 +29,10 @@ def spec_options(f):
 
 
 def desired_spec(app: AppContext, name: str, **flags) -> StoreSpec:
-    """The spec for NAME: the recorded one with the given flags changed, or a new one."""
+    """The spec for NAME: its desired spec (the service's one source, as the dashboard's)
+    with the given flags changed, or a new one."""
     try:
-        base = app.kit.spec_of(name)
+        base = app.service.desired_spec(name)
     except StoreNotFound:
         if not flags.get("admin_email"):
             raise SpecError([("admin_email", "is required for a new store (use --email)")]) from None
