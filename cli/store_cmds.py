@@ -176,12 +176,15 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
 
 
 def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve: bool, as_json: bool) -> None:
-    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops early."""
-    if as_json and not plan.has_changes:
+    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops
+    early, except a destroy: a store whose first apply failed before creating anything
+    still has a stack (and a catalog entry) to remove."""
+    removes_a_stack = isinstance(plan, Plan) and plan.action == "destroy"
+    if as_json and not plan.has_changes and not removes_a_stack:
         click.echo(render.to_json(plan.to_dict()))
     if not as_json:
         show_plan(app, plan)
-    if not plan.has_changes:
+    if not plan.has_changes and not removes_a_stack:
         return
     confirm(app, auto_approve)
     apply_and_report(app, ctx, plan, as_json)

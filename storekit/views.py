@@ -75,6 +75,10 @@ def plan_view(plan: Plan) -> list[Line]:
         lines += [Line(drift_text(c), "drift", "!", 1) for c in plan.drift]
         lines.append(Line("", "blank"))
     changed = [c for c in plan.changes if c.op not in ("same", "read")]
+    if not changed and plan.action == "destroy":
+        lines.append(Line(f"storekit will destroy store '{plan.store}': it has no objects, only its stack.",
+                          "summary"))
+        return lines
     if not changed:
         lines.append(Line(f"No changes. Store '{plan.store}' matches its spec.", "summary"))
         return lines
