@@ -67,7 +67,7 @@ def test_a_store_from_creation_to_destruction(env, kube):
     assert "~ ResourceQuota" in planned.output and '"2" -> "4"' in planned.output
     assert "Plan: 0 to add, 6 to change, 0 to destroy." in planned.output
     document = json.loads((env / "tier.json").read_text())
-    assert document["format_version"] == 1 and document["spec"]["tier"] == "medium"
+    assert document["format_version"] == 2 and document["spec"]["tier"] == "medium"
 
     applied = sk("apply", "tier.json")
     assert applied.exit_code == 0 and "6 changed" in applied.output
