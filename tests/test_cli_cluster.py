@@ -128,6 +128,15 @@ def test_fleet_file_with_prune(env, kube):
         assert applied.exit_code == 0, applied.output
         assert "Apply complete: 3 of 3 stores" in applied.output
 
+        small = fleet.read_text()
+        fleet.write_text(small.replace("tier: small", "tier: medium"))  # one identical change, three stores
+        grouped = sk("plan", "-f", str(fleet), "--no-refresh")
+        assert grouped.exit_code == 0, grouped.output
+        assert grouped.output.startswith("3 stores: tier small \u2192 medium\n"), grouped.output
+        expanded = sk("plan", "-f", str(fleet), "--no-refresh", "--expand")
+        assert expanded.output.count('spec.hard["limits.cpu"]: "2" -> "4"') == 1, expanded.output
+        fleet.write_text(small)
+
         fleet.write_text(fleet.read_text().rsplit("  - name:", 1)[0])  # drop the last store
         kept = sk("plan", "-f", str(fleet), "--detailed-exitcode")
         assert kept.exit_code == 0, kept.output
