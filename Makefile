@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-stores clean \
-	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
+	bench-image bench-images image image-test build setup load deploy deploy-local all teardown \
+	medusa-app test-medusa
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,7 +35,7 @@ cluster-status: ## say whether the local control plane runs
 	@kind/cluster.sh status
 
 test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster and not store_images' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'not cluster and not store_images and not medusa' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
@@ -52,6 +53,14 @@ NODE_CONTAINERD ?= $(STOREKIT_HOME)/node/run/containerd/containerd.sock
 images: venv ## build the node's and the stores' images (pause, mariadb, wordpress, ...; cached) and import them if the node runs
 	@$(PY) kind/images.py build
 	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
+
+# The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
+# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa.
+medusa-app: ## build the Medusa app from npm (cached by its inputs) into $STOREKIT_HOME/medusa
+	@python3 kind/medusa_app.py build >/dev/null
+
+test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL: a real order from cart to checkout
+	@$(PY) -m pytest -m medusa $(PYTEST_ARGS)
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)

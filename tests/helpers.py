@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import glob
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 
@@ -26,6 +34,48 @@ def wait_for(predicate, timeout: float = 240, every: float = 1.0, what: str = "t
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass
+class PostgresServer:
+    port: int
+
+    def database(self, name: str) -> str:
+        """Create database ``name``; return its address ``postgres@127.0.0.1:PORT/NAME``."""
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return f"postgres@127.0.0.1:{self.port}/{name}"
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A throwaway PostgreSQL server from Debian's packages on 127.0.0.1 (trust auth, user
+    ``postgres``), run as the ``postgres`` user and removed afterwards."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins or os.geteuid() != 0:
+        pytest.fail("needs Debian's postgresql and root to run it as `postgres` (make packages)", pytrace=False)
+    bindir = os.path.dirname(bins[-1])
+    root = Path(tempfile.mkdtemp(prefix="storekit-pg-"))  # pytest's folders are root's alone
+    shutil.chown(root, "postgres")
+    port = free_port()
+
+    def as_postgres(*args: str) -> None:
+        result = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
+                                cwd=root, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    as_postgres(f"{bindir}/initdb", "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
+    as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
+                "-o", f"-p {port} -h 127.0.0.1 -k {root}")
+    try:
+        yield PostgresServer(port)
+    finally:
+        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace: str) -> tuple[str, str]:
