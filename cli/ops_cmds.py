@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from storekit.engines import components
+
 from . import render
-from .main import AppContext, cli
-from .store_cmds import confirm
+from .context import AppContext, confirm
 
 
 def _age(seconds: int) -> str:
@@ -16,7 +17,7 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
-@cli.command("health")
+@click.command("health")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -44,7 +45,7 @@ def health_cmd(ctx, name, as_json):
         ctx.exit(1)
 
 
-@cli.command("logs")
+@click.command("logs")
 @click.argument("name")
 @click.argument("component", default="wordpress")
 @click.option("--tail", type=click.IntRange(0, None), default=200, show_default=True, help="Lines from the end.")
@@ -52,7 +53,7 @@ def health_cmd(ctx, name, as_json):
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.pass_obj
 def logs_cmd(app: AppContext, name, component, tail, since, follow):
-    """Print the logs of a store's COMPONENT (wordpress, mysql, woocommerce-setup) or of a pod.
+    """Print the logs of a store's COMPONENT or of a pod.
 
     \b
     Examples:
@@ -63,9 +64,10 @@ def logs_cmd(app: AppContext, name, component, tail, since, follow):
         click.echo(line, nl=not line.endswith("\n"))
 
 
-@cli.command("restart")
+@click.command("restart")
 @click.argument("name")
-@click.option("--component", type=click.Choice(["all", "wordpress", "mysql"]), default="all", show_default=True)
+@click.option("--component", type=click.Choice(["all", *components()]), default="all", show_default=True,
+              help="What to restart: all of the store's components, or one.")
 @click.pass_obj
 def restart_cmd(app: AppContext, name, component):
     """Rollout-restart a store's pods and wait until the new ones are ready.
@@ -75,11 +77,10 @@ def restart_cmd(app: AppContext, name, component):
       storekit restart "My Shop" --component wordpress
     """
     click.echo(f"Restarting {component} of store '{name}' ...", err=True)
-    result = app.kit.restart(name, component)
-    click.echo(f"Restarted {', '.join(result['restarted'])}: new pods are ready.")
+    click.echo(app.service.restart(name, component, app.kit.actor, now=True).text)
 
 
-@cli.command("reset-password")
+@click.command("reset-password")
 @click.argument("name")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -92,12 +93,12 @@ def reset_password_cmd(app: AppContext, name, auto_approve):
     """
     click.echo(f"This replaces the admin password of store '{name}'.", err=True)
     confirm(app, auto_approve)
-    password = app.kit.reset_admin_password(name)
+    password = app.service.reset_password(name, app.kit.actor, now=True)
     click.echo("New admin password (shown once; `storekit outputs NAME --reveal` shows it again):")
     click.echo(password)
 
 
-@cli.command("unlock")
+@click.command("unlock")
 @click.argument("name")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -112,3 +113,6 @@ def unlock_cmd(app: AppContext, name, auto_approve):
     confirm(app, auto_approve)
     app.kit.unlock(name)
     click.echo("Lock cleared.")
+
+
+COMMANDS = [health_cmd, logs_cmd, restart_cmd, reset_password_cmd, unlock_cmd]

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import glob
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 
 
@@ -36,48 +28,6 @@ def wait_for(predicate, timeout: float = 240, every: float = 1.0, what: str = "t
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@dataclass
-class PostgresServer:
-    port: int
-
-    def database(self, name: str) -> str:
-        """Create database ``name``; return its address ``postgres@127.0.0.1:PORT/NAME``."""
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        return f"postgres@127.0.0.1:{self.port}/{name}"
-
-
-@contextlib.contextmanager
-def postgres_server():
-    """A throwaway PostgreSQL server from Debian's packages on 127.0.0.1 (trust auth, user
-    ``postgres``), run as the ``postgres`` user and removed afterwards."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins or os.geteuid() != 0:
-        pytest.fail("needs Debian's postgresql and root to run it as `postgres` (make packages)", pytrace=False)
-    bindir = os.path.dirname(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="storekit-pg-"))  # pytest's folders are root's alone
-    shutil.chown(root, "postgres")
-    port = free_port()
-
-    def as_postgres(*args: str) -> None:
-        result = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
-                                cwd=root, timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr
-    as_postgres(f"{bindir}/initdb", "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
-    as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
-                "-o", f"-p {port} -h 127.0.0.1 -k {root}")
-    try:
-        yield PostgresServer(port)
-    finally:
-        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace: str) -> tuple[str, str]:
     """Lay out ``folder`` as Kubernetes mounts a pod's service account (token, namespace, and
     the cluster's CA from ``kubeconfig``); return the API's (host, port) for
@@ -93,14 +43,15 @@ def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace:
     return host, port
 
 
-def web_app(settings, tmp_path, **config):
-    """A dashboard app on its own SQLite catalog under ``tmp_path``, with an admin and a
-    viewer token (``app.admin_token``, ``app.viewer_token``)."""
-    from storekit.kit import Actor, Storekit
+def web_app(settings, tmp_path, *, db_url: str | None = None, **config):
+    """A dashboard app on its own catalog (``db_url``, default SQLite under ``tmp_path``),
+    with an admin and a viewer token (``app.admin_token``, ``app.viewer_token``)."""
+    from storekit.kit import Storekit
+    from storekit.recorder import Actor
     from storekit.webapp import create_app
-    from storekit.webapp.auth import create_token, ensure_admin_token
+    from storekit.tokens import create_token, ensure_admin_token
 
-    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
+    local = settings.replace(db_url=db_url or f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
     kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
     app = create_app({"TESTING": True, "SETTINGS": local, "KIT": kit, "SECRET_KEY": "test",
                       "CREATE_LIMIT": "100 per minute", **config})

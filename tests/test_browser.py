@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
+from storekit.tokens import ensure_admin_token
 
 pytestmark = pytest.mark.cluster
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -65,7 +66,7 @@ def test_dashboard_in_a_real_browser(live):
             page.screenshot(path=str(SHOTS / "01-create-form.png"))
             page.get_by_role("button", name="Create store").click()
             expect(page.get_by_role("heading", name=name)).to_be_visible()
-            expect(page.locator("#status")).to_have_text("Ready", timeout=240_000)
+            expect(page.locator("#status")).to_have_text("ready", timeout=240_000)
             expect(page.locator("#timeline")).to_contain_text("Ready")
             page.screenshot(path=str(SHOTS / "02-timeline-ready.png"), full_page=True)
 
@@ -82,7 +83,10 @@ def test_dashboard_in_a_real_browser(live):
             page.get_by_role("link", name="Actions").click()
             page.get_by_label("Component").select_option("wordpress")
             page.get_by_role("button", name="Restart").click()
-            expect(page.get_by_role("status")).to_contain_text("Restarted wordpress")
+            expect(page.get_by_role("status")).to_contain_text("restart of wordpress is queued")
+            page.get_by_role("link", name="Timeline").click()
+            expect(page.locator("#timeline")).to_contain_text("Restarted", timeout=120_000)
+            page.get_by_role("link", name="Actions").click()
             page.screenshot(path=str(SHOTS / "05-actions.png"), full_page=True)
 
             page.get_by_role("button", name="Theme").click()
@@ -94,7 +98,7 @@ def test_dashboard_in_a_real_browser(live):
 
             page.goto(f"{base}/stores/{slug}?tab=actions")
             page.get_by_role("button", name="Delete this store").click()
-            expect(page.locator("#status")).to_have_text(re.compile("Deleting|Deleted"))
+            expect(page.locator("#status")).to_have_text(re.compile("deleting|deleted"))
             page.get_by_role("link", name="Timeline").click()
             expect(page.locator("#timeline")).to_contain_text("Deleted", timeout=120_000)
             # The audit entry is written once the destroy has finished: reload until it shows.
@@ -108,4 +112,4 @@ def test_dashboard_in_a_real_browser(live):
             assert not errors, errors
         finally:
             browser.close()
-    assert kit.catalog.store(slug).status == "Deleted"
+    assert kit.catalog.store(slug).status == "deleted"

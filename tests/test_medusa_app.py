@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import free_port, postgres_server, wait_for
+from helpers import free_port, wait_for
 from medusa_shop import MedusaShop, buy_and_check, refused
 
 pytestmark = pytest.mark.medusa
@@ -60,36 +60,35 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def store(app, tmp_path_factory):
+def store(app, postgres, tmp_path_factory):
     """A migrated and set-up Medusa store, served on a free loopback port."""
-    with postgres_server() as pg:
-        address = pg.database("medusa")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path_factory.mktemp("home")), "NODE_ENV": "production",
-               "MEDUSA_DISABLE_TELEMETRY": "true", "DATABASE_URL": f"postgres://{address}", "PORT": str(port),
-               "STORE_URL": url, "JWT_SECRET": secrets.token_hex(16), "COOKIE_SECRET": secrets.token_hex(16),
-               "ADMIN_EMAIL": ADMIN, "ADMIN_PASSWORD": secrets.token_urlsafe(18),
-               "PUBLISHABLE_KEY": "pk_" + secrets.token_hex(32), "STORE_NAME": "Host Shop"}
-        migrated = _medusa(app, env, "db:migrate")
-        assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
-        setup = _medusa(app, env, "exec", "./src/scripts/setup.js")
-        assert setup.returncode == 0 and "storekit setup: store ready" in setup.stdout, setup.stdout[-3000:]
-        log = open(tmp_path_factory.mktemp("medusa") / "server.log", "w")
-        server = subprocess.Popen([str(app / "node_modules" / ".bin" / "medusa"), "start"], cwd=app, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    address = postgres("medusa")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path_factory.mktemp("home")), "NODE_ENV": "production",
+           "MEDUSA_DISABLE_TELEMETRY": "true", "DATABASE_URL": f"postgres://{address}", "PORT": str(port),
+           "STORE_URL": url, "JWT_SECRET": secrets.token_hex(16), "COOKIE_SECRET": secrets.token_hex(16),
+           "ADMIN_EMAIL": ADMIN, "ADMIN_PASSWORD": secrets.token_urlsafe(18),
+           "PUBLISHABLE_KEY": "pk_" + secrets.token_hex(32), "STORE_NAME": "Host Shop"}
+    migrated = _medusa(app, env, "db:migrate")
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    setup = _medusa(app, env, "exec", "./src/scripts/setup.js")
+    assert setup.returncode == 0 and "storekit setup: store ready" in setup.stdout, setup.stdout[-3000:]
+    log = open(tmp_path_factory.mktemp("medusa") / "server.log", "w")
+    server = subprocess.Popen([str(app / "node_modules" / ".bin" / "medusa"), "start"], cwd=app, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
+        assert server.poll() is None, f"medusa start exited: {Path(log.name).read_text()[-3000:]}"
+        yield {"url": url, "env": env, "app": app, "shop": MedusaShop(url, env["PUBLISHABLE_KEY"])}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            wait_for(lambda: _healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
-            assert server.poll() is None, f"medusa start exited: {Path(log.name).read_text()[-3000:]}"
-            yield {"url": url, "env": env, "app": app, "shop": MedusaShop(url, env["PUBLISHABLE_KEY"])}
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-            log.close()
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
 
 
 def test_the_built_app_is_cached_by_its_inputs(app):

@@ -1,7 +1,7 @@
 """The production data path: the catalog and the Pulumi stack state on a real PostgreSQL.
 
 values-prod.yaml points both at PostgreSQL, so a store's whole life runs here against a
-server from Debian's packages (started for the test on loopback, as the `postgres` user),
+server from Debian's packages (the `postgres` fixture of conftest.py: loopback, as the `postgres` user),
 with the real engine and plugin on the local cluster. The job queue's atomic claim is
 checked on PostgreSQL too: two workers racing for the same jobs take each exactly once.
 """
@@ -13,20 +13,11 @@ import uuid
 
 import psycopg2
 import pytest
-from helpers import postgres_server
 
 from storekit import Storekit, StoreSpec
-from storekit.jobs import JobQueue
-from storekit.kit import Actor
+from storekit.recorder import Actor
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL server on 127.0.0.1; yields a function making a database."""
-    with postgres_server() as server:
-        yield server.database
 
 
 def _query(address: str, sql: str) -> list[tuple]:
@@ -48,10 +39,10 @@ def test_store_life_with_catalog_and_state_on_postgresql(settings, kube, postgre
     spec = StoreSpec(name=f"PG Shop {uuid.uuid4().hex[:4]}", admin_email="pg@example.com")
     try:
         created = kit.apply(spec)
-        assert created.ok and created.action == "create", created.error
+        assert created.action == "create"
         assert not kit.plan(spec).has_changes, "the state in PostgreSQL matches the cluster"
         assert [s.slug for s in kit.list()] == [spec.slug]
-        assert kit.catalog.store(spec.slug).status == "Ready"
+        assert kit.catalog.store(spec.slug).status == "ready"
         assert {e.step for e in kit.catalog.events(spec.slug)} >= {"Namespace", "MySQL", "WordPress"}
         # Both really live in PostgreSQL.
         tables = {t for (t,) in _query(catalog, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -62,18 +53,18 @@ def test_store_life_with_catalog_and_state_on_postgresql(settings, kube, postgre
         dump = str(_query(state, f"SELECT * FROM {state_tables[0][0]}"))
         assert spec.slug in dump
         tier = kit.apply(spec.with_changes(tier="medium"))
-        assert tier.ok and tier.action == "update"
+        assert tier.action == "update"
     finally:
         destroyed = kit.destroy(spec.name)
-    assert destroyed.ok
+    assert destroyed.action == "destroy"
     assert kit.list() == []
 
 
 def test_job_claims_are_atomic_on_postgresql(settings, postgres):
     kit = Storekit(settings.replace(db_url=f"postgresql://{postgres('jobs')}"))
-    queue = JobQueue(kit.catalog)
+    queue = kit.catalog.jobs
     actor = Actor(name="t", source="test")
-    jobs = [queue.enqueue("delete", None, f"store-{i}", actor) for i in range(20)]
+    jobs = [queue.enqueue("destroy", f"store-{i}", actor=actor.name, source=actor.source) for i in range(20)]
     claimed: dict[str, list[int]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 
