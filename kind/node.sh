@@ -219,9 +219,15 @@ start() {
   echo $! >"$PIDS/$name.pid"
 }
 
+# The fixed paths kind/node/mountns.sh covers with a tmpfs (shim sockets, CNI's result cache):
+# made on the host if missing, and removed again by down.
+MOUNTPOINTS=(/run/containerd /var/lib/cni)
+
 start_containerd() {
-  # kind/node/mountns.sh mounts a tmpfs on /run/containerd: the directory must exist.
-  if [ ! -d /run/containerd ]; then mkdir /run/containerd; : >"$RUN/made-run-containerd"; fi
+  local d
+  for d in "${MOUNTPOINTS[@]}"; do
+    if [ ! -d "$d" ]; then mkdir -p "$d"; echo "$d" >>"$RUN/made-dirs"; fi
+  done
   start containerd nsenter --net="/run/netns/$NETNS" -- unshare --mount --propagation unchanged -- \
     "$HERE/node/mountns.sh" "$DIR" "$BIN/containerd" --config "$DIR/etc/containerd.toml"
   wait_for 60 "containerd's socket" ctr_ok
@@ -239,7 +245,7 @@ mountns_of_containerd() { # the pid whose mount namespace kubelet joins (contain
 start_kubelet() {
   local pid; pid=$(mountns_of_containerd)
   start kubelet nsenter --mount="/proc/$pid/ns/mnt" --net="/run/netns/$NETNS" -- \
-    "$BIN/kubelet" --config "$DIR/etc/kubelet.yaml" --kubeconfig "$DIR/etc/kubeconfig" \
+    "$BIN/kubelet" --config "$DIR/etc/kubelet.yaml" --kubeconfig "$DIR/etc/kubeconfig" --root-dir "$DIR/kubelet" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
     --node-labels "$POOL_LABEL=$POOL" --v 1
 }
@@ -278,6 +284,12 @@ up() {
   start_containerd
   import_images
   start_kubelet
+  wait_for 120 "node $NODE_NAME Ready" node_ready || { tail -n 20 "$LOGS/kubelet.log" >&2; exit 1; }
+  # The control plane allocates no pod ranges (no IPAM controller): give the node its own, as
+  # its CNI configuration has it (kube-router and kube-proxy read it from the Node).
+  if [ -z "$(kc get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}')" ]; then
+    kc patch node "$NODE_NAME" --type merge -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >/dev/null
+  fi
   start kube-proxy nsenter --net="/run/netns/$NETNS" -- "$BIN/kube-proxy" --config "$DIR/etc/kube-proxy.yaml"
   start kube-router nsenter --net="/run/netns/$NETNS" -- "$BIN/kube-router" \
     --kubeconfig "$DIR/etc/kubeconfig" --hostname-override "$NODE_NAME" \
@@ -285,7 +297,6 @@ up() {
     --enable-ipv6=false --service-cluster-ip-range "$SERVICE_CIDR" --metrics-port 0 --health-port 20244
   start volumes "$PYTHON" "$HERE/node/volumes.py" --kubeconfig "$KUBECONFIG_PATH" --root "$DIR/volumes" \
     --node "$NODE_NAME"
-  wait_for 120 "node $NODE_NAME Ready" node_ready || { tail -n 20 "$LOGS/kubelet.log" >&2; exit 1; }
   wait_for 180 "the node's add-ons (CoreDNS, Traefik, metrics-server) Running" addons_ready 3 \
     || { kc get pods -A -o wide --field-selector "spec.nodeName=$NODE_NAME" >&2; exit 1; }
   say "node $NODE_NAME is Ready with its add-ons in $(( $(date +%s) - started ))s"
@@ -348,7 +359,10 @@ down() {
   if [ -f "$RUN/made-run-netns-mount" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
     umount /run/netns 2>/dev/null || true; rmdir /run/netns 2>/dev/null || true
   fi
-  if [ -f "$RUN/made-run-containerd" ]; then rmdir /run/containerd 2>/dev/null || true; fi
+  local d
+  if [ -f "$RUN/made-dirs" ]; then
+    while read -r d; do rmdir "$d" 2>/dev/null || true; done <"$RUN/made-dirs"
+  fi
   if [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&1; then
     kc delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   fi
