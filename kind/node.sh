@@ -141,13 +141,15 @@ network_up() {
 # ---- files --------------------------------------------------------------------------------
 
 render_file() { # render_file TEMPLATE OUT: replace @NAME@ placeholders with the values below
+  local pause coredns traefik metrics
+  pause=$(image pause); coredns=$(image coredns); traefik=$(image traefik); metrics=$(image metrics-server)
   sed -e "s#@DIR@#$DIR#g" -e "s#@SOCK@#$SOCK#g" -e "s#@NODE_NAME@#$NODE_NAME#g" \
       -e "s#@NODE_IP@#$NODE_IP#g" -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@CGROUP@#$CGROUP#g" \
       -e "s#@CLUSTER_DNS@#${CLUSTER_DNS:-}#g" -e "s#@SERVICE_CIDR@#${SERVICE_CIDR:-}#g" \
-      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$RUNC#g" -e "s#@PAUSE_IMAGE@#$(image pause)#g" \
+      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$RUNC#g" -e "s#@PAUSE_IMAGE@#$pause#g" \
       -e "s#@POOL_LABEL@#$POOL_LABEL#g" -e "s#@POOL@#$POOL#g" -e "s#@API_PORT@#$API_PORT#g" \
-      -e "s#@COREDNS_IMAGE@#$(image coredns)#g" -e "s#@TRAEFIK_IMAGE@#$(image traefik)#g" \
-      -e "s#@METRICS_SERVER_IMAGE@#$(image metrics-server)#g" "$1" >"$2"
+      -e "s#@COREDNS_IMAGE@#$coredns#g" -e "s#@TRAEFIK_IMAGE@#$traefik#g" \
+      -e "s#@METRICS_SERVER_IMAGE@#$metrics#g" "$1" >"$2"
   if grep -q '@[A-Z_]*@' "$2"; then die "$1: unknown placeholder $(grep -o '@[A-Z_]*@' "$2" | head -1)"; fi
 }
 
