@@ -48,6 +48,7 @@ POD_CIDR=10.244.0.0/24
 POOL_LABEL=storekit.io/node-pool
 POOL=real
 API_PORT=6443  # the API server as seen from inside the namespace
+LEASE_SECONDS=120  # kubelet's node lease (renewed every 30 s); see hold_lease
 
 DIR=$STOREKIT_HOME/node
 RUN=$DIR/run
@@ -56,7 +57,7 @@ LOGS=$DIR/logs
 PIDS=$RUN/pids
 CGROUP=storekit-node
 CNI_BIN=${STOREKIT_CNI_BIN:-/usr/lib/cni}
-RUNC=${STOREKIT_RUNC:-/usr/sbin/runc}
+RUNC=${STOREKIT_RUNC:-/usr/sbin/runc}  # the real runc, behind kind/node/runc.sh (oom_score_adj)
 export PATH=$BIN:$PATH
 
 say() { printf '[node] %s\n' "$*" >&2; }
@@ -146,7 +147,7 @@ render_file() { # render_file TEMPLATE OUT: replace @NAME@ placeholders with the
   sed -e "s#@DIR@#$DIR#g" -e "s#@SOCK@#$SOCK#g" -e "s#@NODE_NAME@#$NODE_NAME#g" \
       -e "s#@NODE_IP@#$NODE_IP#g" -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@CGROUP@#$CGROUP#g" \
       -e "s#@CLUSTER_DNS@#${CLUSTER_DNS:-}#g" -e "s#@SERVICE_CIDR@#${SERVICE_CIDR:-}#g" \
-      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$RUNC#g" -e "s#@PAUSE_IMAGE@#$pause#g" \
+      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$HERE/node/runc.sh#g" -e "s#@PAUSE_IMAGE@#$pause#g" \
       -e "s#@POOL_LABEL@#$POOL_LABEL#g" -e "s#@POOL@#$POOL#g" -e "s#@API_PORT@#$API_PORT#g" \
       -e "s#@COREDNS_IMAGE@#$coredns#g" -e "s#@TRAEFIK_IMAGE@#$traefik#g" \
       -e "s#@METRICS_SERVER_IMAGE@#$metrics#g" "$1" >"$2"
@@ -230,7 +231,8 @@ start_containerd() {
   for d in "${MOUNTPOINTS[@]}"; do
     if [ ! -d "$d" ]; then mkdir -p "$d"; echo "$d" >>"$RUN/made-dirs"; fi
   done
-  start containerd nsenter --net="/run/netns/$NETNS" -- unshare --mount --propagation unchanged -- \
+  start containerd env STOREKIT_RUNC_BINARY="$RUNC" \
+    nsenter --net="/run/netns/$NETNS" -- unshare --mount --propagation unchanged -- \
     "$HERE/node/mountns.sh" "$DIR" "$BIN/containerd" --config "$DIR/etc/containerd.toml"
   wait_for 60 "containerd's socket" ctr_ok
 }
@@ -240,11 +242,50 @@ ctr_ok() { "$BIN/ctr" --address "$SOCK" version >/dev/null 2>&1; }
 mountns_of_containerd() { # the pid whose mount namespace kubelet joins (containerd itself)
   local pid
   pid=$(cat "$PIDS/containerd.pid")
-  # bash -> nsenter -> unshare -> mountns.sh -> containerd, each exec'ing the next: one pid.
+  # bash -> env -> nsenter -> unshare -> mountns.sh -> containerd, each exec'ing the next: one pid.
   echo "$pid"
 }
 
+# The control plane's kwok controller runs with --manage-all-nodes: it takes the lease of every
+# node it sees and then plays its kubelet. A lease already held by storekit-node (and renewed by
+# the kubelet within its duration) is one it leaves alone, so the lease is made before the kubelet
+# registers the node. (kubelet renews a lease without changing its holder.)
+hold_lease() {
+  kc apply -f - >/dev/null <<EOF
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: $NODE_NAME
+  namespace: kube-node-lease
+spec:
+  holderIdentity: $NODE_NAME
+  leaseDurationSeconds: $LEASE_SECONDS
+  renewTime: "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)"
+EOF
+}
+
+lease_holder() { kc get lease -n kube-node-lease "$NODE_NAME" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
+
+# The API server reaches kubelets by the node's Hostname address first: it resolves the name
+# from the host's /etc/hosts (one marked line, removed by down).
+HOSTS_LINE="$NODE_IP $NODE_NAME # storekit-node (kind/node.sh)"
+hosts_add() { grep -qxF "$HOSTS_LINE" /etc/hosts || echo "$HOSTS_LINE" >>/etc/hosts; }
+hosts_remove() {
+  if grep -qxF "$HOSTS_LINE" /etc/hosts; then
+    # in place (the file may be a bind mount): keep every other line as it is
+    local kept; kept=$(grep -vxF "$HOSTS_LINE" /etc/hosts)
+    printf '%s\n' "$kept" >/etc/hosts
+  fi
+}
+
 start_kubelet() {
+  running kubelet && return
+  local holder; holder=$(lease_holder)
+  if [ -n "$holder" ] && [ "$holder" != "$NODE_NAME" ]; then
+    die "the lease kube-node-lease/$NODE_NAME is held by $holder (kwok?): run kind/node.sh down first"
+  fi
+  hold_lease
+  hosts_add
   local pid; pid=$(mountns_of_containerd)
   start kubelet nsenter --mount="/proc/$pid/ns/mnt" --net="/run/netns/$NETNS" -- \
     "$BIN/kubelet" --config "$DIR/etc/kubelet.yaml" --kubeconfig "$DIR/etc/kubeconfig" --root-dir "$DIR/kubelet" \
@@ -354,6 +395,7 @@ down() {
   for h in /sys/fs/cgroup/*/"$CGROUP"; do
     if [ -d "$h" ]; then find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
+  hosts_remove
   if [ -e "/run/netns/$NETNS" ]; then ip netns delete "$NETNS"; fi
   # The veth pair (and the routes through it) goes when the namespace is freed; make sure.
   wait_for 10 "the interface $HOST_IF to go" bash -c "! ip link show $HOST_IF >/dev/null 2>&1" \
@@ -367,6 +409,7 @@ down() {
   fi
   if [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&1; then
     kc delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    kc delete lease -n kube-node-lease "$NODE_NAME" --ignore-not-found >/dev/null 2>&1 || true
   fi
   # Nothing of the node is mounted on the host; say so if something is, never delete through it.
   if grep -q " $DIR" /proc/self/mountinfo 2>/dev/null; then
