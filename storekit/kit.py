@@ -17,6 +17,7 @@ config and outputs; they never appear in plans, events, results or errors.
 
 from __future__ import annotations
 
+import logging
 import secrets as _secrets
 import threading
 import time
@@ -30,7 +31,7 @@ from .catalog import Catalog
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, now_iso
+from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, Recovered, now_iso
 from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
 from .plan import Plan
@@ -41,6 +42,7 @@ from .results import ApplyResult, DriftReport, FleetItem, FleetResult, StoreOutp
 from .settings import Settings
 from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
 
+log = logging.getLogger(__name__)
 
 class Storekit:
     """Provision and change stores. Thread-safe: one instance can serve a whole process
@@ -118,11 +120,23 @@ class Storekit:
         finally:
             lock.release()
 
-    def _snapshot(self, name: str) -> Snapshot:
-        """The existing store's snapshot (StoreNotFound otherwise)."""
-        snap = self.gateway.snapshot(slugify(name) or name)
+    def _snapshot(self, name: str, *, repair: bool = False) -> Snapshot:
+        """The existing store's snapshot (StoreNotFound otherwise); with ``repair``, what an
+        interrupted run left behind is repaired first (``storekit.recovery``)."""
+        snap = self._repaired(slugify(name) or name) if repair else self.gateway.snapshot(slugify(name) or name)
         if not snap.exists:
             raise StoreNotFound(name)
+        return snap
+
+    def _repaired(self, slug: str) -> Snapshot:
+        """A snapshot taken after repairing a crashed run's lock and pending operations; the
+        repair, if any, is an event (the timeline says it) and a log line."""
+        snap = self.gateway.snapshot(slug, repair=True)
+        fixed = snap.repair
+        if fixed is not None and fixed.did_anything:
+            log.warning("store %s: %s", slug, fixed.text)
+            self._emitter(None)(Recovered(store=slug, message=fixed.text, lock_cleared=fixed.lock_cleared,
+                                          adopted=fixed.adopted, dropped=fixed.dropped))
         return snap
 
     # ---- plan ----------------------------------------------------------------------
@@ -138,11 +152,13 @@ class Storekit:
         return spec
 
     def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
-        """Preview what applying ``spec`` would change. Nothing is changed."""
-        return self.planner.plan(spec, refresh=refresh)
+        """Preview what applying ``spec`` would change. Nothing is changed, except that
+        what a crashed run left in the store's state is repaired first (``recovery``)."""
+        resolved, _ = self.planner.resolve(spec)  # bad input fails before any engine call
+        return self.planner.plan(spec, refresh=refresh, snap=self._repaired(resolved.slug))
 
     def plan_destroy(self, name: str) -> Plan:
-        return self.planner.plan_destroy(self._snapshot(name))
+        return self.planner.plan_destroy(self._snapshot(name, repair=True))
 
     # ---- apply, destroy --------------------------------------------------------------
 
@@ -168,7 +184,7 @@ class Storekit:
                 actor: Actor | None = None) -> ApplyResult:
         """Remove every object of the store and its stack."""
         with self.audited("destroy", slugify(name) or name, name, actor, {}) as details:
-            snap = self._snapshot(name)
+            snap = self._snapshot(name, repair=True)
             plan = self.planner.plan_destroy(snap)
             details.update(action="destroy", summary=plan.summary.text)
             with self._store_lock(plan.store):

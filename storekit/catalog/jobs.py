@@ -82,11 +82,19 @@ class JobRepository:
         Job.update(status="queued", worker=None, error=error).where(
             (Job.id == job_id) & (Job.status == "running")).execute()
 
-    def requeue_running(self, is_orphan: Callable[[JobRecord], bool]) -> list[JobRecord]:
-        """Queue again every running job for which ``is_orphan(job)`` is true."""
+    def requeue_running(self, is_orphan: Callable[[JobRecord], bool], *,
+                        max_attempts: int | None = None) -> list[JobRecord]:
+        """Queue again every running job for which ``is_orphan(job)`` is true; one that has
+        had ``max_attempts`` already fails instead (its lease expired once too often)."""
         orphans = [j for j in map(_job, self.Job.select().where(self.Job.status == "running")) if is_orphan(j)]
         for job in orphans:
-            self.requeue(job.id)
+            if max_attempts is not None and job.attempts >= max_attempts:
+                self.Job.update(status="failed", finished_at=utcnow(),
+                                error=f"its worker stopped answering on attempt {job.attempts} of "
+                                      f"{max_attempts}; not tried again").where(
+                    (self.Job.id == job.id) & (self.Job.status == "running")).execute()
+            else:
+                self.requeue(job.id)
         return orphans
 
 
