@@ -53,7 +53,8 @@ def summarize(diagnostics: Iterable[str]) -> str:
 
 
 def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
-              diagnostics: Iterable[str] = (), warnings: Iterable[str] = ()) -> StorekitError:
+              diagnostics: Iterable[str] = (), warnings: Iterable[str] = (), *,
+              cluster: str | None = None) -> StorekitError:
     """A storekit error for a failed pulumi command, with every known secret scrubbed.
 
     ``warnings`` (the last warning of each failed resource) say what the cluster reported
@@ -73,10 +74,12 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
         return EngineInterrupted(
             f"the engine changing store '{slug}' was killed (signal {-code}) before it finished",
             details=text, hint="Run it again: storekit repairs what the interrupted run left and converges.")
-    if any(s in low for s in _UNREACHABLE):
+    if any(s in low for s in _UNREACHABLE) or any(s in d.lower() for d in diagnostics for s in _UNREACHABLE):
+        where = f" {cluster}" if cluster else ""
         return ClusterUnreachable(
-            f"the Kubernetes cluster is unreachable while changing store '{slug}'",
-            hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG.")
+            f"the Kubernetes cluster{where} is unreachable while changing store '{slug}'",
+            hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG, then run the operation "
+                 "again: it picks up where this one stopped.")
     first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
     warnings = [scrub(w, secrets) for w in warnings]
     if warnings:

@@ -32,7 +32,7 @@ from .plan import fingerprint
 from .recovery import Repair, pending_operations, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import pulumi_command, pulumi_env
+from .toolchain import describe_cluster, pulumi_command, pulumi_env
 
 PROJECT = "storekit"
 SECRETS_CONFIG_KEY = "storekit:secrets"
@@ -98,7 +98,8 @@ class StackGateway:
         try:
             yield
         except auto.CommandError as e:
-            raise translate(e, slug, secrets, diagnostics(), warnings()) from e
+            raise translate(e, slug, secrets, diagnostics(), warnings(),
+                            cluster=describe_cluster(self.settings)) from e
 
     # ---- environment ---------------------------------------------------------------
 

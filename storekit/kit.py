@@ -44,6 +44,8 @@ from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
 
 log = logging.getLogger(__name__)
 
+SPEC_REPLANS = 3
+
 class Storekit:
     """Provision and change stores. Thread-safe: one instance can serve a whole process
     (its actor is fixed; ``as_actor`` gives a view acting for someone else).
@@ -164,21 +166,33 @@ class Storekit:
 
     def apply(self, target: Plan | StoreSpec, *, on_event: EventCallback | None = None,
               actor: Actor | None = None) -> ApplyResult:
-        """Apply a plan (refusing a stale one) or plan-and-apply a spec."""
+        """Apply a plan (refusing a stale one) or plan-and-apply a spec.
+
+        A spec planned here whose store another process changed between the plan and the
+        apply is planned again (up to ``SPEC_REPLANS`` times): the caller asked for a
+        desired state, not for one plan of it.
+        """
         slug = target.store if isinstance(target, Plan) else target.slug
         action = target.action if isinstance(target, Plan) else "apply"
         with self.audited("destroy" if action == "destroy" else "apply", slug, target.name, actor, {}) as details:
-            plan = target if isinstance(target, Plan) else self.plan(target)
-            details.update(action=plan.action, summary=plan.summary.text,
-                           tier=plan.spec.tier if plan.spec else None)
-            made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
-            if made_against != here:  # plans carry the URL without its password
-                raise StalePlan(plan.store) from SpecError(
-                    [("state_url", f"plan was made against {made_against}, not {here}")])
-            with self._store_lock(plan.store):
-                if plan.action == "destroy":
-                    return self.runner.destroy(plan, self._emitter(on_event))
-                return self.runner.apply(plan, self._emitter(on_event))
+            for attempt in range(1, SPEC_REPLANS + 1):
+                plan = target if isinstance(target, Plan) else self.plan(target)
+                details.update(action=plan.action, summary=plan.summary.text,
+                               tier=plan.spec.tier if plan.spec else None)
+                made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
+                if made_against != here:  # plans carry the URL without its password
+                    raise StalePlan(plan.store) from SpecError(
+                        [("state_url", f"plan was made against {made_against}, not {here}")])
+                try:
+                    with self._store_lock(plan.store):
+                        if plan.action == "destroy":
+                            return self.runner.destroy(plan, self._emitter(on_event))
+                        return self.runner.apply(plan, self._emitter(on_event))
+                except StalePlan:
+                    if isinstance(target, Plan) or attempt == SPEC_REPLANS:
+                        raise
+                    log.info("store %s changed while it was planned: planning again", plan.store)
+            raise AssertionError("unreachable")
 
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
                 actor: Actor | None = None) -> ApplyResult:

@@ -159,3 +159,42 @@ def test_a_job_whose_engine_was_killed_is_queued_again_then_fails(tmp_path, monk
 ])
 def test_only_a_lost_connection_is_waited_out(error, lost):
     assert lost_connection(error) is lost
+
+
+def test_an_unreachable_cluster_is_named(tmp_path):
+    from storekit.errors import ClusterUnreachable
+    from storekit.settings import Settings
+    from storekit.toolchain import describe_cluster
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\ncurrent-context: local\n"
+                          "contexts: [{name: local, context: {cluster: storekit, user: admin}}]\n"
+                          "clusters: [{name: storekit, cluster: {server: 'https://127.0.0.1:6443'}}]\n")
+    cluster = describe_cluster(Settings.load().replace(kubeconfig=str(kubeconfig), context=None))
+    assert cluster == "'storekit' at https://127.0.0.1:6443"
+    refused = auto.CommandError(CommandResult(stdout="", code=255, stderr=(
+        "error: update failed: dial tcp 127.0.0.1:6443: connect: connection refused")))
+    error = translate(refused, "shop", cluster=cluster)
+    assert isinstance(error, ClusterUnreachable)
+    assert error.message == ("the Kubernetes cluster 'storekit' at https://127.0.0.1:6443 is unreachable while "
+                             "changing store 'shop'")
+    assert "again" in error.hint
+    assert "kubeconfig" in describe_cluster(Settings.load().replace(kubeconfig=str(tmp_path / "none")))
+
+
+def test_the_same_request_twice_joins_the_queued_job(tmp_path):
+    from storekit.kit import Storekit
+    from storekit.service import StoreService
+
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/c.db")
+    service = StoreService(Storekit(catalog=catalog, home=str(tmp_path)))
+    first = service.submit("update", "shop", Actor(name="a", source="api"), {"spec": {"tier": "medium"}})
+    again = service.submit("update", "shop", Actor(name="b", source="web"), {"spec": {"tier": "medium"}})
+    other = service.submit("update", "shop", Actor(name="c", source="api"), {"spec": {"tier": "large"}})
+    assert again.id == first.id and other.id != first.id
+    requested = catalog.audit_entries(store="shop", action="update-requested")
+    assert [(e.actor, e.details.get("job"), e.details.get("joined")) for e in reversed(requested)] == [
+        ("a", first.id, None), ("b", first.id, True), ("c", other.id, None)]
+    catalog.jobs.claim("host:1/0")  # the first runs: a new request is queued behind it
+    assert service.submit("update", "shop", Actor(name="d"), {"spec": {"tier": "medium"}}).id not in (first.id,
+                                                                                                       other.id)

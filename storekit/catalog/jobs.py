@@ -38,6 +38,15 @@ class JobRepository:
                               heartbeat_at=now, attempts=1 if status == "running" else 0)
         return _job(self.Job.get_by_id(row.id))
 
+    def queued_like(self, kind: str, slug: str, payload: dict | None) -> JobRecord | None:
+        """A job of the store still waiting in the queue that would do exactly the same."""
+        Job = self.Job
+        for row in Job.select().where((Job.store_slug == slug) & (Job.kind == kind) & (Job.status == "queued")
+                                      ).order_by(Job.id):
+            if (row.payload or None) == (payload or None):
+                return _job(row)
+        return None
+
     def get(self, job_id: int) -> JobRecord | None:
         row = self.Job.get_or_none(self.Job.id == job_id)
         return _job(row) if row else None
