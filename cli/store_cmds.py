@@ -51,15 +51,15 @@ def make_plan(app: AppContext, name, file, prune, refresh, flags) -> Plan | Flee
     return app.kit.plan(desired_spec(app, name, **flags), refresh=refresh)
 
 
-def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
+expand_option = click.option("--expand", is_flag=True,
+                             help="Fleets: list every store of each group and the group's property changes.")
+
+
+def show_plan(app: AppContext, plan: Plan | FleetPlan, expand: bool = False) -> None:
     if isinstance(plan, FleetPlan):
-        for p in plan.plans:
-            if p.has_changes or p.drift:
-                click.echo(render.plan_text(p, color=app.color))
-                click.echo()
         for store, message in plan.errors:
             click.echo(f"Error planning store '{store}': {message}", err=True)
-        click.echo(plan.summary.text + ("" if plan.has_changes else " Every store matches its spec."))
+        click.echo(render.fleet_text(plan, expand=expand, color=app.color))
     else:
         click.echo(render.plan_text(plan, color=app.color))
 
@@ -73,10 +73,11 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
               help="Compare against the live cluster too (detects drift).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to apply it later.")
+@expand_option
 @json_option
 @detailed_option
 @click.pass_context
-def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, as_json,
+def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, expand, as_json,
              detailed_exitcode):
     """Show what applying would change, without changing anything.
 
@@ -87,7 +88,11 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
       storekit plan "My Shop" --email owner@example.com --out plan.json
       storekit plan "My Shop" --tier medium --detailed-exitcode
       storekit plan -f stores.yaml --prune --out fleet.json
+      storekit plan -f stores.yaml --expand    # every store of each group of identical change
       storekit plan "My Shop" --destroy --out destroy.json
+
+    A fleet's plan is shown grouped by identical change ("14 stores: tier small →
+    medium; 3 stores: new (small)"); --json has the groups and every store's plan.
     """
     ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
     app: AppContext = ctx.obj
@@ -103,7 +108,7 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
     if as_json:
         click.echo(render.to_json(plan.to_dict()))
     else:
-        show_plan(app, plan)
+        show_plan(app, plan, expand)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: storekit apply {out}")
     if isinstance(plan, FleetPlan) and plan.errors:

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from .errors import SpecError
+from .grouping import ChangeGroup, group_plans, groups_text
 from .plan import FORMAT_VERSION, Plan, PlanSummary
 from .spec import StoreSpec
 
@@ -93,9 +94,20 @@ class FleetPlan:
     def has_changes(self) -> bool:
         return any(p.has_changes for p in self.plans)
 
+    @property
+    def groups(self) -> tuple[ChangeGroup, ...]:
+        """The stores grouped by identical change (``storekit.grouping``)."""
+        return group_plans(self.plans)
+
+    @property
+    def groups_text(self) -> str:
+        return groups_text(self.groups)
+
     def to_dict(self) -> dict:
+        groups = self.groups
         return {"format_version": FORMAT_VERSION, "kind": "fleet", "created_at": self.created_at,
                 "summary": self.summary.to_dict(), "has_changes": self.has_changes,
+                "groups_text": groups_text(groups), "groups": [g.to_dict() for g in groups],
                 "plans": [p.to_dict() for p in self.plans],
                 "errors": [{"store": s, "message": m} for s, m in self.errors]}
 

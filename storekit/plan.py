@@ -27,7 +27,7 @@ from .redact import redact_url
 from .events import is_hidden, urn_name
 from .spec import StoreSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: spec_changes; fleet groups (docs/plan-format.md)
 SENSITIVE = "(sensitive)"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's secret signature key
 _SECRET_DATA_KEYS = ("data", "stringData")
@@ -121,6 +121,43 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class SpecChange:
+    """One field of the desired spec that differs from the spec the store was last applied with."""
+
+    field: str  # "tier", "images.wordpress"
+    before: Any
+    after: Any
+
+    @property
+    def text(self) -> str:
+        return f"{self.field} {_short(self.before)} \u2192 {_short(self.after)}"
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def _short(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def spec_changes(before: StoreSpec | None, after: StoreSpec | None) -> tuple[SpecChange, ...]:
+    """The fields that differ between a recorded and a desired spec (images per key)."""
+    if before is None or after is None:
+        return ()
+    old, new = before.to_dict(), after.to_dict()
+    out = []
+    for key in new:
+        if key == "images":
+            for image in sorted(set(old.get("images") or {}) | set(new.get("images") or {})):
+                a, b = (old.get("images") or {}).get(image), (new.get("images") or {}).get(image)
+                if a != b:
+                    out.append(SpecChange(f"images.{image}", a, b))
+        elif old.get(key) != new.get(key):
+            out.append(SpecChange(key, old.get(key), new.get(key)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     add: int = 0
     change: int = 0
@@ -167,6 +204,7 @@ class Plan:
     state_url: str
     drift: tuple[ResourceChange, ...] = ()  # changed behind storekit's back (when refreshed)
     refreshed: bool = False  # made against live state; apply refreshes too
+    spec_changes: tuple[SpecChange, ...] = ()  # desired fields that differ from the recorded spec
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     storekit_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -196,6 +234,7 @@ class Plan:
             "spec": self.spec.to_dict() if self.spec else None,
             "summary": self.summary.to_dict(),
             "has_changes": self.has_changes,
+            "spec_changes": [c.to_dict() for c in self.spec_changes],
             "changes": [c.to_dict() for c in self.changes],
             "drift": [c.to_dict() for c in self.drift],
         }
@@ -227,6 +266,7 @@ class Plan:
                 spec=StoreSpec.from_dict(d["spec"]) if d.get("spec") else None,
                 changes=tuple(ResourceChange.from_dict(c) for c in d["changes"]),
                 drift=tuple(ResourceChange.from_dict(c) for c in d.get("drift", ())),
+                spec_changes=tuple(SpecChange(**c) for c in d.get("spec_changes", ())),
                 fingerprint=d["fingerprint"], state_url=d["state_url"],
                 refreshed=bool(d.get("refreshed", False)),
                 created_at=d.get("created_at", ""), storekit_version=d.get("storekit_version", ""),

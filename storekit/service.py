@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from .catalog import AuditRecord, JobRecord, StoreRecord, TokenRecord, parse_since
 from .errors import SpecError, StalePlan, StoreNotFound, StorekitError
+from .fleet import FleetPlan, parse_fleet
 from .jobs import run_job
 from .kit import Storekit
 from .plan import Plan
@@ -32,6 +33,7 @@ from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
 NEW_STORE_FIELDS = ("name", "admin_email", "email", "engine", "tier")
 CHANGEABLE_FIELDS = ("tier",)
+FLEET_MAX_STORES = 200  # stores one fleet plan request may list (each runs the engine)
 
 
 class Conflict(StorekitError):
@@ -123,6 +125,17 @@ class StoreService:
 
     def tokens(self) -> list[TokenRecord]:
         return self.catalog.tokens.all()
+
+    def plan_fleet(self, text: str, *, prune: bool = False, max_stores: int = FLEET_MAX_STORES) -> FleetPlan:
+        """Plan a fleet file's text (pasted in the dashboard, posted to the API), grouped by
+        identical change; at most ``max_stores`` stores per request (each runs the engine)."""
+        if not isinstance(text, str) or not text.strip():
+            raise SpecError([("fleet", "must be a fleet file's YAML text (a 'stores' list)")], subject="fleet file")
+        specs = parse_fleet(text, "fleet")
+        if len(specs) > max_stores:
+            raise SpecError([("stores", f"may list at most {max_stores} stores per request (got {len(specs)})")],
+                            subject="fleet file")
+        return self.kit.plan_fleet(specs, prune=prune)
 
     # ---- jobs ------------------------------------------------------------------
 

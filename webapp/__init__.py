@@ -95,7 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def close_db(_exc):
         kit.catalog.close()
 
-    from . import api, auth, errors, health, tokens_api, ui
+    from . import api, auth, errors, fleet_ui, health, tokens_api, ui
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
@@ -103,6 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(tokens_api.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(fleet_ui.bp)
 
     @app.after_request
     def security_headers(response):

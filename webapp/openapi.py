@@ -32,6 +32,9 @@ _CHANGE = {"type": "object", "additionalProperties": False,
 _APPLY = {"oneOf": [_CHANGE, {"type": "object", "additionalProperties": False, "required": ["plan_id"],
                               "properties": {"plan_id": {"type": "string", "description":
                                              "apply exactly this previewed plan (409 and a fresh plan when stale)"}}}]}
+_FLEET = {"type": "object", "required": ["fleet"], "additionalProperties": False,
+          "properties": {"fleet": {"type": "string", "maxLength": 60000,
+                                   "description": "a fleet file's YAML: defaults and a stores list"}}}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
 _DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
 _NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
@@ -80,6 +83,9 @@ SPEC = {
         },
         "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change: the plan document and its plan_id", body=_CHANGE,
                                                           errors=(400, 401, 404, 409, 503))},
+        "/api/fleet/plan": {"post": _op(
+            "Plan a fleet file: every store's plan, grouped by identical change (nothing changes)",
+            body=_FLEET, errors=(400, 401, 409, 503))},
         "/api/stores/{slug}/events": {**_STORE, "get": _op("The timeline: raw events, and one line per engine step")},
         "/api/stores/{slug}/health": {**_STORE, "get": _op("Pods, volumes and quota usage", errors=(401, 404, 503))},
         "/api/stores/{slug}/logs/{pod}": {
