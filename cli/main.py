@@ -7,7 +7,8 @@ code; a traceback only with ``--debug``.
 
 Exit codes: 0 success; 1 operation failed; 2 usage error (or, with
 ``--detailed-exitcode``, changes present); 3 store not found; 4 store busy; 5 stale
-plan; 6 cluster or tool unavailable; 7 invalid input. With ``--detailed-exitcode``
+plan; 6 cluster or tool unavailable; 7 invalid input; 8 refused by a mandatory policy
+or the two-person rule. With ``--detailed-exitcode``
 every error exits 1, as Terraform's does.
 """
 

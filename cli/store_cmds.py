@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from storekit.errors import SpecError, StoreNotFound
+from storekit.errors import ApprovalRequired, PolicyViolation, SpecError, StoreNotFound
+from storekit.policy import blocking
 from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
 from storekit.engines import registry, tier_names
@@ -14,6 +15,7 @@ from storekit.views import drift_text
 from . import render
 from .context import AppContext, Progress, confirm
 
+GOVERNANCE_ERRORS = (PolicyViolation.kind, ApprovalRequired.kind)
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print a JSON document (see docs/plan-format.md) instead of text.")
 detailed_option = click.option("--detailed-exitcode", is_flag=True,
@@ -130,7 +132,8 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
             click.echo(f"Apply complete: {len(result.items) - len(result.failed)} of {len(result.items)} "
                        f"stores in {result.seconds:.1f}s.")
         if not result.ok:
-            ctx.exit(1)
+            governed = all(i.error_kind in GOVERNANCE_ERRORS for i in result.failed)
+            ctx.exit(PolicyViolation.exit_code if governed else 1)
         return
     result = app.kit.apply(plan, on_event=Progress(not as_json, prefix=False))
     if as_json:
@@ -187,6 +190,8 @@ def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve:
         show_plan(app, plan)
     if not plan.has_changes:
         return
+    if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
+        raise PolicyViolation(plan.store, blocking(plan.policy))
     confirm(app, auto_approve)
     apply_and_report(app, ctx, plan, as_json)
 

@@ -174,6 +174,7 @@ class StoreService:
         if self.catalog.count_stores() >= max_stores:
             raise QuotaExceeded(f"the platform already has {max_stores} stores (MAX_STORES)",
                                 hint="Delete a store or raise STOREKIT_WEB_MAX_STORES.")
+        self.kit.governance.precheck(spec, "create")  # a mandatory policy refuses now (403), not in the job
         store = self.catalog.upsert_store(spec, status="pending", error_message=None, provisioned_at=None)
         job = self.submit("create", spec.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
         return store, job
@@ -188,6 +189,7 @@ class StoreService:
         """Queue a change planned afresh by the worker (the API's PATCH with fields)."""
         record = self.store(name)
         spec = self.changed_spec(record.slug, changes)
+        self.kit.governance.precheck(spec, "update", before_tier=record.tier)
         return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
 
     def preview(self, name: str, changes: dict) -> Preview:
@@ -203,6 +205,7 @@ class StoreService:
         if saved is None or saved[0] != record.slug:
             raise SpecError([("plan_id", "is not a plan of this store (preview the change again)")])
         plan = Plan.from_dict(saved[1])
+        self.kit.governance.check(plan)  # 403 naming the rule, from the plan's content
         if self.kit.gateway.fingerprint(record.slug) != plan.fingerprint:
             fresh = self.preview(record.slug, {"tier": plan.spec.tier} if plan.spec else {})
             raise StalePreview(record.slug, fresh)
