@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-from . import ops
+from . import approvals, ops
 from .applying import Runner
 from .catalog import Catalog
 from .engine import Engine
@@ -159,6 +159,7 @@ class Storekit:
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
             self.governance.check(plan)  # from the plan's content: recorded results are not trusted
+            approvals.require(self, plan, details)  # the two-person rule, when it is on
             made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
             if made_against != here:  # plans carry the URL without its password
                 raise StalePlan(plan.store) from SpecError(
@@ -169,12 +170,17 @@ class Storekit:
                 return self.runner.apply(plan, self._emitter(on_event))
 
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
-                actor: Actor | None = None) -> ApplyResult:
-        """Remove every object of the store and its stack."""
+                actor: Actor | None = None, governed: bool = True) -> ApplyResult:
+        """Remove every object of the store and its stack. Policies and the two-person rule
+        apply as to any plan unless ``governed`` is False (the reaper of an expired store:
+        the ``expires_at`` of its spec was the decision)."""
         with self.audited("destroy", slugify(name) or name, name, actor, {}) as details:
             snap = self._snapshot(name)
             plan = self.planner.plan_destroy(snap)
             details.update(action="destroy", summary=plan.summary.text)
+            if governed:
+                self.governance.check(plan)
+                approvals.require(self, plan, details)
             with self._store_lock(plan.store):
                 return self.runner.destroy(plan, self._emitter(on_event), snap=snap)
 
