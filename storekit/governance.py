@@ -73,13 +73,16 @@ class Governance:
 
     def review(self, plans: Sequence[Plan]) -> tuple[tuple[Plan, ...], CapacityPreview]:
         """``plans`` with their policy results and capacity preview; the set's capacity."""
-        stores = self._stores()
+        policy = self.policy()
+        # The catalog is read only when something needs it (a destroy's tier, stores per owner).
+        needs_catalog = any(p.action == "destroy" for p in plans) or any(
+            r["type"] == "max_stores_per_owner" for r in policy.rules)
+        stores = self._stores() if needs_catalog else []
         tier_of = self._recorded_tier(stores)
         deltas = [plan_delta(p, tier_of) for p in plans]
         allocatable, reserved, storage_known = self.cluster()
         whole = CapacityPreview(total(deltas), allocatable, reserved, storage_known)
         owners = self.owners_after(stores, plans)
-        policy = self.policy()
         out = []
         for plan, delta in zip(plans, deltas):
             own = CapacityPreview(delta, allocatable, reserved, storage_known)
