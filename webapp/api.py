@@ -98,6 +98,21 @@ def plan_fleet():
     return jsonify(svc().plan_fleet(data["fleet"]).to_dict())
 
 
+@bp.get("/plans/<planid:plan_id>")
+@require("viewer")
+def saved_plan(plan_id):
+    """A saved plan as it was shown, with its approval (two-person rule)."""
+    return jsonify(svc().saved_plan(plan_id))
+
+
+@bp.post("/plans/<planid:plan_id>/approve")
+@require("admin")
+@limiter.limit(action_limit)
+def approve_plan(plan_id):
+    """Approve a submitted plan; 403 for the admin who submitted it."""
+    return jsonify(approval=svc().approve(plan_id, actor("api")).to_dict())
+
+
 @bp.get("/stores/<slug:slug>/events")
 @require("viewer")
 def events(slug):
