@@ -16,6 +16,7 @@ from storekit.views import drift_text
 
 from . import render
 from .context import AppContext, Progress, confirm
+from .rollout_cmds import rollout_options, rollout_settings, run_rollout
 
 PLAN_ID = re.compile(r"[0-9a-f]{32}")
 GOVERNANCE_ERRORS = (PolicyViolation.kind, ApprovalRequired.kind)
@@ -175,9 +176,11 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
 @click.option("--prune", is_flag=True, help="With -f: also destroy stores the file does not list.")
 @spec_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@rollout_options
 @json_option
 @click.pass_context
-def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve, as_json):
+def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve, waves, max_unavailable, bake, gate,
+              as_json):
     """Apply a saved plan exactly, or plan and apply a store or a fleet.
 
     A saved plan is refused when its store changed since the plan was made, when a
@@ -190,11 +193,31 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
       storekit apply 3f1c0d8e9a7b4c2d1e0f9a8b7c6d5e4f      # an approved plan, by its id
       storekit apply "My Shop" --email owner@example.com --auto-approve
       storekit apply -f stores.yaml --prune
+      storekit apply -f stores.yaml --waves 1,10%,50%,100% --max-unavailable 2
+
+    With --waves (or a fleet file's rollout: section) a fleet rolls out in waves, each
+    followed by a health gate; a failed gate halts it (see `storekit rollout`).
     """
     app: AppContext = ctx.obj
+    rollout = rollout_settings(file, waves=waves, max_unavailable=max_unavailable, bake=bake, gate=gate)
     if target and target.endswith(".json") and not file:
         plan = load_plan_file(target)
+        if rollout is not None:
+            if not isinstance(plan, FleetPlan):
+                raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+            run_rollout(app, ctx, plan, rollout, as_json)
+            return
         apply_and_report(app, ctx, plan, as_json)
+        return
+    if rollout is not None:
+        if not file:
+            raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+        plan = make_plan(app, None, file, prune, True, {})
+        if not as_json:
+            show_plan(app, plan)
+        if plan.has_changes:
+            confirm(app, auto_approve)
+            run_rollout(app, ctx, plan, rollout, as_json)
         return
     if target and PLAN_ID.fullmatch(target) and not file:  # a saved (submitted) plan, by its id
         from storekit import approvals

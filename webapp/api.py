@@ -98,6 +98,24 @@ def plan_fleet():
     return jsonify(svc().plan_fleet(data["fleet"]).to_dict())
 
 
+@bp.get("/rollouts")
+@require("viewer")
+def rollouts():
+    return jsonify(rollouts=[r.to_dict() for r in g.kit.catalog.rollouts.recent()])
+
+
+@bp.get(f"/rollouts/<int(max={MAX_ID}):rollout_id>")
+@require("viewer")
+def rollout(rollout_id):
+    """A staged rollout's waves and where it stands (live while it runs)."""
+    record = g.kit.catalog.rollouts.get(rollout_id)
+    if record is None:
+        from werkzeug.exceptions import NotFound
+
+        raise NotFound(f"no rollout {rollout_id}")
+    return jsonify(record.to_dict())
+
+
 @bp.get("/plans/<planid:plan_id>")
 @require("viewer")
 def saved_plan(plan_id):

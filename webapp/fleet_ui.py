@@ -1,4 +1,5 @@
-"""The dashboard's Fleet page: paste a fleet file, read its plan grouped by identical change.
+"""The dashboard's Fleet pages: paste a fleet file, read its plan grouped by identical change;
+follow staged rollouts wave by wave (``/rollouts``).
 
 A plan runs the engine for every store, so it runs on the form's POST only, rate limited
 like a store's preview; the groups come from the library (``storekit.grouping``) and the
@@ -7,7 +8,7 @@ lines from its views (``storekit.views.group_lines``), as ``storekit plan -f`` p
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 
 from storekit.errors import StorekitError
 from storekit.views import group_lines
@@ -45,3 +46,19 @@ def plan():
         return render_template("fleet.html", text=text, fleet=svc().plan_fleet(text), error=None)
     except StorekitError as e:
         return render_template("fleet.html", text=text, fleet=None, error=str(e)), e.http_status
+
+
+@bp.get("/rollouts")
+@require("viewer", ui=True)
+def rollouts():
+    return render_template("rollouts.html", rollouts=g.kit.catalog.rollouts.recent(), rollout=None)
+
+
+@bp.get("/rollouts/<int(max=2147483647):rollout_id>")
+@require("viewer", ui=True)
+def rollout(rollout_id):
+    """One rollout's waves; the page refreshes itself while the rollout runs (live progress)."""
+    record = g.kit.catalog.rollouts.get(rollout_id)
+    if record is None:
+        abort(404)
+    return render_template("rollouts.html", rollouts=None, rollout=record)
