@@ -98,6 +98,20 @@ def plan_fleet():
     return jsonify(svc().plan_fleet(data["fleet"]).to_dict())
 
 
+@bp.get("/drift")
+@require("viewer")
+def drift():
+    """The latest drift check of every store: severity and what drifted."""
+    return jsonify(checks=[c.to_dict() for c in g.kit.catalog.drift.all()])
+
+
+@bp.post("/stores/<slug:slug>/drift/revert")
+@require("admin")
+@limiter.limit(action_limit)
+def drift_revert(slug):
+    return jsonify(job=svc().revert_drift(slug, actor("api")).to_dict()), 202
+
+
 @bp.get("/rollouts")
 @require("viewer")
 def rollouts():
