@@ -142,13 +142,20 @@ class StoreService:
 
     def submit(self, kind: str, slug: str, actor: Actor, payload: dict | None = None, *,
                details: dict | None = None) -> JobRecord:
-        """Queue a job for the workers, and audit the request."""
-        job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip,
-                                        payload=payload)
+        """Queue a job for the workers, and audit the request.
+
+        A request identical to a job of the store still waiting in the queue joins that job
+        (its audit entry says so): a burst of the same change runs once, not once per click.
+        """
+        job = self.catalog.jobs.queued_like(kind, slug, payload)
+        joined = job is not None
+        if job is None:
+            job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source,
+                                            ip_address=actor.ip, payload=payload)
         record = self.catalog.store(slug)
         self.catalog.audit(f"{kind}-requested", resource_id=slug, resource_name=record.name if record else None,
                            actor=actor.name, source=actor.source, ip_address=actor.ip,
-                           details={"job": job.id, **(details or {})})
+                           details={"job": job.id, **({"joined": True} if joined else {}), **(details or {})})
         return job
 
     def run_now(self, kind: str, slug: str, actor: Actor, payload: dict | None = None):
