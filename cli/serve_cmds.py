@@ -24,7 +24,8 @@ def log_level_option(f):
 @log_level_option
 @click.pass_obj
 def worker_cmd(app: AppContext, size, log_level, log_format):
-    """Run provisioning jobs from the catalog (alongside or instead of `serve`'s pool).
+    """Run provisioning jobs from the catalog (alongside or instead of `serve`'s pool), the
+    scheduled drift checks (STOREKIT_DRIFT_INTERVAL) and the reaper of expired stores.
 
     \b
     Example:
@@ -34,7 +35,11 @@ def worker_cmd(app: AppContext, size, log_level, log_format):
     from storekit.recorder import Actor
 
     configure_logging(log_level, log_format)
-    pool = WorkerPool(app.kit.as_actor(Actor(name="storekit-worker", source="worker")), size=size).start()
+    from storekit.schedule import Scheduler
+
+    kit = app.kit.as_actor(Actor(name="storekit-worker", source="worker"))
+    pool = WorkerPool(kit, size=size).start()
+    schedule = Scheduler(kit).start()  # scheduled drift checks, the reaper of expired stores
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"worker pool of {size} running jobs; Ctrl-C to stop", err=True)
@@ -42,6 +47,7 @@ def worker_cmd(app: AppContext, size, log_level, log_format):
         stop.wait()
     except KeyboardInterrupt:
         pass
+    schedule.stop(timeout=5)
     pool.stop(timeout=5)
 
 

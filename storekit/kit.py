@@ -235,7 +235,7 @@ class Storekit:
 
         return objects_from_state(self._snapshot(name).deployment, reveal=reveal)
 
-    def drift(self, name: str) -> DriftReport:
+    def drift(self, name: str, *, refresh: bool | None = None) -> DriftReport:
         """What changed in the cluster behind storekit's back (nothing is changed)."""
         snap = self._snapshot(name)
         if snap.spec is None:

@@ -126,5 +126,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storekit.jobs import WorkerPool
 
         app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
+        from storekit.schedule import Scheduler
+
+        app.extensions["storekit.schedule"] = Scheduler(kit).start()
     return app
 

@@ -81,6 +81,9 @@ def serve_cmd(app, host, port, workers, threads, dev, log_level, log_format, adm
         pass
     finally:
         server.close()
+        schedule = flask_app.extensions.get("storekit.schedule")
+        if schedule is not None:
+            schedule.stop(timeout=5)
         pool = flask_app.extensions.get("storekit.workers")
         if pool is not None:
             pool.stop(timeout=20)
