@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .errors import EngineUnavailable
-
 __all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
 
 
@@ -38,12 +36,16 @@ def quantity(text: str | None):
 
 @dataclass(frozen=True)
 class Tier:
-    """A size of store. The core reads ``name`` and the ``volumes`` sizes; ``sizes`` is the
-    engine's own (container resources, quotas, ...)."""
+    """A size of store. The core reads ``name``, the ``volumes`` sizes and the ``requests``
+    (what the store reserves from the cluster); ``sizes`` is the engine's own (container
+    resources, quotas, ...)."""
 
     name: str
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> requested size
     sizes: Any = None
+    # What a store of this tier reserves from the cluster (its quota's requests): keys cpu,
+    # memory, storage as quantities. The capacity preview in every plan sums these.
+    requests: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,16 +88,6 @@ class Engine:
     generate_secrets: Callable[[], dict[str, str]] = _no_secrets  # made once per store
     # Steps shown in timelines, in order, and which resource types or names belong to each.
     steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def require_available(self) -> "Engine":
-        if not self.available or self.program is None:
-            from .engines import available_engines
-
-            raise EngineUnavailable(
-                f"the '{self.name}' engine is not available yet: {self.unavailable_reason}",
-                hint=f"Use one of: {', '.join(available_engines())}.",
-            )
-        return self
 
     @property
     def tier_names(self) -> list[str]:

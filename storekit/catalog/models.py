@@ -104,6 +104,63 @@ def define(db) -> SimpleNamespace:
         token_hash = CharField(max_length=64, unique=True)
         created_at = DateTimeField(default=utcnow)
         last_used_at = DateTimeField(null=True)
+        expires_at = DateTimeField(null=True)
+        revoked_at = DateTimeField(null=True)
+
+    class WebSession(Base):
+        """A dashboard login: the cookie holds a secret, this row its SHA-256 (``id``)."""
+        id = CharField(max_length=64, primary_key=True)
+        token_id = IntegerField(index=True)
+        token_hash = CharField(max_length=64)  # the token's hash at login: a rotation ends the session
+        created_at = DateTimeField(default=utcnow)
+        expires_at = DateTimeField()
+        ended_at = DateTimeField(null=True)
+
+    class SavedPlan(Base):
+        """A plan as it was shown (dashboard, API), so that exactly it can be applied."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        payload = JSONField()
+        created_at = DateTimeField(default=utcnow, index=True)
+
+    class PlanApproval(Base):
+        """A plan submitted for the two-person rule (``id`` is its saved plan's), and who approved it."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        plan_hash = CharField(max_length=80, index=True)
+        submitted_by = CharField(max_length=120)
+        submitted_at = DateTimeField(default=utcnow)
+        approved_by = CharField(max_length=120, null=True)
+        approved_at = DateTimeField(null=True)
+
+    class Rollout(Base):
+        """A staged rollout of a fleet plan: its waves, where it stands, what it changed."""
+
+        id = AutoField()
+        status = CharField(max_length=20, index=True)  # running | halted | done | rolled-back
+        actor = CharField(max_length=120)
+        source = CharField(max_length=20)
+        options = JSONField()
+        waves = JSONField()  # [{"number", "stores", "status", "failed", "started_at", "finished_at"}]
+        plans = JSONField()  # slug -> the plan document applied in its wave
+        previous = JSONField()  # slug -> the spec before the rollout (for rollback), None for new stores
+        message = TextField(null=True)
+        created_at = DateTimeField(default=utcnow)
+        updated_at = DateTimeField(default=utcnow)
+
+    class DriftCheck(Base):
+        """The latest drift check of a store: when, how severe, what drifted."""
+
+        store_slug = CharField(max_length=57, primary_key=True)
+        checked_at = DateTimeField(default=utcnow, index=True)
+        severity = CharField(max_length=20)  # none | info | warning | critical | error
+        changes = JSONField()
+        method = CharField(max_length=20)  # engine | fast
+        error = TextField(null=True)
 
     return SimpleNamespace(SchemaVersion=SchemaVersion, Store=Store, ProvisioningEvent=ProvisioningEvent,
-                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken)
+                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, WebSession=WebSession,
+                           SavedPlan=SavedPlan, PlanApproval=PlanApproval, Rollout=Rollout,
+                           DriftCheck=DriftCheck)
