@@ -23,7 +23,8 @@ COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan
 
 def _paint(line: Line, color: bool) -> str:
     text = line.render()
-    if color and line.symbol in COLORS and line.role in ("resource", "property", "summary", "drift", "step", "group"):
+    if color and line.symbol in COLORS and line.role in ("resource", "property", "summary", "drift", "step", "group", "policy",
+                                                          "capacity"):
         return click.style(text, fg=COLORS[line.symbol])
     return text
 
@@ -38,7 +39,8 @@ def plan_text(plan: Plan, *, color: bool = False) -> str:
 
 def fleet_text(fleet, *, expand: bool = False, color: bool = False) -> str:
     summary = fleet.summary.text + ("" if fleet.has_changes else " Every store matches its spec.")
-    return lines_text(fleet_view(fleet.groups, summary, expand=expand), color=color)
+    return lines_text(fleet_view(fleet.groups, summary, expand=expand, plans=fleet.plans, capacity=fleet.capacity),
+                      color=color)
 
 
 def timeline_text(timeline: Timeline, *, color: bool = False) -> str:

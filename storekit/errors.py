@@ -16,7 +16,7 @@ class StorekitError(Exception):
 
     exit_code = 1
     http_status = 500
-    code = "error"
+    kind = "error"
 
     def __init__(self, message: str, *, hint: str | None = None):
         message = redact_text(message)  # a URL quoted in a message never shows its password
@@ -28,7 +28,7 @@ class StorekitError(Exception):
         return f"{self.message} {self.hint}" if self.hint else self.message
 
     def to_dict(self) -> dict:
-        return {"error": self.code, "message": self.message, "hint": self.hint}
+        return {"error": self.kind, "message": self.message, "hint": self.hint}
 
 
 class SpecError(StorekitError):
@@ -36,7 +36,7 @@ class SpecError(StorekitError):
 
     exit_code = 7
     http_status = 400
-    code = "invalid_spec"
+    kind = "invalid_spec"
 
     def __init__(self, problems: dict[str, str] | list[tuple[str, str]], *, subject: str = "store spec"):
         items = list(problems.items()) if isinstance(problems, dict) else list(problems)
@@ -53,7 +53,7 @@ class SpecError(StorekitError):
 class StoreNotFound(StorekitError):
     exit_code = 3
     http_status = 404
-    code = "not_found"
+    kind = "not_found"
 
     def __init__(self, name: str):
         self.name = name
@@ -65,7 +65,7 @@ class StoreBusy(StorekitError):
 
     exit_code = 4
     http_status = 409
-    code = "busy"
+    kind = "busy"
 
     def __init__(self, name: str, *, holder: str | None = None, since: str | None = None):
         self.name, self.holder, self.since = name, holder, since
@@ -81,7 +81,7 @@ class StoreBusy(StorekitError):
 class StalePlan(StorekitError):
     exit_code = 5
     http_status = 409
-    code = "stale_plan"
+    kind = "stale_plan"
 
     def __init__(self, name: str):
         self.name = name
@@ -94,7 +94,7 @@ class StalePlan(StorekitError):
 class ClusterUnreachable(StorekitError):
     exit_code = 6
     http_status = 503
-    code = "cluster_unreachable"
+    kind = "cluster_unreachable"
 
 
 class ToolMissing(StorekitError):
@@ -102,13 +102,13 @@ class ToolMissing(StorekitError):
 
     exit_code = 6
     http_status = 503
-    code = "tool_missing"
+    kind = "tool_missing"
 
 
 class EngineUnavailable(StorekitError):
     exit_code = 7
     http_status = 400
-    code = "engine_unavailable"
+    kind = "engine_unavailable"
 
 
 class OperationFailed(StorekitError):
@@ -116,7 +116,7 @@ class OperationFailed(StorekitError):
 
     exit_code = 1
     http_status = 502
-    code = "operation_failed"
+    kind = "operation_failed"
 
     def __init__(self, message: str, *, details: str = "", hint: str | None = None):
         super().__init__(message, hint=hint)
@@ -124,4 +124,43 @@ class OperationFailed(StorekitError):
 
 
 class OperationTimeout(OperationFailed):
-    code = "timeout"
+    kind = "timeout"
+
+
+class EngineInterrupted(OperationFailed):
+    """The engine process was killed before it finished (a signal, a lost machine).
+
+    Nothing needs a person: the next run of the operation repairs what it left in the
+    store's state (its lock, its pending operations; ``storekit.recovery``) and converges.
+    Workers run such a job again by themselves.
+    """
+
+    http_status = 503
+    kind = "interrupted"
+
+
+class PolicyViolation(StorekitError):
+    """A mandatory rule fails: the plan may not be applied."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "policy_violation"
+
+    def __init__(self, store: str, failures):
+        self.store, self.failures = store, tuple(failures)
+        names = "; ".join(f"policy '{f.rule}' ({f.type}): {f.message}" for f in failures)
+        super().__init__(f"store '{store}' may not be changed: {names}",
+                         hint="Change the plan to satisfy the policy, or ask the platform team to change "
+                              "STOREKIT_POLICY_FILE.")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "policy": [f.to_dict() for f in self.failures]}
+
+
+class ApprovalRequired(StorekitError):
+    """The two-person rule: this plan (by its hash) has no approval by a second admin, or
+    the approval asked for is not allowed (an admin approving their own plan)."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "approval_required"

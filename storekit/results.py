@@ -85,7 +85,7 @@ class FleetItem:
     plan: Plan | None = None
     result: ApplyResult | None = None
     error: str | None = None
-    error_code: str | None = None
+    error_kind: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -95,7 +95,7 @@ class FleetItem:
         return {"store": self.store, "ok": self.ok,
                 "plan": self.plan.to_dict() if self.plan else None,
                 "result": self.result.to_dict() if self.result else None,
-                "error": self.error, "error_code": self.error_code}
+                "error": self.error, "error_kind": self.error_kind}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 class TokenNotFound(StorekitError):
     exit_code = 3
     http_status = 404
-    code = "not_found"
+    kind = "not_found"
 
     def __init__(self, name: str):
         super().__init__(f"no token named '{name}'", hint="List them with `storekit token list`.")

@@ -88,6 +88,21 @@ def plan_view(plan: Plan) -> list[Line]:
     for c in changed:
         lines += change_lines(c)
     lines += [Line("", "blank"), Line(plan.summary.text, "summary", "~")]
+    return lines + governance_lines(plan.policy, plan.capacity)
+
+
+def governance_lines(policy, capacity) -> list[Line]:
+    """The capacity preview, then each policy rule that did not pass (or that all passed)."""
+    lines = []
+    if capacity is not None:
+        lines.append(Line(capacity.text, "capacity", "" if capacity.fits else "!"))
+    failed = [r for r in policy if not r.passed]
+    for r in failed:
+        word = "BLOCKS" if r.blocks else "warns"
+        lines.append(Line(f"Policy '{r.rule}' ({r.enforcement}) {word}: {r.message}", "policy",
+                          "-" if r.blocks else "!"))
+    if policy and not failed:
+        lines.append(Line(f"Policy: all {len(policy)} rules pass.", "policy", "+"))
     return lines
 
 
@@ -109,14 +124,21 @@ def group_lines(group: ChangeGroup, *, expand: bool = False) -> list[Line]:
     return lines
 
 
-def fleet_view(groups: tuple[ChangeGroup, ...], summary_text: str, *, expand: bool = False) -> list[Line]:
-    """A fleet plan as groups of identical change, then the Terraform-style summary."""
+def fleet_view(groups: tuple[ChangeGroup, ...], summary_text: str, *, expand: bool = False,
+               plans: tuple[Plan, ...] = (), capacity=None) -> list[Line]:
+    """A fleet plan as groups of identical change, the Terraform-style summary, the fleet's
+    capacity preview and each store's policy results that did not pass."""
     lines: list[Line] = []
     for group in groups:
         lines += group_lines(group, expand=expand)
     if groups and not expand and any(g.changes or g.drift for g in groups):
         lines.append(Line("(--expand shows each group's stores and property changes)", "hint"))
     lines += [Line("", "blank"), Line(summary_text, "summary", "~")]
+    if capacity is not None:
+        lines.append(Line(capacity.text, "capacity", "" if capacity.fits else "!"))
+    for plan in plans:
+        for line in governance_lines([r for r in plan.policy if not r.passed], None):
+            lines.append(Line(f"{plan.store}: {line.text}", line.role, line.symbol))
     return lines
 
 

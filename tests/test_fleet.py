@@ -37,7 +37,7 @@ def test_apply_many_isolates_a_failing_store(settings, kube):
         assert 2 <= peak[0] <= 3, peak
         assert [i.store for i in result.failed] == [bad.slug]
         failure = by_store[bad.slug]
-        assert failure.error_code == OperationTimeout.code
+        assert failure.error_kind == OperationTimeout.kind
         assert "did not become ready in time" in failure.error and "ingress" in failure.error, failure.error
         for spec in good:
             assert by_store[spec.slug].ok

@@ -18,12 +18,14 @@ from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.files import secret_file
 from storekit.redact import redact_text
+from storekit.metrics import Metrics
 from storekit.service import StoreService
 from storekit.settings import Settings
 
 from . import sessions
 from .extensions import limiter
-from .guards import BoundedClientAddress, NameConverter, SlugConverter, TokenNameConverter, no_store
+from .guards import (BoundedClientAddress, NameConverter, PlanIdConverter, SlugConverter, TokenNameConverter,
+                     no_store)
 
 DEFAULTS = {
     "MAX_STORES": 10,
@@ -61,12 +63,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     sessions.init_app(app)
-    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter)
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter,
+                                  planid=PlanIdConverter)
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
     app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
+    metrics = Metrics(lambda: kit.catalog)
+    kit.subscribers.append(metrics)  # operations this process runs (its worker pool's jobs)
+    app.extensions["storekit.metrics"] = metrics
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
     proxies = int(app.config["TRUSTED_PROXIES"])
@@ -114,5 +120,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storekit.jobs import WorkerPool
 
         app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
+        from storekit.schedule import Scheduler
+
+        app.extensions["storekit.schedule"] = Scheduler(kit).start()
     return app
 
