@@ -27,37 +27,23 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from pathlib import Path
 
 from table import print_columns
 
 from storekit import Settings, Storekit
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import answers, free_port, wait_for  # noqa: E402  (the tests' own polling helpers)
+
 TOKEN = "sk_scale-bench-admin-token-00000001"
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check, what: str, timeout: float = 120, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"gave up waiting for {what} after {timeout:.0f} s")
 
 
 def postgres(stack: ExitStack, folder: Path) -> int:
@@ -101,14 +87,6 @@ def api(port: int, method: str, path: str, body: dict | None = None) -> dict:
         return json.loads(resp.read())
 
 
-def answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def round_of(kit: Storekit, ports: list[int], workers: list, n: int, tag: str, kill: bool) -> dict:
     """Ask for ``n`` stores, wait for every job, check double applies, destroy them."""
     catalog = kit.catalog
@@ -120,16 +98,16 @@ def round_of(kit: Storekit, ports: list[int], workers: list, n: int, tag: str, k
         jobs[body["job"]["id"]] = body["store"]["slug"]
     killed_at = taken_over = None
     if kill:  # SIGKILL the worker of the first job seen running; time until another takes it
-        running = wait_until(lambda: [j for j in map(catalog.jobs.get, jobs) if j.status == "running"],
-                             "a running job", timeout=300)[0]
+        running = wait_for(lambda: [j for j in map(catalog.jobs.get, jobs) if j.status == "running"],
+                           timeout=300, what="a running job")[0]
         victim = next(p for p in workers if f":{p.pid}/" in (running.worker or ""))
         victim.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_until(lambda: (j := catalog.jobs.get(running.id)).status == "running" and
-                   f":{victim.pid}/" not in (j.worker or ""), "the job taken over", timeout=300)
+        wait_for(lambda: (j := catalog.jobs.get(running.id)).status == "running" and
+                 f":{victim.pid}/" not in (j.worker or ""), timeout=300, what="the job taken over")
         taken_over = time.monotonic() - killed_at
-    wait_until(lambda: all(catalog.jobs.get(j).status in ("succeeded", "failed") for j in jobs),
-               "every job to end", timeout=3600, every=2)
+    wait_for(lambda: all(catalog.jobs.get(j).status in ("succeeded", "failed") for j in jobs),
+             timeout=3600, every=2, what="every job to end")
     seconds = time.monotonic() - started
     ended = [catalog.jobs.get(j) for j in jobs]
     failed = [j for j in ended if j.status == "failed"]
@@ -144,8 +122,8 @@ def round_of(kit: Storekit, ports: list[int], workers: list, n: int, tag: str, k
     destroy_started = time.monotonic()
     destroys = [api(ports[i % len(ports)], "DELETE", f"/api/stores/{slug}")["job"]["id"]
                 for i, slug in enumerate(jobs.values())]
-    wait_until(lambda: all(catalog.jobs.get(j).status in ("succeeded", "failed") for j in destroys),
-               "every destroy to end", timeout=3600, every=2)
+    wait_for(lambda: all(catalog.jobs.get(j).status in ("succeeded", "failed") for j in destroys),
+             timeout=3600, every=2, what="every destroy to end")
     return {"seconds": seconds, "failed": len(failed), "history_doubles": history_doubles,
             "catalog_doubles": catalog_doubles, "retried": retried, "taken_over": taken_over,
             "destroy_seconds": time.monotonic() - destroy_started,
@@ -184,7 +162,7 @@ def main() -> None:
             spawn(stack, ["serve", "--port", str(port), "--workers", "0", "--threads", "16"], env,
                   folder / f"serve-{port}.log")
         for port in ports:
-            wait_until(lambda: answers(port), f"replica on {port}", timeout=120)
+            wait_for(lambda: answers(port), timeout=120, what=f"replica on {port}")
         for r, count in enumerate(counts):
             workers = [spawn(stack, ["worker", "--size", "1"], env, folder / f"worker-{r}-{i}.log")
                        for i in range(count)]
