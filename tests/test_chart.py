@@ -1,7 +1,8 @@
 """The platform's Helm chart (charts/store-platform), checked with the real helm:
 lint clean for every values file, the schema rejecting bad values, a server-side dry
 run of the rendered manifests, install --wait / upgrade / rollback on the local
-cluster, and a ClusterRole that covers exactly the kinds the store program creates."""
+cluster, and least-privilege roles: the platform's ClusterRole writes only namespaces and
+bindings of the store-manager role, which covers exactly the kinds the store program creates."""
 
 from __future__ import annotations
 
@@ -64,8 +65,17 @@ def rendered(helm, *args) -> list[dict]:
     return [d for d in yaml.safe_load_all(helm("template", "t", str(CHART), *args).stdout) if d]
 
 
-def test_cluster_role_covers_what_the_stack_creates(helm, settings):
-    kit = Storekit(settings)
+def _grants(role: dict) -> dict:
+    granted: dict = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def test_cluster_roles_cover_what_the_stack_creates(helm, settings):
+    kit = Storekit(settings.replace(store_role="t-store-platform-store-manager", service_account="ns/t-store-platform"))
     plan = kit.plan(StoreSpec(name=f"RBAC {uuid.uuid4().hex[:4]}", admin_email="r@b.co"))
     needed = set()
     for change in plan.changes:  # e.g. kubernetes:networking.k8s.io/v1:NetworkPolicy
@@ -74,16 +84,20 @@ def test_cluster_role_covers_what_the_stack_creates(helm, settings):
         plural = change.kind.lower()
         plural = plural[:-1] + "ies" if plural.endswith("y") else plural + ("es" if plural.endswith("s") else "s")
         needed.add((group, plural))
-    role = next(d for d in rendered(helm) if d["kind"] == "ClusterRole")
-    granted: dict = {}
-    for rule in role["rules"]:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    roles = {d["metadata"]["name"]: d for d in rendered(helm) if d["kind"] == "ClusterRole"}
+    platform, store = _grants(roles["t-store-platform"]), _grants(roles["t-store-platform-store-manager"])
+    # Cluster-wide: the namespace itself and the binding inside it; the rest only through that binding.
+    cluster_wide = {("", "namespaces"), ("rbac.authorization.k8s.io", "rolebindings")}
+    assert cluster_wide <= needed, "the stack makes its namespace and binds the store role in it"
     for key in needed:
-        assert VERBS <= granted.get(key, set()), f"the ClusterRole lacks {sorted(VERBS)} on {key}"
-    writable = {k for k, verbs in granted.items() if verbs & {"create", "update", "patch", "delete"}}
-    assert writable == needed, f"the role may write kinds storekit never creates: {sorted(writable - needed)}"
+        assert VERBS <= (platform if key in cluster_wide else store).get(key, set()), f"no {sorted(VERBS)} on {key}"
+    writes = {"create", "update", "patch", "delete"}
+    assert {k for k, v in platform.items() if v & writes} == cluster_wide
+    assert {k for k, v in store.items() if v & writes} == needed - cluster_wide, "no kind storekit never creates"
+    assert platform[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
+    assert ("", "secrets") not in platform, "no Secret anywhere but in store namespaces"
+    bind = next(r for r in roles["t-store-platform"]["rules"] if "bind" in r["verbs"])
+    assert bind["resourceNames"] == ["t-store-platform-store-manager"]
 
 
 def test_dry_run_install_upgrade_rollback(helm, kube, settings):

@@ -5,6 +5,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
+{{- define "sp.storeRole" -}}{{ .Release.Name }}-store-platform-store-manager{{- end -}}
 {{- define "sp.secret" -}}{{ .Values.secrets.existingSecret | default (include "sp.name" .) }}{{- end -}}
 {{- define "sp.env" -}}
 - {name: STOREKIT_HOME, value: /data}
@@ -16,6 +17,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - {name: STOREKIT_STORAGE_CLASS, value: {{ .Values.stores.storageClass | quote }}}
 - {name: STOREKIT_TIMEOUT, value: {{ .Values.stores.timeout | quote }}}
 - {name: STOREKIT_WEB_MAX_STORES, value: {{ .Values.stores.maxStores | quote }}}
+- {name: STOREKIT_STORE_ROLE, value: {{ include "sp.storeRole" . | quote }}}
+- {name: STOREKIT_SERVICE_ACCOUNT, value: "{{ .Release.Namespace }}/{{ include "sp.name" . }}"}
 {{- with .Values.stores.tlsIssuer }}
 - {name: STOREKIT_TLS_ISSUER, value: {{ . | quote }}}
 {{- end }}
