@@ -24,21 +24,6 @@ CHART = Path(__file__).resolve().parent.parent / "charts" / "store-platform"
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
 
-@pytest.fixture(scope="module")
-def helm(settings):
-    path = settings.home_path / "tools" / "bin" / "helm"
-    assert path.exists(), "helm is missing: run `make tools`"
-
-    def run(*args, check=True):
-        result = subprocess.run([str(path), *args], capture_output=True, text=True,
-                                env={"KUBECONFIG": settings.kubeconfig, "HOME": str(settings.home_path),
-                                     "PATH": "/usr/bin:/bin"})
-        if check:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
-    return run
-
-
 @pytest.mark.parametrize("values", ["values.yaml", "values-local.yaml", "values-prod.yaml"])
 def test_lint_is_clean(helm, values):
     out = helm("lint", str(CHART), "-f", str(CHART / values), "--strict")
