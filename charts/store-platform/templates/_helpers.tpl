@@ -22,11 +22,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.stores.tlsIssuer }}
 - {name: STOREKIT_TLS_ISSUER, value: {{ . | quote }}}
 {{- end }}
-{{- with .Values.databaseUrl }}
-- {name: STOREKIT_DB_URL, value: {{ . | quote }}}
+{{- /* URLs may carry passwords: they live in the Secret, not in the pod spec. */}}
+{{- if .Values.databaseUrl }}
+- name: STOREKIT_DB_URL
+  valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: database-url}}
 {{- end }}
-{{- with .Values.stateUrl }}
-- {name: STOREKIT_STATE_URL, value: {{ . | quote }}}
+{{- if .Values.stateUrl }}
+- name: STOREKIT_STATE_URL
+  valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: state-url}}
 {{- end }}
 - name: STOREKIT_PASSPHRASE
   valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: passphrase}}
