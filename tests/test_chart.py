@@ -50,6 +50,18 @@ def rendered(helm, *args) -> list[dict]:
     return [d for d in yaml.safe_load_all(helm("template", "t", str(CHART), *args).stdout) if d]
 
 
+def test_database_urls_stay_out_of_the_pod_spec(helm):
+    docs = rendered(helm, "--set", "databaseUrl=postgresql://u:pw-in-values-1@db/x,stateUrl=postgres://u:pw-in-values-2@db/y")
+    for workload in (d for d in docs if d["kind"] in ("Deployment", "ConfigMap")):
+        assert "pw-in-values" not in yaml.safe_dump(workload), workload["metadata"]["name"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["STOREKIT_DB_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+    assert env["STOREKIT_STATE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "state-url"
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert base64.b64decode(secret["data"]["database-url"]).decode().endswith("pw-in-values-1@db/x")
+
+
 def _grants(role: dict) -> dict:
     granted: dict = {}
     for rule in role["rules"]:
