@@ -56,8 +56,11 @@ node-status: ## say whether the real node runs, with its pods
 test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, NetworkPolicy, metrics
 	@$(PY) -m pytest -m node $(PYTEST_ARGS)
 
-test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster and not store_images and not node' $(PYTEST_ARGS)
+# The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
+# shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
+UNIT_MARKERS := not cluster and not image and not store_images and not redis and not shellcheck and not gcc and not node
+test-unit: venv ## the fast tests: no tools, no cluster, under a minute
+	@$(PY) -m pytest -m '$(UNIT_MARKERS)' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql

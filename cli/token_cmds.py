@@ -11,12 +11,12 @@ import click
 from storekit.vocabulary import TOKEN_ROLES
 
 from . import render
-from .main import AppContext, cli
+from .context import AppContext
 
 EXPIRES_HELP = "Expire after this long: 90m, 12h, 30d (default: never)."
 
 
-@cli.group("token")
+@click.group("token")
 def token_group():
     """Access tokens for the API and the dashboard.
 
@@ -103,3 +103,6 @@ def token_revoke(app: AppContext, name, as_json):
         click.echo(render.to_json(result))
     else:
         click.echo(f"Revoked token '{result['name']}' ({result['sessions_ended']} dashboard logins ended).")
+
+
+COMMANDS = [token_group]

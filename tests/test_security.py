@@ -255,7 +255,7 @@ def test_the_admin_token_never_comes_from_argv(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from storekit.cli.main import cli
-    from storekit.cli.serve_cmds import _given_admin_token
+    from storekit.webapp.commands import _given_admin_token
 
     r = CliRunner().invoke(cli, ["serve", "--admin-token", "sk_in-the-process-list-000001"])
     assert r.exit_code == 2 and "No such option" in r.output

@@ -18,6 +18,7 @@ from peewee import OperationalError
 from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.redact import redact_text
+from storekit.service import StoreService
 from storekit.settings import Settings
 
 from . import sessions
@@ -70,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
+    app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address

@@ -29,6 +29,9 @@ _NEW_STORE = {"type": "object", "required": ["name", "admin_email"], "additional
                              "tier": {"enum": tier_names(), "default": tier_names()[0]}}}
 _CHANGE = {"type": "object", "additionalProperties": False,
            "properties": {"tier": {"enum": tier_names()}}}
+_APPLY = {"oneOf": [_CHANGE, {"type": "object", "additionalProperties": False, "required": ["plan_id"],
+                              "properties": {"plan_id": {"type": "string", "description":
+                                             "apply exactly this previewed plan (409 and a fresh plan when stale)"}}}]}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
 _DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
 _NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
@@ -71,13 +74,13 @@ SPEC = {
         "/api/stores/{slug}": {
             **_STORE,
             "get": _op("A store and its active jobs"),
-            "patch": _op("Change a store's tier (queued as a job)", role="admin", body=_CHANGE, ok=202,
-                         errors=(400, 401, 403, 404, 429)),
-            "delete": _op("Delete a store (queued as a job)", role="admin", ok=202, errors=(401, 403, 404, 429)),
+            "patch": _op("Apply a previewed plan ({plan_id}) or change the tier ({tier}); queued as a job",
+                         role="admin", body=_APPLY, ok=202, errors=(400, 401, 403, 404, 409, 429)),
+            "delete": _op("Destroy a store (queued as a job)", role="admin", ok=202, errors=(401, 403, 404, 429)),
         },
-        "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change (the plan document)", body=_CHANGE,
+        "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change: the plan document and its plan_id", body=_CHANGE,
                                                           errors=(400, 401, 404, 409, 503))},
-        "/api/stores/{slug}/events": {**_STORE, "get": _op("The provisioning timeline")},
+        "/api/stores/{slug}/events": {**_STORE, "get": _op("The timeline: raw events, and one line per engine step")},
         "/api/stores/{slug}/health": {**_STORE, "get": _op("Pods, volumes and quota usage", errors=(401, 404, 503))},
         "/api/stores/{slug}/logs/{pod}": {
             "parameters": _STORE["parameters"] + [
@@ -87,9 +90,13 @@ SPEC = {
                 {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
             "get": _op("Log lines of a pod", errors=(400, 401, 404, 503))},
         "/api/stores/{slug}/actions/restart": {**_STORE, "post": _op(
-            "Rollout-restart pods and wait until ready", role="admin", body=_RESTART, errors=(400, 401, 403, 404, 409, 429))},
+            "Rollout-restart pods (queued as a job)", role="admin", body=_RESTART, ok=202,
+            errors=(400, 401, 403, 404, 409, 429))},
         "/api/stores/{slug}/actions/reset-password": {**_STORE, "post": _op(
-            "New admin password, returned once", role="admin", errors=(401, 403, 404, 409, 429))},
+            "A new admin password (queued as a job; read it with reveal-password)", role="admin", ok=202,
+            errors=(401, 403, 404, 409, 429))},
+        "/api/stores/{slug}/actions/reveal-password": {**_STORE, "post": _op(
+            "The admin password, on an explicit, audited request", role="admin", errors=(401, 403, 404, 429))},
         "/api/jobs/{job_id}": {"parameters": [{"name": "job_id", "in": "path", "required": True,
                                                "schema": {"type": "integer", "minimum": 0,
                                                           "maximum": 2**31 - 1}}],

@@ -7,7 +7,8 @@ works through the same URL (``postgresql://...``).
 
 A ``Catalog`` binds its own model classes once (``models.define``), and is the only code
 that touches them: everyone else calls its methods and gets frozen records back
-(``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``.
+(``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``,
+plans as shown (to apply exactly them) in ``catalog.plans``.
 
 Schema changes are versioned migrations (``MIGRATIONS``): ``Catalog.open()`` applies the
 ones an older database lacks, in order, each in a transaction, and records the version.
@@ -26,7 +27,7 @@ from playhouse.db_url import connect
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
-from .jobs import JobRepository
+from .jobs import JobRepository, PlanRepository
 from .models import utcnow
 from .tokens import TokenRepository
 from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, EventRecord, JobRecord,
@@ -92,7 +93,12 @@ def _v4(db, m) -> None:
     db.create_tables([m.WebSession])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]
+def _v5(db, m) -> None:
+    """Plans as shown by the dashboard and the API, so that exactly they can be applied."""
+    db.create_tables([m.SavedPlan])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def _store(row) -> StoreRecord:
@@ -119,6 +125,7 @@ class Catalog:
         self._m = _models.define(self.db)
         self.jobs = JobRepository(self.db, self._m)
         self.tokens = TokenRepository(self.db, self._m)
+        self.plans = PlanRepository(self.db, self._m)
 
     @classmethod
     def open(cls, url: str) -> "Catalog":

@@ -1,4 +1,4 @@
-"""Job queries: the part of the catalog workers use.
+"""Job and saved-plan queries: what workers and previews use.
 
 Jobs: queued -> running -> succeeded | failed. ``claim`` takes the oldest queued job whose
 store has no running job, with an atomic ``UPDATE ... WHERE status='queued'``, so jobs on
@@ -7,6 +7,8 @@ one store run one at a time across every worker process sharing the catalog.
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Callable
 
 from ..errors import SpecError
@@ -86,3 +88,26 @@ class JobRepository:
         for job in orphans:
             self.requeue(job.id)
         return orphans
+
+
+class PlanRepository:
+    """Plans as they were shown, kept a day so that exactly they can be applied."""
+
+    KEEP = timedelta(days=1)
+
+    def __init__(self, db, models):
+        self.db, self.SavedPlan = db, models.SavedPlan
+
+    def save(self, slug: str, payload: dict) -> str:
+        plan_id = secrets.token_hex(16)
+        with self.db.atomic():
+            self.SavedPlan.delete().where(self.SavedPlan.created_at < utcnow() - self.KEEP).execute()
+            self.SavedPlan.create(id=plan_id, store_slug=slug, payload=payload)
+        return plan_id
+
+    def get(self, plan_id: str) -> tuple[str, dict] | None:
+        """(store slug, plan document) of a saved plan, or None (unknown or expired)."""
+        row = self.SavedPlan.get_or_none(self.SavedPlan.id == plan_id)
+        if row is None or row.created_at < utcnow() - self.KEEP:
+            return None
+        return row.store_slug, row.payload

@@ -116,5 +116,14 @@ def define(db) -> SimpleNamespace:
         expires_at = DateTimeField()
         ended_at = DateTimeField(null=True)
 
+    class SavedPlan(Base):
+        """A plan as it was shown (dashboard, API), so that exactly it can be applied."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        payload = JSONField()
+        created_at = DateTimeField(default=utcnow, index=True)
+
     return SimpleNamespace(SchemaVersion=SchemaVersion, Store=Store, ProvisioningEvent=ProvisioningEvent,
-                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, WebSession=WebSession)
+                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, WebSession=WebSession,
+                           SavedPlan=SavedPlan)
