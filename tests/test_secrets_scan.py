@@ -8,7 +8,7 @@ and destroy the store. Every generated secret (the store's passwords and salts, 
 in: the server's log, every CLI output (text and --json), every API response, every
 catalog row, the plan file, the stack state as stored in PostgreSQL, and the files under
 the stack's work folder. The only places allowed to hold one are the outputs that exist
-to show it (`render --reveal`, `outputs --reveal`, the reset's response, `token create`)
+to show it (`render --reveal`, `outputs --reveal`, `reveal-password`, `token create`)
 and the stack's encrypted config.
 """
 
@@ -160,9 +160,11 @@ def test_no_secret_in_any_output_over_a_store_lifecycle(settings, kube, postgres
             run.cli(*args)
         run.cli("outputs", name, "--reveal", allowed=True)
 
-        # reset the admin password (API): the new one is in that response only
-        reset = run.api("POST", f"/api/stores/{slug}/actions/reset-password", allowed=True)
+        # reset the admin password (API, a job); the new one is shown only when asked for
+        run.wait_job(run.api("POST", f"/api/stores/{slug}/actions/reset-password")["job"]["id"])
+        reset = run.api("POST", f"/api/stores/{slug}/actions/reveal-password", allowed=True)
         generated["new admin password"] = reset["admin_password"]
+        assert reset["admin_password"] not in generated.values(), "a new password"
         run.outputs.append(("stack state (PostgreSQL)", _dump_database(run.state_db)))
         work = settings.home_path / "work" / slug
         for path in sorted(p for p in work.rglob("*") if p.is_file()):
