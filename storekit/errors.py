@@ -129,3 +129,30 @@ class OperationFailed(StorekitError):
 
 class OperationTimeout(OperationFailed):
     kind = "timeout"
+
+
+class PolicyViolation(StorekitError):
+    """A mandatory rule fails: the plan may not be applied."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "policy_violation"
+
+    def __init__(self, store: str, failures):
+        self.store, self.failures = store, tuple(failures)
+        names = "; ".join(f"policy '{f.rule}' ({f.type}): {f.message}" for f in failures)
+        super().__init__(f"store '{store}' may not be changed: {names}",
+                         hint="Change the plan to satisfy the policy, or ask the platform team to change "
+                              "STOREKIT_POLICY_FILE.")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "policy": [f.to_dict() for f in self.failures]}
+
+
+class ApprovalRequired(StorekitError):
+    """The two-person rule: this plan (by its hash) has no approval by a second admin, or
+    the approval asked for is not allowed (an admin approving their own plan)."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "approval_required"

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-from . import ops
+from . import approvals, ops
 from .applying import Runner
 from .catalog import Catalog
 from .engine import Engine
@@ -33,6 +33,7 @@ from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitErro
 from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, now_iso
 from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
+from .governance import Governance
 from .plan import Plan
 from .planning import Planner
 from .redact import redact_url
@@ -58,6 +59,7 @@ class Storekit:
         self.gateway = StackGateway(self.settings)
         self.planner = Planner(self.settings, self.gateway)
         self.runner = Runner(self.planner, self.gateway)
+        self.governance = Governance(self.settings, lambda: self.catalog, self._kube)
         self._actor = actor or Actor(name=os_user())
         self._catalog = catalog
         self._catalog_guard = threading.Lock()
@@ -138,11 +140,12 @@ class Storekit:
         return spec
 
     def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
-        """Preview what applying ``spec`` would change. Nothing is changed."""
-        return self.planner.plan(spec, refresh=refresh)
+        """Preview what applying ``spec`` would change, with its policy results and capacity
+        preview (``storekit.governance``). Nothing is changed."""
+        return self.governance.review([self.planner.plan(spec, refresh=refresh)])[0][0]
 
     def plan_destroy(self, name: str) -> Plan:
-        return self.planner.plan_destroy(self._snapshot(name))
+        return self.governance.review([self.planner.plan_destroy(self._snapshot(name))])[0][0]
 
     # ---- apply, destroy --------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class Storekit:
             plan = target if isinstance(target, Plan) else self.plan(target)
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
+            self.governance.check(plan)  # from the plan's content: recorded results are not trusted
+            approvals.require(self, plan, details)  # the two-person rule, when it is on
             made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
             if made_against != here:  # plans carry the URL without its password
                 raise StalePlan(plan.store) from SpecError(
@@ -165,12 +170,17 @@ class Storekit:
                 return self.runner.apply(plan, self._emitter(on_event))
 
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
-                actor: Actor | None = None) -> ApplyResult:
-        """Remove every object of the store and its stack."""
+                actor: Actor | None = None, governed: bool = True) -> ApplyResult:
+        """Remove every object of the store and its stack. Policies and the two-person rule
+        apply as to any plan unless ``governed`` is False (the reaper of an expired store:
+        the ``expires_at`` of its spec was the decision)."""
         with self.audited("destroy", slugify(name) or name, name, actor, {}) as details:
             snap = self._snapshot(name)
             plan = self.planner.plan_destroy(snap)
             details.update(action="destroy", summary=plan.summary.text)
+            if governed:
+                self.governance.check(plan)
+                approvals.require(self, plan, details)
             with self._store_lock(plan.store):
                 return self.runner.destroy(plan, self._emitter(on_event), snap=snap)
 
@@ -300,18 +310,26 @@ class Storekit:
     def plan_fleet(self, specs: Sequence[StoreSpec], *, prune: bool = False, parallel: int | None = None,
                    refresh: bool = True) -> FleetPlan:
         """Plan every store of a fleet; with ``prune``, destroy stores the fleet lacks."""
-        planned = self.plan_many(specs, parallel=parallel, refresh=refresh)
+        planned = self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.planner.plan(s, refresh=refresh)),
+                              parallel)
         plans = [i.plan for i in planned.items if i.plan is not None]
         errors = [(i.store, i.error) for i in planned.items if i.error]
         if prune:
             wanted = {s.slug for s in specs}
-            plans += [self.plan_destroy(s.slug) for s in self.list() if s.slug not in wanted]
-        return FleetPlan(plans=tuple(plans), errors=tuple(errors))
+            plans += [self.planner.plan_destroy(self._snapshot(s.slug)) for s in self.list() if s.slug not in wanted]
+        reviewed, capacity = self.governance.review(plans)
+        return FleetPlan(plans=reviewed, errors=tuple(errors), capacity=capacity)
 
     def apply_many(self, items: Sequence[Plan | StoreSpec], *, parallel: int | None = None,
                    on_event: EventCallback | None = None) -> FleetResult:
-        """Apply many plans or specs, ``parallel`` at a time; one failure stops no other."""
+        """Apply many plans or specs, ``parallel`` at a time; one failure stops no other.
+        Plans are checked against the policy together first (a fleet's capacity, its stores
+        per owner): a store a mandatory rule blocks is not applied."""
+        blocked = self.governance.enforce([i for i in items if isinstance(i, Plan)])
+
         def one(item):
+            if isinstance(item, Plan) and item.store in blocked:
+                raise blocked[item.store]
             result = self.apply(item, on_event=on_event)
             return FleetItem(store=result.store, result=result)
         return self._fleet(items, one, parallel)

@@ -8,7 +8,8 @@ works through the same URL (``postgresql://...``).
 A ``Catalog`` binds its own model classes once (``models.define``), and is the only code
 that touches them: everyone else calls its methods and gets frozen records back
 (``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``,
-plans as shown (to apply exactly them) in ``catalog.plans``.
+plans as shown (to apply exactly them) in ``catalog.plans``; approvals, rollouts and drift
+checks in ``catalog.approvals``, ``catalog.rollouts`` and ``catalog.drift``.
 
 Schema changes are versioned migrations (``MIGRATIONS``): ``Catalog.open()`` applies the
 ones an older database lacks, in order, each in a transaction, and records the version.
@@ -27,6 +28,7 @@ from playhouse.db_url import connect
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
+from .fleetops import ApprovalRepository, DriftRepository, RolloutRepository
 from .jobs import JobRepository, PlanRepository
 from .models import utcnow
 from .tokens import TokenRepository
@@ -98,7 +100,12 @@ def _v5(db, m) -> None:
     db.create_tables([m.SavedPlan])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db, m) -> None:
+    """Fleet governance: approvals of plans (two-person rule), staged rollouts, drift checks."""
+    db.create_tables([m.PlanApproval, m.Rollout, m.DriftCheck])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def _store(row) -> StoreRecord:
@@ -126,6 +133,9 @@ class Catalog:
         self.jobs = JobRepository(self.db, self._m)
         self.tokens = TokenRepository(self.db, self._m)
         self.plans = PlanRepository(self.db, self._m)
+        self.approvals = ApprovalRepository(self._m)
+        self.rollouts = RolloutRepository(self._m)
+        self.drift = DriftRepository(self._m)
 
     @classmethod
     def open(cls, url: str) -> "Catalog":
