@@ -90,11 +90,9 @@ def test_with_only_the_charts_rbac_a_store_lives_and_no_other_secret_is_readable
                                     service_account=f"{namespace}/{release}-store-platform"))
     spec = StoreSpec(name=f"RBAC {unique_name}", admin_email="rbac@example.com")
     try:
-        created = kit.apply(spec)
-        assert created.ok, created.error
+        assert kit.apply(spec).action == "create"  # a failure raises
         assert kit.health(spec.name).healthy
-        changed = kit.apply(spec.with_changes(tier="medium"))
-        assert changed.ok, changed.error
+        assert kit.apply(spec.with_changes(tier="medium")).action == "update"
         assert kit.restart(spec.name, "wordpress").restarted
         # Its own store's Secrets: yes. Anyone else's: no.
         assert list(as_platform.list(Secret, namespace=spec.namespace))
@@ -120,4 +118,4 @@ def test_with_only_the_charts_rbac_a_store_lives_and_no_other_secret_is_readable
     finally:
         destroyed = kit.destroy(spec.name)
         kube.delete(Namespace, other)
-    assert destroyed.ok, destroyed.error
+    assert destroyed.action == "destroy"
