@@ -11,7 +11,7 @@ cookie with and without the CSRF header. Properties, on SQLite and on PostgreSQL
 - nothing but an admin (bearer, or cookie with the CSRF header) changes the catalog: the
   stores, jobs, audit trail and tokens are compared before and after every other call.
 
-The run is bounded (``STOREKIT_FUZZ_SECONDS`` per database, default 75) and prints its
+The run is bounded (``STOREKIT_FUZZ_SECONDS`` per database, default 60) and prints its
 figures: requests, routes, and responses by status. The engine and cluster are real: a
 plan of the seeded store runs pulumi against the local control plane.
 """
@@ -39,10 +39,10 @@ pytestmark = pytest.mark.cluster
 
 CALLERS = ("anonymous", "forged", "viewer", "admin", "viewer-cookie", "admin-cookie-no-csrf", "admin-cookie")
 WRITERS = {"admin", "admin-cookie"}
-SECONDS = float(os.environ.get("STOREKIT_FUZZ_SECONDS", "75"))
+SECONDS = float(os.environ.get("STOREKIT_FUZZ_SECONDS", "60"))
 SEED_STORE = "shop"
 SEED_TOKEN = "fuzz-target"
-MIN_EXAMPLES, MAX_EXAMPLES = 20, 1000
+MIN_EXAMPLES, MAX_EXAMPLES = 10, 1000
 
 
 def _login(app, token):
@@ -184,7 +184,8 @@ def _check(label, stats):
 
 
 def fuzz_app(settings, tmp_path, **config):
-    return web_app(settings, tmp_path, MAX_STORES=3, CREATE_LIMIT="1000 per minute", ACTION_LIMIT="1000 per minute",
+    tools = settings.replace(pulumi=str(settings.home_path / "tools" / "bin" / "pulumi"))  # home becomes tmp_path
+    return web_app(tools, tmp_path, MAX_STORES=3, CREATE_LIMIT="1000 per minute", ACTION_LIMIT="1000 per minute",
                    PLAN_LIMIT="3 per minute", LOGIN_LIMIT="1000 per minute", **config)
 
 
