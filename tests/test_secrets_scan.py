@@ -163,8 +163,8 @@ def test_no_secret_in_any_output_over_a_store_lifecycle(settings, kube, postgres
         # reset the admin password (API, a job); the new one is shown only when asked for
         run.wait_job(run.api("POST", f"/api/stores/{slug}/actions/reset-password")["job"]["id"])
         reset = run.api("POST", f"/api/stores/{slug}/actions/reveal-password", allowed=True)
-        generated["new admin password"] = reset["admin_password"]
         assert reset["admin_password"] not in generated.values(), "a new password"
+        generated["new admin password"] = reset["admin_password"]
         run.outputs.append(("stack state (PostgreSQL)", _dump_database(run.state_db)))
         work = settings.home_path / "work" / slug
         for path in sorted(p for p in work.rglob("*") if p.is_file()):
