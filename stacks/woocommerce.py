@@ -28,11 +28,7 @@ from dataclasses import dataclass
 
 from storekit.engine import Engine, ProgramContext, Tier, Volume, store_access
 
-IMAGES = {
-    "wordpress": "wordpress:6.8.3-php8.3-apache",
-    "mysql": "mysql:8.4.7",
-    "wpcli": "wordpress:cli-2.12.0-php8.3",
-}
+IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
 
 
 @dataclass(frozen=True)

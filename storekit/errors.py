@@ -131,6 +131,18 @@ class OperationTimeout(OperationFailed):
     kind = "timeout"
 
 
+class EngineInterrupted(OperationFailed):
+    """The engine process was killed before it finished (a signal, a lost machine).
+
+    Nothing needs a person: the next run of the operation repairs what it left in the
+    store's state (its lock, its pending operations; ``storekit.recovery``) and converges.
+    Workers run such a job again by themselves.
+    """
+
+    http_status = 503
+    kind = "interrupted"
+
+
 class PolicyViolation(StorekitError):
     """A mandatory rule fails: the plan may not be applied."""
 

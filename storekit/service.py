@@ -142,13 +142,20 @@ class StoreService:
 
     def submit(self, kind: str, slug: str, actor: Actor, payload: dict | None = None, *,
                details: dict | None = None) -> JobRecord:
-        """Queue a job for the workers, and audit the request."""
-        job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip,
-                                        payload=payload)
+        """Queue a job for the workers, and audit the request.
+
+        A request identical to a job of the store still waiting in the queue joins that job
+        (its audit entry says so): a burst of the same change runs once, not once per click.
+        """
+        job = self.catalog.jobs.queued_like(kind, slug, payload)
+        joined = job is not None
+        if job is None:
+            job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source,
+                                            ip_address=actor.ip, payload=payload)
         record = self.catalog.store(slug)
         self.catalog.audit(f"{kind}-requested", resource_id=slug, resource_name=record.name if record else None,
                            actor=actor.name, source=actor.source, ip_address=actor.ip,
-                           details={"job": job.id, **(details or {})})
+                           details={"job": job.id, **({"joined": True} if joined else {}), **(details or {})})
         return job
 
     def run_now(self, kind: str, slug: str, actor: Actor, payload: dict | None = None):
@@ -229,6 +236,29 @@ class StoreService:
     def approve(self, plan_id: str, actor: Actor):
         """Approve a submitted plan as a different admin (two-person rule)."""
         return approvals.approve(self.kit, plan_id, actor)
+
+    # ---- drift ---------------------------------------------------------------------
+
+    def revert_drift(self, name: str, actor: Actor) -> JobRecord:
+        """Queue applying the desired spec again (audited drift-revert)."""
+        record = self.store(name)
+        with self.kit.audited("drift-revert", record.slug, record.name, actor, {}):
+            spec = self.desired_spec(record.slug)
+            return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"drift": "revert"})
+
+    def accept_drift_preview(self, name: str) -> Preview:
+        """The plan that takes the live size into the spec, saved so that exactly it is applied."""
+        from .driftwatch import accept_plan
+
+        record = self.store(name)
+        plan = accept_plan(self.kit, record.slug)
+        return Preview(id=self.catalog.plans.save(record.slug, plan.to_dict()), plan=plan)
+
+    def accept_drift(self, name: str, plan_id: str, actor: Actor) -> JobRecord:
+        """Queue an accept preview's plan (audited drift-accept)."""
+        record = self.store(name)
+        with self.kit.audited("drift-accept", record.slug, record.name, actor, {"plan": plan_id}):
+            return self.apply_previewed(record.slug, plan_id, actor)
 
     def destroy(self, name: str, actor: Actor) -> JobRecord:
         record = self.store(name)

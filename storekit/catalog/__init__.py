@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from peewee import SqliteDatabase, fn
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
 from .fleetops import ApprovalRepository, DriftRepository, RolloutRepository
 from .jobs import JobRepository, PlanRepository
 from .models import utcnow
+from .resilient import ResilientPostgres, retrying
 from .tokens import TokenRepository
 from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, EventRecord, JobRecord,
                       SessionRecord, StoreRecord, TokenRecord)
@@ -177,16 +178,19 @@ class Catalog:
 
     def upsert_store(self, spec, **fields) -> StoreRecord:
         Store = self._m.Store
-        with self.db.atomic():
-            row = Store.get_or_none(Store.slug == spec.slug)
-            values = dict(name=spec.name, namespace=spec.namespace, engine=spec.engine, tier=spec.tier,
-                          admin_email=spec.admin_email, spec=spec.to_dict(), updated_at=utcnow(), **fields)
-            if row is None:
-                row = Store.create(slug=spec.slug, **values)
-            else:
-                Store.update(**values).where(Store.id == row.id).execute()
-                row = Store.get_by_id(row.id)
-        return _store(row)
+
+        def transaction():
+            with self.db.atomic():
+                row = Store.get_or_none(Store.slug == spec.slug)
+                values = dict(name=spec.name, namespace=spec.namespace, engine=spec.engine, tier=spec.tier,
+                              admin_email=spec.admin_email, spec=spec.to_dict(), updated_at=utcnow(), **fields)
+                if row is None:
+                    row = Store.create(slug=spec.slug, **values)
+                else:
+                    Store.update(**values).where(Store.id == row.id).execute()
+                    row = Store.get_by_id(row.id)
+            return _store(row)
+        return retrying(self.db, transaction)
 
     def set_status(self, slug: str, status: str, **fields) -> None:
         if status not in STORE_STATUSES:
@@ -216,6 +220,20 @@ class Catalog:
     def events(self, slug: str) -> list[EventRecord]:
         E, Store = self._m.ProvisioningEvent, self._m.Store
         return [_event(r) for r in E.select().join(Store).where(Store.slug == slug).order_by(E.id)]
+
+    def figures(self) -> dict:
+        """Counts for monitoring: jobs by (kind, status), the queue, stores by status."""
+        Job, Store = self._m.Job, self._m.Store
+        jobs = {(r.kind, r.status): r.n for r in Job.select(Job.kind, Job.status, fn.COUNT(Job.id).alias("n"))
+                .group_by(Job.kind, Job.status)}
+        oldest = Job.select(fn.MIN(Job.created_at)).where(Job.status == "queued").scalar()
+        if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+            oldest = datetime.fromisoformat(oldest)
+        stores = {r.status: r.n for r in Store.select(Store.status, fn.COUNT(Store.id).alias("n"))
+                  .group_by(Store.status)}
+        return {"jobs": jobs, "queued": sum(n for (_, status), n in jobs.items() if status == "queued"),
+                "oldest_queued_seconds": max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0,
+                "stores": stores}
 
     # ---- audit -----------------------------------------------------------------
 
@@ -259,6 +277,8 @@ def _connect(url: str):
             return SqliteDatabase(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                                       "busy_timeout": 10000, "synchronous": "normal"},
                                   check_same_thread=False, lock_type="IMMEDIATE")
+        if url.startswith(("postgres://", "postgresql://")):  # rides out a server restart
+            return ResilientPostgres(**parse(url))
         return connect(url)
     except (RuntimeError, ValueError, ImportError) as e:
         raise StorekitError(f"cannot open the catalog database {url!r}: {e}",
