@@ -99,7 +99,7 @@ ENGINE = Engine(
     log_components=("wordpress", "mysql", "woocommerce-setup"),
     generate_secrets=generate_secrets,
     steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace",)),
+        ("Namespace", ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")),
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
                        "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
         ("Secrets", ("kubernetes:core/v1:Secret",)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from storekit.engine import ProgramContext
+from storekit.engine import ProgramContext, store_access
 
 
 SETUP_SCRIPT = r"""
@@ -87,6 +87,8 @@ def program(ctx: ProgramContext):
 
         namespace = Namespace(
             "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
+        # Least privilege: storekit's rights inside the namespace come from this binding.
+        scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
 
         # Isolation first: no pod starts before these exist.
         network_policy = NetworkPolicy(
@@ -101,7 +103,7 @@ def program(ctx: ProgramContext):
                         "kubernetes.io/metadata.name": settings.ingress_namespace}}},
                 ]}],
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         quota = ResourceQuota(
             "resource-quota",
             metadata=meta("store-quota"),
@@ -114,7 +116,7 @@ def program(ctx: ProgramContext):
                 "pods": str(tier.quota_pods),
                 "persistentvolumeclaims": str(tier.quota_pvcs),
             }},
-            opts=opts(namespace))
+            opts=opts(*scope))
         limit_range = LimitRange(
             "limit-range",
             metadata=meta("store-limits"),
@@ -125,7 +127,7 @@ def program(ctx: ProgramContext):
                  "max": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}},
                 {"type": "PersistentVolumeClaim", "max": {"storage": tier.max_pvc}},
             ]},
-            opts=opts(namespace))
+            opts=opts(*scope))
         guardrails = [network_policy, quota, limit_range]
 
         credentials = Secret(
@@ -137,14 +139,14 @@ def program(ctx: ProgramContext):
                 "mysql-password": pulumi.Output.secret(secrets["mysql_password"]),
                 "admin-password": pulumi.Output.secret(secrets["admin_password"]),
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         salts = Secret(
             "salts",
             metadata=meta("wordpress-salts"),
             type="Opaque",
             string_data={f"WORDPRESS_{k[5:].upper()}": pulumi.Output.secret(v)
                          for k, v in secrets.items() if k.startswith("salt_")},
-            opts=opts(namespace))
+            opts=opts(*scope))
 
         def secret_env(var: str, key: str) -> dict:
             return {"name": var, "value_from": {"secret_key_ref": {
