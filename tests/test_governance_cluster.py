@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from helpers import web_app
 
 from storekit.capacity import Amounts
 from storekit.errors import ApprovalRequired, PolicyViolation, StalePlan
@@ -69,10 +68,15 @@ def test_a_mandatory_policy_blocks_in_the_cli_the_api_and_a_fleet(settings, stor
     assert edited.exit_code == 8 and "tier-cap" in edited.output, edited.output
 
     # API: the preview carries the results; applying it and a direct tier change are 403.
-    app = web_app(governed, tmp_path)
-    h = {"Authorization": f"Bearer {app.admin_token}"}
+    from storekit.tokens import ensure_admin_token
+    from storekit.webapp import create_app
+
+    local = governed.replace(db_url=f"sqlite:///{tmp_path}/web.db")
+    web_kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
+    app = create_app({"TESTING": True, "SETTINGS": local, "KIT": web_kit, "SECRET_KEY": "t"})
+    h = {"Authorization": f"Bearer {ensure_admin_token(web_kit.catalog)}"}
     client = app.test_client()
-    app.extensions["storekit"].catalog.upsert_store(Storekit(governed).spec_of(store.name), status="ready")
+    web_kit.catalog.upsert_store(web_kit.spec_of(store.name), status="ready")
     preview = client.post(f"/api/stores/{store.slug}/plan", json={"tier": "medium"}, headers=h)
     assert preview.status_code == 200 and any(r["rule"] == "tier-cap" and not r["passed"]
                                               for r in preview.json["policy"])
