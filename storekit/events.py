@@ -93,6 +93,13 @@ class Recovered(Event):
 
 
 @dataclass(frozen=True)
+class DriftChecked(Event):
+    """A drift check ran: how many objects drifted (for metrics)."""
+
+    changes: int = 0
+
+
+@dataclass(frozen=True)
 class Audited(Event):
     """One mutating call, done or refused: what the audit trail records."""
 

@@ -31,7 +31,8 @@ from .catalog import Catalog
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, Recovered, now_iso
+from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
+                     now_iso)
 from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
 from .governance import Governance
@@ -240,6 +241,7 @@ class Storekit:
         if snap.spec is None:
             raise StoreNotFound(name)
         plan = self.planner.plan(snap.spec, refresh=True, snap=snap)
+        self._emitter(None)(DriftChecked(store=snap.slug, changes=len(plan.drift)))
         return DriftReport(store=snap.slug, changes=plan.drift)
 
     def list(self) -> list[StoreSummary]:

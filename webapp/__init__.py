@@ -18,6 +18,7 @@ from peewee import OperationalError
 from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.redact import redact_text
+from storekit.metrics import Metrics
 from storekit.service import StoreService
 from storekit.settings import Settings
 
@@ -75,6 +76,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["storekit"] = kit
     app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
+    metrics = Metrics(lambda: kit.catalog)
+    kit.subscribers.append(metrics)  # operations this process runs (its worker pool's jobs)
+    app.extensions["storekit.metrics"] = metrics
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
     proxies = int(app.config["TRUSTED_PROXIES"])
