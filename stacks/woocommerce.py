@@ -26,13 +26,9 @@ import secrets as _secrets
 import string
 from dataclasses import dataclass
 
-from storekit.engine import Engine, ProgramContext, Tier, Volume
+from storekit.engine import Engine, ProgramContext, Tier, Volume, store_access
 
-IMAGES = {
-    "wordpress": "wordpress:6.8.3-php8.3-apache",
-    "mysql": "mysql:8.4.7",
-    "wpcli": "wordpress:cli-2.12.0-php8.3",
-}
+IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
 
 
 @dataclass(frozen=True)
@@ -170,6 +166,8 @@ def program(ctx: ProgramContext):
 
         namespace = Namespace(
             "namespace", metadata={"name": ns_name, "labels": labels_for(slug), "annotations": OWNED}, opts=opts())
+        # Least privilege: storekit's rights inside the namespace come from this binding.
+        scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
 
         # Isolation first: no pod starts before these exist.
         network_policy = NetworkPolicy(
@@ -184,7 +182,7 @@ def program(ctx: ProgramContext):
                         "kubernetes.io/metadata.name": settings.ingress_namespace}}},
                 ]}],
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         quota = ResourceQuota(
             "resource-quota",
             metadata=meta("store-quota"),
@@ -197,7 +195,7 @@ def program(ctx: ProgramContext):
                 "pods": str(tier.quota_pods),
                 "persistentvolumeclaims": str(tier.quota_pvcs),
             }},
-            opts=opts(namespace))
+            opts=opts(*scope))
         limit_range = LimitRange(
             "limit-range",
             metadata=meta("store-limits"),
@@ -208,7 +206,7 @@ def program(ctx: ProgramContext):
                  "max": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}},
                 {"type": "PersistentVolumeClaim", "max": {"storage": tier.max_pvc}},
             ]},
-            opts=opts(namespace))
+            opts=opts(*scope))
         guardrails = [network_policy, quota, limit_range]
 
         credentials = Secret(
@@ -220,14 +218,14 @@ def program(ctx: ProgramContext):
                 "mysql-password": pulumi.Output.secret(secrets["mysql_password"]),
                 "admin-password": pulumi.Output.secret(secrets["admin_password"]),
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         salts = Secret(
             "salts",
             metadata=meta("wordpress-salts"),
             type="Opaque",
             string_data={f"WORDPRESS_{k[5:].upper()}": pulumi.Output.secret(v)
                          for k, v in secrets.items() if k.startswith("salt_")},
-            opts=opts(namespace))
+            opts=opts(*scope))
 
         def secret_env(var: str, key: str) -> dict:
             return {"name": var, "value_from": {"secret_key_ref": {
@@ -402,7 +400,7 @@ ENGINE = Engine(
     log_components=("wordpress", "mysql", "woocommerce-setup"),
     generate_secrets=generate_secrets,
     steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace",)),
+        ("Namespace", ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")),
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
                        "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
         ("Secrets", ("kubernetes:core/v1:Secret",)),
