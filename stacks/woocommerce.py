@@ -24,33 +24,16 @@ from __future__ import annotations
 import hashlib
 import secrets as _secrets
 import string
-from dataclasses import dataclass
 
 from storekit.engine import Engine, ProgramContext, Tier, Volume
+
+from .kube import Objects, Sizes, labels_for
 
 IMAGES = {
     "wordpress": "wordpress:6.8.3-php8.3-apache",
     "mysql": "mysql:8.4.7",
     "wpcli": "wordpress:cli-2.12.0-php8.3",
 }
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Container resources and the namespace's quota of one tier."""
-
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    quota_cpu_requests: str
-    quota_cpu_limits: str
-    quota_memory_requests: str
-    quota_memory_limits: str
-    quota_storage: str
-    max_pvc: str
-    quota_pods: int = 10
-    quota_pvcs: int = 4
 
 
 TIERS = (
@@ -106,164 +89,31 @@ echo "store ready"
 """
 
 
-def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
-    labels = {
-        "app.kubernetes.io/managed-by": "storekit",
-        "app.kubernetes.io/part-of": "storekit-store",
-        "storekit.io/store": slug,
-    }
-    if component:
-        labels["app.kubernetes.io/name"] = component
-    return labels
-
-
 def program(ctx: ProgramContext):
-    # Pulumi is imported here, not at the top: reading the engine's shape must stay cheap.
-    # Imported by name: pulumi_kubernetes loads its submodules lazily, and that lazy
-    # loading is not thread-safe when several stores are planned or applied in parallel.
-    import pulumi
-    import pulumi_kubernetes as k8s
-    from pulumi_kubernetes.apps.v1 import Deployment
-    from pulumi_kubernetes.batch.v1 import Job
-    from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
-                                           Service)
-    from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
-
-    spec, settings, secrets = ctx.spec, ctx.settings, ctx.secrets
-    tier, volumes = ctx.tier.sizes, ctx.tier.volumes
-    slug, ns_name = spec.slug, spec.namespace
-    timeout = f"{settings.timeout}s"
+    spec, secrets = ctx.spec, ctx.secrets
+    volumes = ctx.tier.volumes
 
     def build() -> None:
-        provider = k8s.Provider(
-            "cluster",
-            # In a pod, no kubeconfig: client-go then uses the pod's service account.
-            kubeconfig=None if settings.in_cluster else settings.kubeconfig,
-            context=None if settings.in_cluster else settings.context,
-            enable_server_side_apply=True,
-            # Update Secrets in place: replacing one (the provider's default) would also
-            # replace every workload that depends on it, restarting MySQL on a password reset.
-            enable_secret_mutable=True,
-        )
+        from pulumi_kubernetes.batch.v1 import Job
 
-        def opts(*deps, awaited: bool = False, **kw) -> pulumi.ResourceOptions:
-            if awaited:
-                kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
-            return pulumi.ResourceOptions(provider=provider, depends_on=list(deps), **kw)
-
-        def meta(name: str, component: str | None = None, **extra) -> dict:
-            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component), **extra}
-
-        namespace = Namespace(
-            "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
-
-        # Isolation first: no pod starts before these exist.
-        network_policy = NetworkPolicy(
-            "network-policy",
-            metadata=meta("default-deny-ingress"),
-            spec={
-                "pod_selector": {},
-                "policy_types": ["Ingress"],
-                "ingress": [{"from": [
-                    {"pod_selector": {}},
-                    {"namespace_selector": {"match_labels": {
-                        "kubernetes.io/metadata.name": settings.ingress_namespace}}},
-                ]}],
-            },
-            opts=opts(namespace))
-        quota = ResourceQuota(
-            "resource-quota",
-            metadata=meta("store-quota"),
-            spec={"hard": {
-                "requests.cpu": tier.quota_cpu_requests,
-                "limits.cpu": tier.quota_cpu_limits,
-                "requests.memory": tier.quota_memory_requests,
-                "limits.memory": tier.quota_memory_limits,
-                "requests.storage": tier.quota_storage,
-                "pods": str(tier.quota_pods),
-                "persistentvolumeclaims": str(tier.quota_pvcs),
-            }},
-            opts=opts(namespace))
-        limit_range = LimitRange(
-            "limit-range",
-            metadata=meta("store-limits"),
-            spec={"limits": [
-                {"type": "Container",
-                 "default": {"cpu": tier.cpu_limit, "memory": tier.memory_limit},
-                 "default_request": {"cpu": tier.cpu_request, "memory": tier.memory_request},
-                 "max": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}},
-                {"type": "PersistentVolumeClaim", "max": {"storage": tier.max_pvc}},
-            ]},
-            opts=opts(namespace))
-        guardrails = [network_policy, quota, limit_range]
-
-        credentials = Secret(
-            "credentials",
-            metadata=meta("store-credentials"),
-            type="Opaque",
-            string_data={
-                "mysql-root-password": pulumi.Output.secret(secrets["mysql_root_password"]),
-                "mysql-password": pulumi.Output.secret(secrets["mysql_password"]),
-                "admin-password": pulumi.Output.secret(secrets["admin_password"]),
-            },
-            opts=opts(namespace))
-        salts = Secret(
-            "salts",
-            metadata=meta("wordpress-salts"),
-            type="Opaque",
-            string_data={f"WORDPRESS_{k[5:].upper()}": pulumi.Output.secret(v)
-                         for k, v in secrets.items() if k.startswith("salt_")},
-            opts=opts(namespace))
+        k = Objects(ctx)
+        namespace = k.namespace()
+        guardrails = k.isolation(namespace)  # no pod starts before these exist
+        credentials = k.secret("credentials", "store-credentials", {
+            "mysql-root-password": secrets["mysql_root_password"],
+            "mysql-password": secrets["mysql_password"],
+            "admin-password": secrets["admin_password"],
+        }, namespace)
+        salts = k.secret("salts", "wordpress-salts", {f"WORDPRESS_{name[5:].upper()}": value
+                                                      for name, value in secrets.items()
+                                                      if name.startswith("salt_")}, namespace)
 
         def secret_env(var: str, key: str) -> dict:
-            return {"name": var, "value_from": {"secret_key_ref": {
-                "name": credentials.metadata["name"], "key": key}}}
-
-        resources = {"requests": {"cpu": tier.cpu_request, "memory": tier.memory_request},
-                     "limits": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}}
-
-        def volume_claim(name: str, component: str, size: str, *deps):
-            return PersistentVolumeClaim(
-                f"{component}-data",
-                metadata=meta(name, component),
-                spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": spec.storage_class,
-                      "resources": {"requests": {"storage": size}}},
-                opts=opts(*deps, awaited=True))
-
-        def deployment(component: str, container: dict, claim, *deps):
-            mount_path = container.pop("mount_path")
-            selector = {"app.kubernetes.io/name": component, "storekit.io/store": slug}
-            return Deployment(
-                component,
-                metadata=meta(component, component),
-                spec={
-                    "replicas": 1,
-                    "strategy": {"type": "Recreate"},  # one writer per ReadWriteOnce volume
-                    "selector": {"match_labels": selector},
-                    "template": {
-                        "metadata": {"labels": {**labels_for(slug, component), **selector}},
-                        "spec": {
-                            "automount_service_account_token": False,
-                            "containers": [{"name": component, "resources": resources, **container,
-                                            "volume_mounts": [{"name": "data", "mount_path": mount_path}]}],
-                            "volumes": [{"name": "data", "persistent_volume_claim": {
-                                "claim_name": claim.metadata["name"]}}],
-                        },
-                    },
-                },
-                opts=opts(claim, *deps, awaited=True))
-
-        def service(component: str, port: int, workload):
-            return Service(
-                f"{component}-service",
-                metadata=meta(component, component),
-                spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
-                      "ports": [{"name": component, "port": port, "target_port": port}]},
-                opts=opts(workload, awaited=True))
+            return k.secret_env(credentials, var, key)
 
         # MySQL
-        mysql_claim = volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
-        mysql = deployment("mysql", {
+        mysql_claim = k.volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
+        mysql = k.deployment("mysql", {
             "image": spec.images["mysql"],
             "ports": [{"container_port": 3306, "name": "mysql"}],
             "env": [secret_env("MYSQL_ROOT_PASSWORD", "mysql-root-password"),
@@ -276,7 +126,7 @@ def program(ctx: ProgramContext):
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/lib/mysql",
         }, mysql_claim, credentials)
-        mysql_service = service("mysql", 3306, mysql)
+        mysql_service = k.service("mysql", 3306, mysql)
 
         # WordPress
         wordpress_env = [
@@ -285,8 +135,8 @@ def program(ctx: ProgramContext):
             {"name": "WORDPRESS_DB_USER", "value": "wordpress"},
             secret_env("WORDPRESS_DB_PASSWORD", "mysql-password"),
         ]
-        wordpress_claim = volume_claim("wordpress-data", "wordpress", volumes["wordpress"], *guardrails)
-        wordpress = deployment("wordpress", {
+        wordpress_claim = k.volume_claim("wordpress-data", "wordpress", volumes["wordpress"], *guardrails)
+        wordpress = k.deployment("wordpress", {
             "image": spec.images["wordpress"],
             "ports": [{"container_port": 80, "name": "http"}],
             "env": wordpress_env,
@@ -297,17 +147,17 @@ def program(ctx: ProgramContext):
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/www/html",
         }, wordpress_claim, mysql_service, salts)
-        wordpress_service = service("wordpress", 80, wordpress)
+        wordpress_service = k.service("wordpress", 80, wordpress)
 
         # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
         setup = Job(
             "woocommerce-setup",
-            metadata=meta("woocommerce-setup", "woocommerce-setup"),
+            metadata=k.meta("woocommerce-setup", "woocommerce-setup"),
             spec={
                 "backoff_limit": 3,
                 "template": {
                     "metadata": {
-                        "labels": labels_for(slug, "woocommerce-setup"),
+                        "labels": labels_for(spec.slug, "woocommerce-setup"),
                         # A new admin password changes this, so the Job runs again to set it.
                         "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
                             secrets["admin_password"].encode()).hexdigest()[:16]},
@@ -339,39 +189,10 @@ def program(ctx: ProgramContext):
                     },
                 },
             },
-            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
+            opts=k.opts(wordpress_service, awaited=True, delete_before_replace=True))
 
-        # Ingress
-        annotations = {}
-        if spec.tls_issuer:
-            annotations["cert-manager.io/cluster-issuer"] = spec.tls_issuer
-        if not settings.await_ingress:
-            annotations["pulumi.com/skipAwait"] = "true"
-        ingress_spec = {
-            "ingress_class_name": spec.ingress_class,
-            "rules": [{"host": spec.host, "http": {"paths": [{
-                "path": "/", "path_type": "Prefix",
-                "backend": {"service": {"name": wordpress_service.metadata["name"],
-                                        "port": {"number": 80}}}}]}}],
-        }
-        if spec.tls_issuer:
-            ingress_spec["tls"] = [{"hosts": [spec.host], "secret_name": f"{slug}-tls"}]
-        Ingress(
-            "ingress",
-            metadata=meta("wordpress", "wordpress", annotations=annotations),
-            spec=ingress_spec,
-            opts=opts(setup, awaited=True))
-
-        pulumi.export("name", spec.name)
-        pulumi.export("slug", slug)
-        pulumi.export("engine", spec.engine)
-        pulumi.export("tier", spec.tier)
-        pulumi.export("namespace", namespace.metadata["name"])
-        pulumi.export("url", spec.url)
-        pulumi.export("admin_url", spec.url + "/wp-admin/")
-        pulumi.export("admin_user", spec.admin_user)
-        pulumi.export("spec", spec.to_dict())
-        pulumi.export("secrets", pulumi.Output.secret(dict(secrets)))
+        k.ingress("wordpress", wordpress_service, 80, setup)
+        k.export(namespace, admin_url=spec.url + "/wp-admin/", admin_user=spec.admin_user)
 
     return build
 
