@@ -38,6 +38,24 @@ class Sizes:
     quota_pvcs: int = 4
 
 
+def steps(*middle: tuple[str, tuple[str, ...]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A timeline: the steps every store has (namespace, isolation, secrets), the engine's
+    own in between, the Ingress last."""
+    return (
+        ("Namespace", ("kubernetes:core/v1:Namespace",)),
+        ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
+                       "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
+        ("Secrets", ("kubernetes:core/v1:Secret",)),
+        *middle,
+        ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
+    )
+
+
+def component_step(step: str, component: str) -> tuple[str, tuple[str, ...]]:
+    """The step of a component made by ``Objects``: its volume, Deployment and Service."""
+    return step, (component, f"{component}-data", f"{component}-service")
+
+
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/managed-by": "storekit",
@@ -195,6 +213,29 @@ class Objects:
             spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": self.slug},
                   "ports": [{"name": component, "port": port, "target_port": port}]},
             opts=self.opts(workload, awaited=True))
+
+    def setup_job(self, name: str, container: dict, *deps, pod: dict | None = None):
+        """The store's setup Job: its pod carries a hash of the admin password, so a password
+        reset replaces the Job and the setup runs again (every engine's setup converges the
+        password); the pod does not depend on the tier, so a tier change never re-runs it."""
+        import hashlib
+
+        from pulumi_kubernetes.batch.v1 import Job
+
+        revision = hashlib.sha256(self.secrets["admin_password"].encode()).hexdigest()[:16]
+        return Job(
+            name,
+            metadata=self.meta(name, name),
+            spec={
+                "backoff_limit": 3,
+                "template": {
+                    "metadata": {"labels": labels_for(self.slug, name),
+                                 "annotations": {"storekit.io/admin-password-revision": revision}},
+                    "spec": {"restart_policy": "Never", "automount_service_account_token": False,
+                             "containers": [container], **(pod or {})},
+                },
+            },
+            opts=self.opts(*deps, awaited=True, delete_before_replace=True))
 
     def ingress(self, name: str, service, port: int, *deps):
         """The store's Ingress at <slug>.<store domain> (cert-manager TLS when the spec names

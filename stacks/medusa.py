@@ -25,12 +25,11 @@ email: Medusa logs in by email) and the publishable API key (secret).
 
 from __future__ import annotations
 
-import hashlib
 import secrets as _secrets
 
 from storekit.engine import Engine, ProgramContext, Tier, Volume
 
-from .kube import Objects, Sizes, labels_for
+from .kube import Objects, Sizes, component_step, steps
 
 IMAGES = {
     "medusa": "storekit.local/medusa:2.21.2",
@@ -68,7 +67,6 @@ def program(ctx: ProgramContext):
 
     def build() -> None:
         import pulumi
-        from pulumi_kubernetes.batch.v1 import Job
 
         k = Objects(ctx)
         namespace = k.namespace()
@@ -112,38 +110,18 @@ def program(ctx: ProgramContext):
         ]
 
         # Setup: migrations, then the store's contents (idempotent; converges the admin password).
-        setup = Job(
-            "medusa-setup",
-            metadata=k.meta("medusa-setup", "medusa-setup"),
-            spec={
-                "backoff_limit": 3,
-                "template": {
-                    "metadata": {
-                        "labels": labels_for(spec.slug, "medusa-setup"),
-                        # A new admin password changes this, so the Job runs again to set it.
-                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
-                            secrets["admin_password"].encode()).hexdigest()[:16]},
-                    },
-                    "spec": {
-                        "restart_policy": "Never",
-                        "automount_service_account_token": False,
-                        "containers": [{
-                            "name": "medusa-setup",
-                            "image": spec.images["medusa"],
-                            "command": SETUP_COMMAND,
-                            "env": medusa_env + [
-                                {"name": "STORE_NAME", "value": spec.name},
-                                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
-                                secret_env("ADMIN_PASSWORD", "admin-password"),
-                                secret_env("PUBLISHABLE_KEY", "publishable-key"),
-                            ],
-                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                          "limits": {"cpu": "1", "memory": "1Gi"}},
-                        }],
-                    },
-                },
-            },
-            opts=k.opts(postgres_service, awaited=True, delete_before_replace=True))
+        setup = k.setup_job("medusa-setup", {
+            "name": "medusa-setup",
+            "image": spec.images["medusa"],
+            "command": SETUP_COMMAND,
+            "env": medusa_env + [
+                {"name": "STORE_NAME", "value": spec.name},
+                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
+                secret_env("ADMIN_PASSWORD", "admin-password"),
+                secret_env("PUBLISHABLE_KEY", "publishable-key"),
+            ],
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        }, postgres_service)
 
         # The Medusa server and its admin dashboard (/app); uploads on their own volume.
         medusa_claim = k.volume_claim("medusa-data", "medusa", volumes["medusa"], *guardrails)
@@ -177,14 +155,6 @@ ENGINE = Engine(
     health_components=("medusa", "postgres"),
     log_components=("medusa", "postgres", "medusa-setup"),
     generate_secrets=generate_secrets,
-    steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace",)),
-        ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
-                       "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
-        ("Secrets", ("kubernetes:core/v1:Secret",)),
-        ("PostgreSQL", ("postgres", "postgres-data", "postgres-service")),
-        ("Setup", ("kubernetes:batch/v1:Job",)),
-        ("Medusa", ("medusa", "medusa-data", "medusa-service")),
-        ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
-    ),
+    steps=steps(component_step("PostgreSQL", "postgres"), ("Setup", ("kubernetes:batch/v1:Job",)),
+                component_step("Medusa", "medusa")),
 )

@@ -21,13 +21,12 @@ cluster without an ingress controller never fills ``status.loadBalancer``).
 
 from __future__ import annotations
 
-import hashlib
 import secrets as _secrets
 import string
 
 from storekit.engine import Engine, ProgramContext, Tier, Volume
 
-from .kube import Objects, Sizes, labels_for
+from .kube import Objects, Sizes, component_step, steps
 
 IMAGES = {
     "wordpress": "wordpress:6.8.3-php8.3-apache",
@@ -94,8 +93,6 @@ def program(ctx: ProgramContext):
     volumes = ctx.tier.volumes
 
     def build() -> None:
-        from pulumi_kubernetes.batch.v1 import Job
-
         k = Objects(ctx)
         namespace = k.namespace()
         guardrails = k.isolation(namespace)  # no pod starts before these exist
@@ -150,46 +147,28 @@ def program(ctx: ProgramContext):
         wordpress_service = k.service("wordpress", 80, wordpress)
 
         # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
-        setup = Job(
-            "woocommerce-setup",
-            metadata=k.meta("woocommerce-setup", "woocommerce-setup"),
-            spec={
-                "backoff_limit": 3,
-                "template": {
-                    "metadata": {
-                        "labels": labels_for(spec.slug, "woocommerce-setup"),
-                        # A new admin password changes this, so the Job runs again to set it.
-                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
-                            secrets["admin_password"].encode()).hexdigest()[:16]},
-                    },
-                    "spec": {
-                        "restart_policy": "Never",
-                        "automount_service_account_token": False,
-                        # Share the node of the WordPress pod: its volume is ReadWriteOnce.
-                        "affinity": {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
-                            "label_selector": {"match_labels": {"app.kubernetes.io/name": "wordpress"}},
-                            "topology_key": "kubernetes.io/hostname"}]}},
-                        "containers": [{
-                            "name": "wp-cli",
-                            "image": spec.images["wpcli"],
-                            "command": ["sh", "-c", SETUP_SCRIPT],
-                            "env": wordpress_env + [
-                                {"name": "STORE_URL", "value": spec.url},
-                                {"name": "STORE_NAME", "value": spec.name},
-                                {"name": "ADMIN_USER", "value": spec.admin_user},
-                                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
-                                secret_env("ADMIN_PASSWORD", "admin-password"),
-                            ],
-                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "volume_mounts": [{"name": "data", "mount_path": "/var/www/html"}],
-                        }],
-                        "volumes": [{"name": "data", "persistent_volume_claim": {
-                            "claim_name": wordpress_claim.metadata["name"]}}],
-                    },
-                },
-            },
-            opts=k.opts(wordpress_service, awaited=True, delete_before_replace=True))
+        setup = k.setup_job("woocommerce-setup", {
+            "name": "wp-cli",
+            "image": spec.images["wpcli"],
+            "command": ["sh", "-c", SETUP_SCRIPT],
+            "env": wordpress_env + [
+                {"name": "STORE_URL", "value": spec.url},
+                {"name": "STORE_NAME", "value": spec.name},
+                {"name": "ADMIN_USER", "value": spec.admin_user},
+                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
+                secret_env("ADMIN_PASSWORD", "admin-password"),
+            ],
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                          "limits": {"cpu": "500m", "memory": "256Mi"}},
+            "volume_mounts": [{"name": "data", "mount_path": "/var/www/html"}],
+        }, wordpress_service, pod={
+            # Share the node of the WordPress pod: its volume is ReadWriteOnce.
+            "affinity": {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
+                "label_selector": {"match_labels": {"app.kubernetes.io/name": "wordpress"}},
+                "topology_key": "kubernetes.io/hostname"}]}},
+            "volumes": [{"name": "data", "persistent_volume_claim": {
+                "claim_name": wordpress_claim.metadata["name"]}}],
+        })
 
         k.ingress("wordpress", wordpress_service, 80, setup)
         k.export(namespace, admin_url=spec.url + "/wp-admin/", admin_user=spec.admin_user)
@@ -208,14 +187,6 @@ ENGINE = Engine(
     health_components=("wordpress", "mysql"),
     log_components=("wordpress", "mysql", "woocommerce-setup"),
     generate_secrets=generate_secrets,
-    steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace",)),
-        ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
-                       "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
-        ("Secrets", ("kubernetes:core/v1:Secret",)),
-        ("MySQL", ("mysql", "mysql-data", "mysql-service")),
-        ("WordPress", ("wordpress", "wordpress-data", "wordpress-service")),
-        ("WooCommerce setup", ("kubernetes:batch/v1:Job",)),
-        ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
-    ),
+    steps=steps(component_step("MySQL", "mysql"), component_step("WordPress", "wordpress"),
+                ("WooCommerce setup", ("kubernetes:batch/v1:Job",))),
 )

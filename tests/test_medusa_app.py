@@ -18,12 +18,11 @@ import secrets
 import shutil
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 from helpers import free_port, wait_for
-from medusa_shop import MedusaShop, buy_and_check, refused
+from medusa_shop import MedusaShop, buy_and_check, healthy, refused
 
 pytestmark = pytest.mark.medusa
 
@@ -54,14 +53,6 @@ def _medusa(app: Path, env: dict, *args: str, timeout: float = 300) -> subproces
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def store(app, postgres, tmp_path_factory):
     """A migrated and set-up Medusa store, served on a free loopback port."""
@@ -81,7 +72,7 @@ def store(app, postgres, tmp_path_factory):
     server = subprocess.Popen([str(app / "node_modules" / ".bin" / "medusa"), "start"], cwd=app, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(lambda: _healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
+        wait_for(lambda: healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
         assert server.poll() is None, f"medusa start exited: {Path(log.name).read_text()[-3000:]}"
         yield {"url": url, "env": env, "app": app, "shop": MedusaShop(url, env["PUBLISHABLE_KEY"])}
     finally:

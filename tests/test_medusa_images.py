@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from docker_images import docker_for
 from helpers import wait_for
-from medusa_shop import MedusaShop, buy_and_check, refused
+from medusa_shop import MedusaShop, buy_and_check, healthy, refused
 
 pytestmark = pytest.mark.store_images
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +61,8 @@ def test_postgres_initialises_its_user_and_database_as_the_postgres_image(docker
                     docker.refs["postgres"], "psql", "-h", "postgres", "-U", "medusa", "-d", "medusa", "-tAc",
                     "SELECT 42")
     assert remote.stdout.strip() == "42", "it listens on the network, by the Service-like name"
-    assert docker("exec", name, "ps", "-o", "uid=,comm=", "-p", "1").stdout.split() == ["999", "postgres"]
+    pid1 = docker("exec", name, "sh", "-c", "stat -c %u /proc/1; cat /proc/1/comm").stdout.split()
+    assert pid1 == ["999", "postgres"], "postgres is PID 1 and runs as uid 999"
     assert "initialising /var/lib/postgresql/data" in docker("logs", name).stderr
 
 
@@ -87,14 +88,6 @@ def _env(**more: str) -> dict[str, str]:
             "STORE_NAME": "Image Shop", **ADMIN, **more}
 
 
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def medusa(docker, database):
     setup = docker.start("setup", "medusa", env=_env(), command=SETUP)
@@ -105,9 +98,9 @@ def medusa(docker, database):
     assert "storekit setup: store ready" in logs.stdout
     server = docker.start("medusa", "medusa", "-p", "127.0.0.1::9000", env=_env())
     port = docker.port(server, 9000)
-    wait_for(lambda: _healthy(port) or docker("inspect", "-f", "{{.State.Running}}", server).stdout.strip() != "true",
+    wait_for(lambda: healthy(f"http://127.0.0.1:{port}") or docker("inspect", "-f", "{{.State.Running}}", server).stdout.strip() != "true",
              180, what="medusa start")
-    assert _healthy(port), docker("logs", server).stdout[-3000:]
+    assert healthy(f"http://127.0.0.1:{port}"), docker("logs", server).stdout[-3000:]
     return {"server": server, "port": port, "shop": MedusaShop(f"http://127.0.0.1:{port}", KEY)}
 
 
