@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-stores clean \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-stores clean \
 	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
@@ -94,6 +94,9 @@ test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+soak: venv tools cluster packages ## the long fault suite: the engine killed at every crash point of create, tier change, destroy
+	@$(PY) -m pytest -m soak tests/faults $(PYTEST_ARGS)
 
 DEMO_STORE ?= Demo Shop
 DEMO_EMAIL ?= demo@example.com

@@ -7,7 +7,8 @@ code; a traceback only with ``--debug``.
 
 Exit codes: 0 success; 1 operation failed; 2 usage error (or, with
 ``--detailed-exitcode``, changes present); 3 store not found; 4 store busy; 5 stale
-plan; 6 cluster or tool unavailable; 7 invalid input. With ``--detailed-exitcode``
+plan; 6 cluster or tool unavailable; 7 invalid input; 8 refused by a mandatory policy
+or the two-person rule. With ``--detailed-exitcode``
 every error exits 1, as Terraform's does.
 """
 
@@ -144,9 +145,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds, token_cmds
+    from . import approval_cmds, info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds, token_cmds
 
-    for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds):
+    for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds, approval_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

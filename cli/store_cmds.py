@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
-from storekit.errors import SpecError, StoreNotFound
+from storekit.errors import ApprovalRequired, PolicyViolation, SpecError, StoreNotFound
+from storekit.policy import blocking
 from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
 from storekit.engines import registry, tier_names
@@ -14,6 +17,8 @@ from storekit.views import drift_text
 from . import render
 from .context import AppContext, Progress, confirm
 
+PLAN_ID = re.compile(r"[0-9a-f]{32}")
+GOVERNANCE_ERRORS = (PolicyViolation.kind, ApprovalRequired.kind)
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print a JSON document (see docs/plan-format.md) instead of text.")
 detailed_option = click.option("--detailed-exitcode", is_flag=True,
@@ -51,15 +56,15 @@ def make_plan(app: AppContext, name, file, prune, refresh, flags) -> Plan | Flee
     return app.kit.plan(desired_spec(app, name, **flags), refresh=refresh)
 
 
-def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
+expand_option = click.option("--expand", is_flag=True,
+                             help="Fleets: list every store of each group and the group's property changes.")
+
+
+def show_plan(app: AppContext, plan: Plan | FleetPlan, expand: bool = False) -> None:
     if isinstance(plan, FleetPlan):
-        for p in plan.plans:
-            if p.has_changes or p.drift:
-                click.echo(render.plan_text(p, color=app.color))
-                click.echo()
         for store, message in plan.errors:
             click.echo(f"Error planning store '{store}': {message}", err=True)
-        click.echo(plan.summary.text + ("" if plan.has_changes else " Every store matches its spec."))
+        click.echo(render.fleet_text(plan, expand=expand, color=app.color))
     else:
         click.echo(render.plan_text(plan, color=app.color))
 
@@ -73,10 +78,13 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
               help="Compare against the live cluster too (detects drift).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to apply it later.")
+@click.option("--submit", is_flag=True,
+              help="Submit the plan for approval (two-person rule): prints its id for `storekit approve`.")
+@expand_option
 @json_option
 @detailed_option
 @click.pass_context
-def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, as_json,
+def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, submit, expand, as_json,
              detailed_exitcode):
     """Show what applying would change, without changing anything.
 
@@ -87,7 +95,11 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
       storekit plan "My Shop" --email owner@example.com --out plan.json
       storekit plan "My Shop" --tier medium --detailed-exitcode
       storekit plan -f stores.yaml --prune --out fleet.json
+      storekit plan -f stores.yaml --expand    # every store of each group of identical change
       storekit plan "My Shop" --destroy --out destroy.json
+
+    A fleet's plan is shown grouped by identical change ("14 stores: tier small →
+    medium; 3 stores: new (small)"); --json has the groups and every store's plan.
     """
     ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
     app: AppContext = ctx.obj
@@ -100,12 +112,22 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
                          {"admin_email": admin_email, "tier": tier, "engine": engine})
     if out:
         plan.save(out)
+    submitted = None
+    if submit:
+        if isinstance(plan, FleetPlan):
+            raise click.UsageError("--submit takes one store's plan; a fleet is approved store by store")
+        from storekit import approvals
+
+        submitted = approvals.submit(app.kit, plan, app.kit.actor)
     if as_json:
-        click.echo(render.to_json(plan.to_dict()))
+        click.echo(render.to_json({**plan.to_dict(), **({"plan_id": submitted.id} if submitted else {})}))
     else:
-        show_plan(app, plan)
+        show_plan(app, plan, expand)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: storekit apply {out}")
+        if submitted:
+            click.echo(f"\nSubmitted for approval as plan {submitted.id} ({submitted.plan_hash[:19]}...). "
+                       f"A different admin approves it with: storekit approve {submitted.id}")
     if isinstance(plan, FleetPlan) and plan.errors:
         ctx.exit(1)
     if detailed_exitcode and plan.has_changes:
@@ -125,7 +147,8 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
             click.echo(f"Apply complete: {len(result.items) - len(result.failed)} of {len(result.items)} "
                        f"stores in {result.seconds:.1f}s.")
         if not result.ok:
-            ctx.exit(1)
+            governed = all(i.error_kind in GOVERNANCE_ERRORS for i in result.failed)
+            ctx.exit(PolicyViolation.exit_code if governed else 1)
         return
     result = app.kit.apply(plan, on_event=Progress(not as_json, prefix=False))
     if as_json:
@@ -147,7 +170,7 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
 
 
 @click.command("apply")
-@click.argument("target", required=False, metavar="[PLAN_FILE | NAME]")
+@click.argument("target", required=False, metavar="[PLAN_FILE | PLAN_ID | NAME]")
 @click.option("-f", "--file", type=click.Path(dir_okay=False), help="Fleet file (YAML) declaring many stores.")
 @click.option("--prune", is_flag=True, help="With -f: also destroy stores the file does not list.")
 @spec_options
@@ -157,11 +180,14 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
 def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve, as_json):
     """Apply a saved plan exactly, or plan and apply a store or a fleet.
 
-    A saved plan is refused when its store changed since the plan was made.
+    A saved plan is refused when its store changed since the plan was made, when a
+    mandatory policy blocks it (exit 8), and, under the two-person rule, until a second
+    admin approved it (PLAN_ID is the id `plan --submit` printed).
 
     \b
     Examples:
       storekit apply plan.json
+      storekit apply 3f1c0d8e9a7b4c2d1e0f9a8b7c6d5e4f      # an approved plan, by its id
       storekit apply "My Shop" --email owner@example.com --auto-approve
       storekit apply -f stores.yaml --prune
     """
@@ -169,6 +195,11 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
     if target and target.endswith(".json") and not file:
         plan = load_plan_file(target)
         apply_and_report(app, ctx, plan, as_json)
+        return
+    if target and PLAN_ID.fullmatch(target) and not file:  # a saved (submitted) plan, by its id
+        from storekit import approvals
+
+        apply_and_report(app, ctx, approvals.saved_plan(app.kit, target)[1], as_json)
         return
     plan = make_plan(app, target, file, prune, True, {"admin_email": admin_email, "tier": tier, "engine": engine})
     review_and_apply(app, ctx, plan, auto_approve, as_json)
@@ -182,6 +213,8 @@ def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve:
         show_plan(app, plan)
     if not plan.has_changes:
         return
+    if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
+        raise PolicyViolation(plan.store, blocking(plan.policy))
     confirm(app, auto_approve)
     apply_and_report(app, ctx, plan, as_json)
 

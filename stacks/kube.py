@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storekit.engine import ProgramContext
+from storekit.engine import ProgramContext, Tier
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,13 @@ class Sizes:
     max_pvc: str
     quota_pods: int = 10
     quota_pvcs: int = 4
+
+
+def tier(name: str, volumes: dict[str, str], sizes: Sizes) -> Tier:
+    """A tier that reserves what its quota's requests allow (the capacity preview reads it)."""
+    return Tier(name, volumes, sizes, requests={"cpu": sizes.quota_cpu_requests,
+                                                 "memory": sizes.quota_memory_requests,
+                                                 "storage": sizes.quota_storage})
 
 
 def steps(*middle: tuple[str, tuple[str, ...]]) -> tuple[tuple[str, tuple[str, ...]], ...]:

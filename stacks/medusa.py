@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import secrets as _secrets
 
-from storekit.engine import Engine, ProgramContext, Tier, Volume
+from storekit.engine import Engine, ProgramContext, Volume
 
-from .kube import Objects, Sizes, component_step, steps
+from .kube import Objects, Sizes, component_step, steps, tier
 
 IMAGES = {
     "medusa": "storekit.local/medusa:2.21.2",
@@ -38,11 +38,11 @@ IMAGES = {
 
 # Medusa's server wants more memory than WordPress: its requests and limits are one step up.
 TIERS = (
-    Tier("small", {"medusa": "1Gi", "postgres": "2Gi"},
+    tier("small", {"medusa": "1Gi", "postgres": "2Gi"},
          Sizes("100m", "1", "384Mi", "1Gi", "1", "3", "1Gi", "3Gi", "10Gi", max_pvc="5Gi")),
-    Tier("medium", {"medusa": "5Gi", "postgres": "10Gi"},
+    tier("medium", {"medusa": "5Gi", "postgres": "10Gi"},
          Sizes("250m", "2", "768Mi", "2Gi", "2", "6", "2Gi", "6Gi", "30Gi", max_pvc="15Gi")),
-    Tier("large", {"medusa": "20Gi", "postgres": "40Gi"},
+    tier("large", {"medusa": "20Gi", "postgres": "40Gi"},
          Sizes("500m", "4", "1536Mi", "4Gi", "4", "12", "4Gi", "12Gi", "100Gi", max_pvc="50Gi")),
 )
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 import secrets as _secrets
 import string
 
-from storekit.engine import Engine, ProgramContext, Tier, Volume
+from storekit.engine import Engine, ProgramContext, Volume
 
-from .kube import Objects, Sizes, component_step, steps
+from .kube import Objects, Sizes, component_step, steps, tier
 
 IMAGES = {
     "wordpress": "wordpress:6.8.3-php8.3-apache",
@@ -36,11 +36,11 @@ IMAGES = {
 
 
 TIERS = (
-    Tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
+    tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
          Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
-    Tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
+    tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
          Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
-    Tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
+    tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
          Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
 )
 

@@ -83,6 +83,16 @@ class StoreInSync(Event):
 
 
 @dataclass(frozen=True)
+class Recovered(Event):
+    """An interrupted run's leftovers were repaired before an operation (``recovery``)."""
+
+    message: str = ""
+    lock_cleared: str | None = None
+    adopted: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Audited(Event):
     """One mutating call, done or refused: what the audit trail records."""
 

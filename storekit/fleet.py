@@ -24,7 +24,9 @@ from pathlib import Path
 
 import yaml
 
+from .capacity import CapacityPreview
 from .errors import SpecError
+from .grouping import ChangeGroup, group_plans, groups_text
 from .plan import FORMAT_VERSION, Plan, PlanSummary
 from .spec import StoreSpec
 
@@ -83,6 +85,7 @@ def load_fleet(path: str | Path) -> list[StoreSpec]:
 class FleetPlan:
     plans: tuple[Plan, ...]
     errors: tuple[tuple[str, str], ...] = ()  # (store, message) for stores that could not be planned
+    capacity: CapacityPreview | None = None  # the whole fleet's effect on the cluster
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -93,9 +96,27 @@ class FleetPlan:
     def has_changes(self) -> bool:
         return any(p.has_changes for p in self.plans)
 
+    @property
+    def blocked(self) -> bool:
+        return any(p.blocked for p in self.plans)
+
+    @property
+    def groups(self) -> tuple[ChangeGroup, ...]:
+        """The stores grouped by identical change (``storekit.grouping``)."""
+        return group_plans(self.plans)
+
+    @property
+    def groups_text(self) -> str:
+        return groups_text(self.groups)
+
     def to_dict(self) -> dict:
+        groups = self.groups
         return {"format_version": FORMAT_VERSION, "kind": "fleet", "created_at": self.created_at,
                 "summary": self.summary.to_dict(), "has_changes": self.has_changes,
+                "groups_text": groups_text(groups), "groups": [g.to_dict() for g in groups],
+                "capacity": self.capacity.to_dict() if self.capacity else None,
+                "policy": {"blocked": [p.store for p in self.plans if p.blocked],
+                           "warnings": sum(1 for p in self.plans for r in p.policy if not r.passed and not r.blocks)},
                 "plans": [p.to_dict() for p in self.plans],
                 "errors": [{"store": s, "message": m} for s, m in self.errors]}
 
@@ -113,7 +134,8 @@ class FleetPlan:
                             subject="plan file")
         if not isinstance(d.get("plans"), list):
             raise SpecError([("plans", "must be a list of plans")], subject="plan file")
-        return cls(plans=tuple(Plan.from_dict(p) for p in d["plans"]), created_at=d.get("created_at", ""))
+        return cls(plans=tuple(Plan.from_dict(p) for p in d["plans"]), created_at=d.get("created_at", ""),
+                   capacity=CapacityPreview.from_dict(d.get("capacity")))
 
 
 def load_plan_file(path: str | Path) -> Plan | FleetPlan:

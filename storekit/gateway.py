@@ -25,12 +25,14 @@ from typing import Callable, Iterable
 
 from pulumi import automation as auto
 
+from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError
 from .plan import fingerprint
+from .recovery import Repair, pending_operations, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import pulumi_command, pulumi_env
+from .toolchain import describe_cluster, pulumi_command, pulumi_env
 
 PROJECT = "storekit"
 SECRETS_CONFIG_KEY = "storekit:secrets"
@@ -53,6 +55,7 @@ class Snapshot:
     outputs: dict = field(default_factory=dict)
     deployment: dict | None = None
     config_secrets: dict | None = None
+    repair: Repair | None = None  # what an interrupted run left and was repaired (snapshot(repair=True))
 
     @property
     def exists(self) -> bool:
@@ -95,7 +98,8 @@ class StackGateway:
         try:
             yield
         except auto.CommandError as e:
-            raise translate(e, slug, secrets, diagnostics(), warnings()) from e
+            raise translate(e, slug, secrets, diagnostics(), warnings(),
+                            cluster=describe_cluster(self.settings)) from e
 
     # ---- environment ---------------------------------------------------------------
 
@@ -145,15 +149,20 @@ class StackGateway:
             except auto.StackNotFoundError:
                 return None
 
-    def snapshot(self, slug: str) -> Snapshot:
+    def snapshot(self, slug: str, *, repair: bool = False) -> Snapshot:
         """Select the stack once and read its outputs, deployment and (when the outputs
-        lack them) the secrets kept in its config."""
+        lack them) the secrets kept in its config. With ``repair``, what an interrupted
+        run left behind is repaired first (``Snapshot.repair`` says what was done)."""
         stack = self.select(slug)
         if stack is None:
             return Snapshot(slug=slug, stack=None)
         with self._engine(slug):
-            outputs = {k: v.value for k, v in stack.outputs().items()}
             deployment = stack.export_stack().deployment or {}
+        fixed = None
+        if repair:
+            fixed, deployment = self._repair(slug, stack, deployment)
+        with self._engine(slug):
+            outputs = {k: v.value for k, v in stack.outputs().items()}
             config_secrets = None
             if not isinstance(outputs.get("secrets"), dict):
                 try:
@@ -161,7 +170,7 @@ class StackGateway:
                 except (auto.CommandError, ValueError):
                     config_secrets = None  # never applied far enough to keep any
         return Snapshot(slug=slug, stack=stack, outputs=outputs, deployment=deployment,
-                        config_secrets=config_secrets)
+                        config_secrets=config_secrets, repair=fixed)
 
     def fingerprint(self, slug: str) -> str:
         """The fingerprint of the stack's recorded state, read now (``absent`` without a stack)."""
@@ -190,22 +199,35 @@ class StackGateway:
                           update_in_progress=bool(s.update_in_progress)) for s in summaries]
 
     def lock_holder(self, slug: str) -> tuple[str, str] | None:
-        """(who, since) when an update of the stack holds its lock (file:// backends).
-
-        Other backends report a held lock when the update starts (ConcurrentUpdateError).
-        """
-        url = self.settings.state_url
-        if not url.startswith("file://"):
-            return None
-        locks = Path(url[len("file://"):], ".pulumi", "locks", "organization", PROJECT, slug)
-        for lock in sorted(locks.glob("*.json")):
-            try:
-                info = json.loads(lock.read_text())
-            except (OSError, ValueError):
-                continue
+        """(who, since) when an update of the stack holds its lock (file:// and
+        postgres:// backends; others report a held lock when the update starts)."""
+        for info in _lock_infos(self.settings.state_url, slug):
             return (f"{info.get('username', '?')}@{info.get('hostname', '?')} (pid {info.get('pid', '?')})",
                     str(info.get("timestamp", "")))
         return None
+
+    def _repair(self, slug: str, stack: auto.Stack, deployment: dict) -> tuple[Repair, dict]:
+        """Undo what an interrupted engine run left in the stack (``storekit.recovery``):
+        a lock whose holder provably no longer runs is cancelled; pending operations are
+        resolved and the stack refreshed, so adopted objects carry their live state.
+        (the repair, the deployment now)."""
+        cleared = None
+        holder = self.lock_holder(slug)
+        if holder:
+            process = procs.parse_holder(holder[0])
+            if process is None or not procs.gone(*process):
+                return Repair(store=slug), deployment  # a live update: the caller meets StoreBusy
+            self.cancel(stack)
+            cleared = holder[0]
+        if not pending_operations(deployment):
+            return Repair(store=slug, lock_cleared=cleared), deployment
+        resolution = resolve_pending(deployment)
+        with self._engine(slug):
+            stack.import_stack(auto.Deployment(version=3, deployment=resolution.deployment))
+            stack.refresh(color="never", suppress_outputs=True)
+            deployment = stack.export_stack().deployment or {}
+        return Repair(store=slug, lock_cleared=cleared, adopted=tuple(resolution.adopted),
+                      dropped=tuple(resolution.dropped), refreshed=True), deployment
 
     # ---- operations ----------------------------------------------------------------
 
@@ -245,6 +267,49 @@ class StackGateway:
         with self._engine(stack.name):
             history = stack.history(page_size=1)
         return history[0] if history else None
+
+
+def _lock_infos(url: str, slug: str) -> list[dict]:
+    """The lock files of a stack in a file:// or postgres:// backend (pulumi's own layout:
+    ``.pulumi/locks/organization/<project>/<stack>/<id>.json``)."""
+    key = f".pulumi/locks/organization/{PROJECT}/{slug}/"
+    blobs: list[str] = []
+    if url.startswith("file://"):
+        for lock in sorted(Path(url[len("file://"):], key).glob("*.json")):
+            try:
+                blobs.append(lock.read_text())
+            except OSError:
+                continue
+    elif url.startswith(("postgres://", "postgresql://")):
+        blobs = _postgres_blobs(url, key)
+    infos = []
+    for blob in blobs:
+        try:
+            info = json.loads(blob) if isinstance(blob, str) else blob
+        except ValueError:
+            continue
+        if isinstance(info, dict):
+            infos.append(info)
+    return infos
+
+
+def _postgres_blobs(url: str, prefix: str) -> list:
+    """Rows under ``prefix`` in the postgres backend's table (``pulumi_state`` unless the
+    URL names another with ``table=``)."""
+    from urllib.parse import parse_qs, urlsplit, urlunsplit, urlencode
+
+    import psycopg2
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    table = (query.pop("table", ["pulumi_state"]) or ["pulumi_state"])[0]
+    dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, doseq=True), ""))
+    try:
+        with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute(f'SELECT data::text FROM "{table}" WHERE key LIKE %s ORDER BY key', (prefix + "%",))
+            return [row[0] for row in cur.fetchall()]
+    except psycopg2.Error:
+        return []  # the update itself will report what is wrong with the backend
 
 
 def _no_program() -> None:

@@ -12,7 +12,7 @@ from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
 from .gateway import Snapshot, StackGateway
-from .plan import Plan, ResourceChange, changes_from_digest
+from .plan import Plan, ResourceChange, changes_from_digest, spec_changes
 from .settings import Settings
 from .spec import StoreSpec
 
@@ -67,7 +67,8 @@ class Planner:
         if refresh and not created_here:
             drift = drift_of(changes, snap.deployment, spec_unchanged=recorded_spec == spec)
         return Plan(store=slug, action=action, spec=spec, changes=changes, fingerprint=snap.fingerprint,
-                    state_url=self.settings.state_url, drift=drift, refreshed=refresh)
+                    state_url=self.settings.state_url, drift=drift, refreshed=refresh,
+                    spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
 
     def plan_destroy(self, snap: Snapshot) -> Plan:
         changes = tuple(

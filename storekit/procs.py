@@ -35,6 +35,14 @@ def gone(host: str, pid: int) -> bool:
     return False
 
 
+def parse_holder(holder: str) -> tuple[str, int] | None:
+    """(host, pid) from a stack lock holder "user@host (pid N)"."""
+    try:
+        return holder.split("@", 1)[1].split(" ", 1)[0], int(holder.rsplit("pid ", 1)[1].rstrip(")"))
+    except (IndexError, ValueError):
+        return None
+
+
 def orphaned(pid: int) -> bool:
     """A process whose parent died (it was reparented to init)."""
     return _ppid(pid) == 1

@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
             "Wait for the ingress controller to admit each store's Ingress; turn off on a "
             "cluster without an ingress controller.", type=bool),
+    Setting("policy_file", "STOREKIT_POLICY_FILE", None,
+            "YAML file of policy rules every plan is checked against (default: no rules); "
+            "a mandatory rule that fails blocks apply (exit code 8, HTTP 403)."),
+    Setting("two_person", "STOREKIT_TWO_PERSON", False,
+            "Two-person rule: a plan is applied only after a different admin approved it (by its hash).",
+            type=bool),
     Setting("pulumi", "STOREKIT_PULUMI", None,
             "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
     Setting("pulumi_home", "STOREKIT_PULUMI_HOME", _home_path("pulumi"),
@@ -113,6 +119,8 @@ class Settings:
     storage_class: str
     tls_issuer: str | None
     await_ingress: bool
+    policy_file: str | None
+    two_person: bool
     pulumi: str | None
     pulumi_home: str
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

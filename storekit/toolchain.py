@@ -149,6 +149,23 @@ def cluster_api(settings: Settings):
     return _client(config)
 
 
+def describe_cluster(settings: Settings) -> str:
+    """The cluster storekit talks to, for messages: "'storekit' at https://127.0.0.1:6443"
+    (read from the kubeconfig; no network, never fails)."""
+    if settings.in_cluster:
+        return "in this pod's cluster (service account)"
+    try:
+        import yaml
+
+        config = yaml.safe_load(Path(settings.kubeconfig).read_text()) or {}
+        context_name = settings.context or config.get("current-context")
+        context = next(c["context"] for c in config.get("contexts") or [] if c.get("name") == context_name)
+        cluster = next(c["cluster"] for c in config.get("clusters") or [] if c.get("name") == context["cluster"])
+        return f"'{context['cluster']}' at {cluster['server']}"
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError, ImportError):
+        return f"of kubeconfig {settings.kubeconfig}"
+
+
 def _client(config):
     from lightkube import Client
     import httpx2 as httpx  # lightkube's HTTP client

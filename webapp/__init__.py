@@ -23,7 +23,8 @@ from storekit.settings import Settings
 
 from . import sessions
 from .extensions import limiter
-from .guards import BoundedClientAddress, NameConverter, SlugConverter, TokenNameConverter, no_store
+from .guards import (BoundedClientAddress, NameConverter, PlanIdConverter, SlugConverter, TokenNameConverter,
+                     no_store)
 
 DEFAULTS = {
     "MAX_STORES": 10,
@@ -67,7 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     sessions.init_app(app)
-    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter)
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter,
+                                  planid=PlanIdConverter)
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
@@ -95,7 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def close_db(_exc):
         kit.catalog.close()
 
-    from . import api, auth, errors, health, tokens_api, ui
+    from . import api, auth, errors, fleet_ui, health, tokens_api, ui
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
@@ -103,6 +105,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(tokens_api.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(fleet_ui.bp)
 
     @app.after_request
     def security_headers(response):
