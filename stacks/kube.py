@@ -63,6 +63,9 @@ def component_step(step: str, component: str) -> tuple[str, tuple[str, ...]]:
     return step, (component, f"{component}-data", f"{component}-service")
 
 
+POOL_LABEL = "storekit.io/node-pool"  # the label and taint of a node pool (STOREKIT_NODE_POOL)
+
+
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/managed-by": "storekit",
@@ -101,6 +104,15 @@ class Objects:
         if awaited:
             kw["custom_timeouts"] = self.pulumi.CustomTimeouts(create=self.timeout, update=self.timeout)
         return self.pulumi.ResourceOptions(provider=self.provider, depends_on=list(deps), **kw)
+
+    @property
+    def placement(self) -> dict:
+        """Pod spec fields that put the store's pods in the platform's node pool, if it names one."""
+        pool = getattr(self.settings, "node_pool", None)
+        if not pool:
+            return {}
+        return {"node_selector": {POOL_LABEL: pool},
+                "tolerations": [{"key": POOL_LABEL, "operator": "Equal", "value": pool, "effect": "NoSchedule"}]}
 
     def meta(self, name: str, component: str | None = None, **extra) -> dict:
         return {"name": name, "namespace": self.ns_name, "labels": labels_for(self.slug, component), **extra}
@@ -194,7 +206,7 @@ class Objects:
         mount_path = container.pop("mount_path", None)
         selector = {"app.kubernetes.io/name": component, "storekit.io/store": self.slug}
         main = {"name": component, "resources": self.resources, **container}
-        pod_spec = {"automount_service_account_token": False, "containers": [main], **(pod or {})}
+        pod_spec = {"automount_service_account_token": False, "containers": [main], **self.placement, **(pod or {})}
         if claim is not None:
             main["volume_mounts"] = [{"name": "data", "mount_path": mount_path}]
             pod_spec["volumes"] = [{"name": "data", "persistent_volume_claim": {
@@ -239,7 +251,7 @@ class Objects:
                     "metadata": {"labels": labels_for(self.slug, name),
                                  "annotations": {"storekit.io/admin-password-revision": revision}},
                     "spec": {"restart_policy": "Never", "automount_service_account_token": False,
-                             "containers": [container], **(pod or {})},
+                             "containers": [container], **self.placement, **(pod or {})},
                 },
             },
             opts=self.opts(*deps, awaited=True, delete_before_replace=True))

@@ -46,13 +46,14 @@ class Capture(Mocks):
         return {}
 
 
-def objects(tier: str = "small", secrets: dict | None = None) -> dict[str, dict]:
+def objects(tier: str = "small", secrets: dict | None = None, **settings) -> dict[str, dict]:
     engine = get_engine("medusa")
+    platform = Settings.load().replace(**settings)
     spec = StoreSpec(name="Mock Medusa", admin_email="owner@example.com", engine="medusa", tier=tier)
-    spec = spec.resolve(Settings.load())
+    spec = spec.resolve(platform)
     capture = Capture()
     set_mocks(capture, preview=False)
-    program = engine.program(ProgramContext(spec=spec, settings=Settings.load(),
+    program = engine.program(ProgramContext(spec=spec, settings=platform,
                                             secrets=secrets or engine.generate_secrets(), tier=engine.tier(tier)))
 
     @pulumi.runtime.test
@@ -132,6 +133,18 @@ def test_a_tier_change_touches_sizes_only_and_never_the_setup_job():
 def test_a_password_reset_changes_the_secret_and_reruns_the_setup_job_only():
     before, after = objects("small", SECRETS), objects("small", {**SECRETS, "admin_password": "another"})
     assert sorted(name for name in before if before[name] != after[name]) == ["credentials", "medusa-setup"]
+
+
+def test_a_node_pool_places_every_pod_and_none_places_nothing():
+    pods = ("medusa", "postgres", "medusa-setup")
+    placed = objects(node_pool="real")
+    for name in pods:
+        spec = placed[name]["spec"]["template"]["spec"]
+        assert spec["nodeSelector"] == {"storekit.io/node-pool": "real"}, name
+        assert spec["tolerations"] == [{"key": "storekit.io/node-pool", "operator": "Equal", "value": "real",
+                                        "effect": "NoSchedule"}], name
+    anywhere = objects()
+    assert not any("nodeSelector" in anywhere[name]["spec"]["template"]["spec"] for name in pods)
 
 
 SECRETS = {"postgres_password": "pg", "admin_password": "admin", "jwt_secret": "jwt", "cookie_secret": "cookie",
