@@ -78,7 +78,8 @@ packages: ## install the Debian packages the tests need (chromium, shellcheck, d
 NODE_CONTAINERD ?= $(STOREKIT_HOME)/node/run/containerd/containerd.sock
 images: venv ## build the node's and the stores' images (pause, mariadb, wordpress, ...; cached) and import them if the node runs
 	@$(PY) kind/images.py build
-	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
+	@if [ -S "$(NODE_CONTAINERD)" ] && kind/node.sh status >/dev/null 2>&1; then \
+	  $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
 
 # The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
 # sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa; the medusa image needs it.

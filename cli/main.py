@@ -145,9 +145,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import approval_cmds, info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds, token_cmds
+    from . import (approval_cmds, drift_cmds, info_cmds, manifest_cmds, ops_cmds, rollout_cmds, serve_cmds,
+                   store_cmds, token_cmds)
 
-    for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds, approval_cmds):
+    for module in (store_cmds, drift_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds,
+                   approval_cmds, rollout_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

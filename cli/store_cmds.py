@@ -11,11 +11,11 @@ from storekit.policy import blocking
 from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
 from storekit.engines import registry, tier_names
-from storekit.spec import StoreSpec
-from storekit.views import drift_text
+from storekit.spec import StoreSpec, expiry_from_ttl
 
 from . import render
 from .context import AppContext, Progress, confirm
+from .rollout_cmds import rollout_options, rollout_settings, run_rollout
 
 PLAN_ID = re.compile(r"[0-9a-f]{32}")
 GOVERNANCE_ERRORS = (PolicyViolation.kind, ApprovalRequired.kind)
@@ -26,6 +26,8 @@ detailed_option = click.option("--detailed-exitcode", is_flag=True,
 
 
 def spec_options(f):
+    f = click.option("--ttl", metavar="DURATION",
+                     help="A preview store: destroyed by the reaper after 90m, 12h, 7d (sets expires_at).")(f)
     f = click.option("--email", "admin_email", metavar="EMAIL", help="Admin email (required for a new store).")(f)
     f = click.option("--tier", type=click.Choice(tier_names()), help="Size of the store (default small).")(f)
     f = click.option("--engine", type=click.Choice(sorted(registry())),
@@ -34,9 +36,15 @@ def spec_options(f):
 
 
 def desired_spec(app: AppContext, name: str, **flags) -> StoreSpec:
-    """The spec for NAME: the recorded one with the given flags changed, or a new one."""
+    """The spec for NAME: its desired spec (the service's one source, as the dashboard's)
+    with the given flags changed, or a new one."""
+    ttl = flags.pop("ttl", None)
+    if ttl is not None:
+        flags["expires_at"] = expiry_from_ttl(ttl)
+        if flags["expires_at"] is None:
+            raise SpecError([("ttl", "must be a duration like 90m, 12h or 7d")])
     try:
-        base = app.kit.spec_of(name)
+        base = app.service.desired_spec(name)
     except StoreNotFound:
         if not flags.get("admin_email"):
             raise SpecError([("admin_email", "is required for a new store (use --email)")]) from None
@@ -84,7 +92,7 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan, expand: bool = False) -> 
 @json_option
 @detailed_option
 @click.pass_context
-def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, submit, expand, as_json,
+def plan_cmd(ctx, name, file, prune, admin_email, ttl, tier, engine, destroy, refresh, out, submit, expand, as_json,
              detailed_exitcode):
     """Show what applying would change, without changing anything.
 
@@ -109,7 +117,7 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
         plan = app.kit.plan_destroy(name)
     else:
         plan = make_plan(app, name, file, prune, refresh,
-                         {"admin_email": admin_email, "tier": tier, "engine": engine})
+                         {"admin_email": admin_email, "tier": tier, "engine": engine, "ttl": ttl})
     if out:
         plan.save(out)
     submitted = None
@@ -175,9 +183,11 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
 @click.option("--prune", is_flag=True, help="With -f: also destroy stores the file does not list.")
 @spec_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@rollout_options
 @json_option
 @click.pass_context
-def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve, as_json):
+def apply_cmd(ctx, target, file, prune, admin_email, ttl, tier, engine, auto_approve, waves, max_unavailable, bake, gate,
+              as_json):
     """Apply a saved plan exactly, or plan and apply a store or a fleet.
 
     A saved plan is refused when its store changed since the plan was made, when a
@@ -190,28 +200,52 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
       storekit apply 3f1c0d8e9a7b4c2d1e0f9a8b7c6d5e4f      # an approved plan, by its id
       storekit apply "My Shop" --email owner@example.com --auto-approve
       storekit apply -f stores.yaml --prune
+      storekit apply -f stores.yaml --waves 1,10%,50%,100% --max-unavailable 2
+
+    With --waves (or a fleet file's rollout: section) a fleet rolls out in waves, each
+    followed by a health gate; a failed gate halts it (see `storekit rollout`).
     """
     app: AppContext = ctx.obj
+    rollout = rollout_settings(file, waves=waves, max_unavailable=max_unavailable, bake=bake, gate=gate)
     if target and target.endswith(".json") and not file:
         plan = load_plan_file(target)
+        if rollout is not None:
+            if not isinstance(plan, FleetPlan):
+                raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+            run_rollout(app, ctx, plan, rollout, as_json)
+            return
         apply_and_report(app, ctx, plan, as_json)
+        return
+    if rollout is not None:
+        if not file:
+            raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+        plan = make_plan(app, None, file, prune, True, {})
+        if not as_json:
+            show_plan(app, plan)
+        if plan.has_changes:
+            confirm(app, auto_approve)
+            run_rollout(app, ctx, plan, rollout, as_json)
         return
     if target and PLAN_ID.fullmatch(target) and not file:  # a saved (submitted) plan, by its id
         from storekit import approvals
 
         apply_and_report(app, ctx, approvals.saved_plan(app.kit, target)[1], as_json)
         return
-    plan = make_plan(app, target, file, prune, True, {"admin_email": admin_email, "tier": tier, "engine": engine})
+    plan = make_plan(app, target, file, prune, True,
+                     {"admin_email": admin_email, "tier": tier, "engine": engine, "ttl": ttl})
     review_and_apply(app, ctx, plan, auto_approve, as_json)
 
 
 def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve: bool, as_json: bool) -> None:
-    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops early."""
-    if as_json and not plan.has_changes:
+    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops
+    early, except a destroy: a store whose first apply failed before creating anything
+    still has a stack (and a catalog entry) to remove."""
+    removes_a_stack = isinstance(plan, Plan) and plan.action == "destroy"
+    if as_json and not plan.has_changes and not removes_a_stack:
         click.echo(render.to_json(plan.to_dict()))
     if not as_json:
         show_plan(app, plan)
-    if not plan.has_changes:
+    if not plan.has_changes and not removes_a_stack:
         return
     if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
         raise PolicyViolation(plan.store, blocking(plan.policy))
@@ -235,31 +269,4 @@ def destroy_cmd(ctx, name, auto_approve, as_json):
     review_and_apply(app, ctx, app.kit.plan_destroy(name), auto_approve, as_json)
 
 
-@click.command("drift")
-@click.argument("name")
-@json_option
-@detailed_option
-@click.pass_context
-def drift_cmd(ctx, name, as_json, detailed_exitcode):
-    """Show what changed in the cluster behind storekit's back.
-
-    \b
-    Example:
-      storekit drift "My Shop" --detailed-exitcode   # exit 2 when drifted
-    """
-    ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
-    report = ctx.obj.kit.drift(name)
-    if as_json:
-        click.echo(render.to_json(report.to_dict()))
-    elif report.has_drift:
-        click.echo(f"Store '{report.store}' drifted:")
-        for c in report.changes:
-            click.echo("  " + drift_text(c))
-        click.echo("Run `storekit apply` for the store to restore it.")
-    else:
-        click.echo(f"No drift: store '{report.store}' matches its recorded state.")
-    if detailed_exitcode and report.has_drift:
-        ctx.exit(2)
-
-
-COMMANDS = [plan_cmd, apply_cmd, destroy_cmd, drift_cmd]
+COMMANDS = [plan_cmd, apply_cmd, destroy_cmd]

@@ -28,11 +28,7 @@ from storekit.engine import Engine, ProgramContext, Volume
 
 from .kube import Objects, Sizes, component_step, steps, tier
 
-IMAGES = {
-    "wordpress": "wordpress:6.8.3-php8.3-apache",
-    "mysql": "mysql:8.4.7",
-    "wpcli": "wordpress:cli-2.12.0-php8.3",
-}
+IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
 
 
 TIERS = (

@@ -16,7 +16,6 @@ deployment, recorded spec, secrets) once, so an operation never selects a stack 
 from __future__ import annotations
 
 import json
-import os
 import secrets as _secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pulumi import automation as auto
 from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError
+from .files import secret_file
 from .plan import fingerprint
 from .recovery import Repair, pending_operations, resolve_pending
 from .settings import Settings
@@ -107,11 +107,7 @@ class StackGateway:
         if self.settings.passphrase:
             return {"PULUMI_CONFIG_PASSPHRASE": self.settings.passphrase}
         key = self.settings.home_path / "passphrase"
-        if not key.exists():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(_secrets.token_urlsafe(32))
+        secret_file(key, lambda: _secrets.token_urlsafe(32))
         return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(key)}
 
     def env(self) -> dict[str, str]:

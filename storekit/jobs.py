@@ -16,6 +16,7 @@ which converges whatever the crash left half done.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -31,6 +32,7 @@ from .errors import EngineInterrupted, SpecError, StoreBusy, StoreNotFound, Stor
 from .kit import Storekit
 from .plan import Plan
 from .recorder import Actor
+from .runtime import log_context
 from .spec import StoreSpec
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,8 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
             return kit.apply(plan.spec, actor=actor)
         return kit.apply(StoreSpec.from_dict(payload.get("spec", payload)), actor=actor)
     if job.kind == "destroy":
-        try:
-            return kit.destroy(job.store, actor=actor)
+        try:  # an expired store's destroy was decided by its spec: no policy or approval check
+            return kit.destroy(job.store, actor=actor, governed=not payload.get("expired"))
         except StoreNotFound:  # never created, or a previous attempt got there
             kit.catalog.set_status(job.store, "deleted")
             return None
@@ -82,7 +84,8 @@ def _heartbeat(queue, job_id: int):
                 queue.heartbeat(job_id)
             except Exception as e:  # the catalog is away: beat again when it is back
                 log.warning("job %s: heartbeat failed: %s", job_id, e)
-    threading.Thread(target=beat, daemon=True, name=f"storekit-heartbeat-{job_id}").start()
+    context = contextvars.copy_context()  # its log lines carry the job's fields
+    threading.Thread(target=context.run, args=(beat,), daemon=True, name=f"storekit-heartbeat-{job_id}").start()
     try:
         yield
     finally:
@@ -169,15 +172,20 @@ class WorkerPool:
                     or (at_start and _worker_gone(job.worker)))
         jobs = self.queue.requeue_running(orphan, max_attempts=MAX_ATTEMPTS)
         for job in jobs:
-            if job.attempts >= MAX_ATTEMPTS:
-                log.warning("job %s: worker %s is gone, and it was attempt %s: failed", job.id, job.worker,
-                            job.attempts)
-            else:
-                log.warning("job %s: worker %s is gone, queued again", job.id, job.worker)
-            self._clear_dead_lock(job)
+            with log_context(job=job.id, store=job.store):
+                self._recovered(job)
         if at_start:  # plugins of engines that died with their worker
             procs.reap_orphans(str(Path(self.kit.settings.pulumi_home, "plugins")))
         return jobs
+
+    def _recovered(self, job: JobRecord) -> None:
+        """Log a dead worker's job taken back, and free the stack lock it left."""
+        if job.attempts >= MAX_ATTEMPTS:
+            log.warning("job %s: worker %s is gone, and it was attempt %s: failed", job.id, job.worker,
+                        job.attempts)
+        else:
+            log.warning("job %s: worker %s is gone, queued again", job.id, job.worker)
+        self._clear_dead_lock(job)
 
     def _clear_dead_lock(self, job: JobRecord) -> None:
         """Free the stack lock a dead worker left: stop its orphaned engine, then unlock."""
@@ -215,6 +223,10 @@ class WorkerPool:
             self.run(job)
 
     def run(self, job: JobRecord) -> None:
+        with log_context(job=job.id, store=job.store):
+            self._run(job)
+
+    def _run(self, job: JobRecord) -> None:
         actor = Actor(name=job.actor, source=job.source, ip=job.ip_address)
         log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store, job.attempts, job.actor)
         try:

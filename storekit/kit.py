@@ -31,7 +31,8 @@ from .catalog import Catalog
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, Recovered, now_iso
+from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
+                     now_iso)
 from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
 from .governance import Governance
@@ -234,12 +235,13 @@ class Storekit:
 
         return objects_from_state(self._snapshot(name).deployment, reveal=reveal)
 
-    def drift(self, name: str) -> DriftReport:
+    def drift(self, name: str, *, refresh: bool | None = None) -> DriftReport:
         """What changed in the cluster behind storekit's back (nothing is changed)."""
         snap = self._snapshot(name)
         if snap.spec is None:
             raise StoreNotFound(name)
         plan = self.planner.plan(snap.spec, refresh=True, snap=snap)
+        self._emitter(None)(DriftChecked(store=snap.slug, changes=len(plan.drift)))
         return DriftReport(store=snap.slug, changes=plan.drift)
 
     def list(self) -> list[StoreSummary]:

@@ -237,6 +237,29 @@ class StoreService:
         """Approve a submitted plan as a different admin (two-person rule)."""
         return approvals.approve(self.kit, plan_id, actor)
 
+    # ---- drift ---------------------------------------------------------------------
+
+    def revert_drift(self, name: str, actor: Actor) -> JobRecord:
+        """Queue applying the desired spec again (audited drift-revert)."""
+        record = self.store(name)
+        with self.kit.audited("drift-revert", record.slug, record.name, actor, {}):
+            spec = self.desired_spec(record.slug)
+            return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"drift": "revert"})
+
+    def accept_drift_preview(self, name: str) -> Preview:
+        """The plan that takes the live size into the spec, saved so that exactly it is applied."""
+        from .driftwatch import accept_plan
+
+        record = self.store(name)
+        plan = accept_plan(self.kit, record.slug)
+        return Preview(id=self.catalog.plans.save(record.slug, plan.to_dict()), plan=plan)
+
+    def accept_drift(self, name: str, plan_id: str, actor: Actor) -> JobRecord:
+        """Queue an accept preview's plan (audited drift-accept)."""
+        record = self.store(name)
+        with self.kit.audited("drift-accept", record.slug, record.name, actor, {"plan": plan_id}):
+            return self.apply_previewed(record.slug, plan_id, actor)
+
     def destroy(self, name: str, actor: Actor) -> JobRecord:
         record = self.store(name)
         self.catalog.set_status(record.slug, "deleting")

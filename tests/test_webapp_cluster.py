@@ -67,7 +67,7 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         assert finished(r.json["job"])["status"] == "succeeded"
         reset = client.post(f"/api/stores/{slug}/actions/reveal-password", headers=h).json
         assert reset["admin_password"] == kit.reveal_admin_password(slug) != before
-        kinds = [o["kind"] for o in client.get(f"/api/stores/{slug}/events", headers=h).json["timeline"]["operations"]]
+        kinds = [o["operation"] for o in client.get(f"/api/stores/{slug}/events", headers=h).json["timeline"]["operations"]]
         assert kinds[:3] == ["reset-password", "restart", "apply"]
 
         # The API and the CLI list the same stores, from the same catalog.

@@ -10,14 +10,15 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 
 from __future__ import annotations
 
-import os
 import secrets
 from flask import Flask, abort, g
 from peewee import OperationalError
 
 from storekit.kit import Storekit
 from storekit.recorder import Actor
+from storekit.files import secret_file
 from storekit.redact import redact_text
+from storekit.metrics import Metrics
 from storekit.service import StoreService
 from storekit.settings import Settings
 
@@ -48,13 +49,7 @@ DEFAULTS = {
 
 
 def _secret_key(settings: Settings) -> str:
-    path = settings.home_path / "webapp-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return secret_file(settings.home_path / "webapp-secret", lambda: secrets.token_urlsafe(48))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -75,6 +70,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["storekit"] = kit
     app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
+    metrics = Metrics(lambda: kit.catalog)
+    kit.subscribers.append(metrics)  # operations this process runs (its worker pool's jobs)
+    app.extensions["storekit.metrics"] = metrics
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
     proxies = int(app.config["TRUSTED_PROXIES"])
@@ -122,5 +120,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storekit.jobs import WorkerPool
 
         app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
+        from storekit.schedule import Scheduler
+
+        app.extensions["storekit.schedule"] = Scheduler(kit).start()
     return app
 

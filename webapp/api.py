@@ -98,6 +98,38 @@ def plan_fleet():
     return jsonify(svc().plan_fleet(data["fleet"]).to_dict())
 
 
+@bp.get("/drift")
+@require("viewer")
+def drift():
+    """The latest drift check of every store: severity and what drifted."""
+    return jsonify(checks=[c.to_dict() for c in g.kit.catalog.drift.all()])
+
+
+@bp.post("/stores/<slug:slug>/drift/revert")
+@require("admin")
+@limiter.limit(action_limit)
+def drift_revert(slug):
+    return jsonify(job=svc().revert_drift(slug, actor("api")).to_dict()), 202
+
+
+@bp.get("/rollouts")
+@require("viewer")
+def rollouts():
+    return jsonify(rollouts=[r.to_dict() for r in g.kit.catalog.rollouts.recent()])
+
+
+@bp.get(f"/rollouts/<int(max={MAX_ID}):rollout_id>")
+@require("viewer")
+def rollout(rollout_id):
+    """A staged rollout's waves and where it stands (live while it runs)."""
+    record = g.kit.catalog.rollouts.get(rollout_id)
+    if record is None:
+        from werkzeug.exceptions import NotFound
+
+        raise NotFound(f"no rollout {rollout_id}")
+    return jsonify(record.to_dict())
+
+
 @bp.get("/plans/<planid:plan_id>")
 @require("viewer")
 def saved_plan(plan_id):

@@ -88,6 +88,15 @@ SPEC = {
         "/api/fleet/plan": {"post": _op(
             "Plan a fleet file: every store's plan, grouped by identical change (nothing changes)",
             body=_FLEET, errors=(400, 401, 409, 503))},
+        "/api/drift": {"get": _op("The latest drift check of every store: severity and changes", errors=(401,))},
+        "/api/stores/{slug}/drift/revert": {**_STORE, "post": _op(
+            "Revert a store's drift: apply its desired spec again (queued as a job)", role="admin", ok=202,
+            errors=(401, 403, 404, 429))},
+        "/api/rollouts": {"get": _op("The latest staged rollouts", errors=(401,))},
+        "/api/rollouts/{rollout_id}": {"parameters": [{"name": "rollout_id", "in": "path", "required": True,
+                                                       "schema": {"type": "integer", "minimum": 0,
+                                                                  "maximum": 2**31 - 1}}],
+                                       "get": _op("A staged rollout: its waves, their stores and failures")},
         "/api/plans/{plan_id}": {**_PLAN, "get": _op("A saved plan as shown, with its approval", errors=(400, 401))},
         "/api/plans/{plan_id}/approve": {**_PLAN, "post": _op(
             "Approve a submitted plan (two-person rule); 403 for its submitter", role="admin",

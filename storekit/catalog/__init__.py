@@ -221,6 +221,20 @@ class Catalog:
         E, Store = self._m.ProvisioningEvent, self._m.Store
         return [_event(r) for r in E.select().join(Store).where(Store.slug == slug).order_by(E.id)]
 
+    def figures(self) -> dict:
+        """Counts for monitoring: jobs by (kind, status), the queue, stores by status."""
+        Job, Store = self._m.Job, self._m.Store
+        jobs = {(r.kind, r.status): r.n for r in Job.select(Job.kind, Job.status, fn.COUNT(Job.id).alias("n"))
+                .group_by(Job.kind, Job.status)}
+        oldest = Job.select(fn.MIN(Job.created_at)).where(Job.status == "queued").scalar()
+        if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+            oldest = datetime.fromisoformat(oldest)
+        stores = {r.status: r.n for r in Store.select(Store.status, fn.COUNT(Store.id).alias("n"))
+                  .group_by(Store.status)}
+        return {"jobs": jobs, "queued": sum(n for (_, status), n in jobs.items() if status == "queued"),
+                "oldest_queued_seconds": max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0,
+                "stores": stores}
+
     # ---- audit -----------------------------------------------------------------
 
     def audit(self, action: str, *, resource_type: str = "store", resource_id: str | None = None,
