@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storekit.engine import ProgramContext, Tier
+from storekit.engine import ProgramContext, Tier, store_access
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ class Objects:
         import pulumi_kubernetes as k8s
 
         self.pulumi = pulumi
+        self.ctx = ctx
+        self.scope: list = []  # the namespace and storekit's access to it: every object depends on them
         self.spec, self.settings, self.secrets = ctx.spec, ctx.settings, ctx.secrets
         self.sizes: Sizes = ctx.tier.sizes
         self.slug, self.ns_name = ctx.spec.slug, ctx.spec.namespace
@@ -126,10 +128,13 @@ class Objects:
     def namespace(self):
         from pulumi_kubernetes.core.v1 import Namespace
 
-        return Namespace("namespace", metadata={"name": self.ns_name, "labels": labels_for(self.slug)},
-                         opts=self.opts())
+        namespace = Namespace("namespace", metadata={"name": self.ns_name, "labels": labels_for(self.slug)},
+                              opts=self.opts())
+        # Least privilege: storekit's rights inside the namespace come from this binding.
+        self.scope = [namespace, *store_access(self.ctx, namespace, labels=labels_for(self.slug), opts=self.opts)]
+        return namespace
 
-    def isolation(self, namespace) -> list:
+    def isolation(self) -> list:
         """NetworkPolicy (ingress only from inside and from the ingress controller's namespace),
         ResourceQuota and LimitRange: made before any pod, so every pod depends on them."""
         from pulumi_kubernetes.core.v1 import LimitRange, ResourceQuota
@@ -148,7 +153,7 @@ class Objects:
                         "kubernetes.io/metadata.name": self.settings.ingress_namespace}}},
                 ]}],
             },
-            opts=self.opts(namespace))
+            opts=self.opts(*self.scope))
         quota = ResourceQuota(
             "resource-quota",
             metadata=self.meta("store-quota"),
@@ -161,7 +166,7 @@ class Objects:
                 "pods": str(t.quota_pods),
                 "persistentvolumeclaims": str(t.quota_pvcs),
             }},
-            opts=self.opts(namespace))
+            opts=self.opts(*self.scope))
         limit_range = LimitRange(
             "limit-range",
             metadata=self.meta("store-limits"),
@@ -172,16 +177,16 @@ class Objects:
                  "max": {"cpu": t.cpu_limit, "memory": t.memory_limit}},
                 {"type": "PersistentVolumeClaim", "max": {"storage": t.max_pvc}},
             ]},
-            opts=self.opts(namespace))
+            opts=self.opts(*self.scope))
         return [network_policy, quota, limit_range]
 
-    def secret(self, logical: str, name: str, data: dict, namespace):
+    def secret(self, logical: str, name: str, data: dict):
         """An Opaque Secret whose values are all Pulumi secrets."""
         from pulumi_kubernetes.core.v1 import Secret
 
         return Secret(logical, metadata=self.meta(name), type="Opaque",
                       string_data={k: self.pulumi.Output.secret(v) for k, v in data.items()},
-                      opts=self.opts(namespace))
+                      opts=self.opts(*self.scope))
 
     @staticmethod
     def secret_env(secret, var: str, key: str) -> dict:

@@ -70,14 +70,14 @@ def program(ctx: ProgramContext):
 
         k = Objects(ctx)
         namespace = k.namespace()
-        guardrails = k.isolation(namespace)  # no pod starts before these exist
+        guardrails = k.isolation()  # no pod starts before these exist
         credentials = k.secret("credentials", "store-credentials", {
             "postgres-password": secrets["postgres_password"],
             "admin-password": secrets["admin_password"],
             "jwt-secret": secrets["jwt_secret"],
             "cookie-secret": secrets["cookie_secret"],
             "publishable-key": secrets["publishable_key"],
-        }, namespace)
+        })
 
         def secret_env(var: str, key: str) -> dict:
             return k.secret_env(credentials, var, key)

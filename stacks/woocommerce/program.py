@@ -1,0 +1,316 @@
+"""The WooCommerce engine's Pulumi program: the store's objects, in dependency order.
+
+Pulumi is imported inside ``program``, not at the top: reading the engine's shape (the CLI
+does at start-up) must not pay for the SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from storekit.engine import ProgramContext, store_access
+
+
+SETUP_SCRIPT = r"""
+set -eu
+echo "waiting for the database"
+i=0
+until wp db check --quiet >/dev/null 2>&1; do
+  i=$((i+1)); [ "$i" -gt 60 ] && { echo "database not reachable"; exit 1; }
+  sleep 5
+done
+wp core is-installed || wp core install --url="$STORE_URL" --title="$STORE_NAME" \
+  --admin_user="$ADMIN_USER" --admin_password="$ADMIN_PASSWORD" \
+  --admin_email="$ADMIN_EMAIL" --skip-email
+# Converge the admin password too: a password reset re-runs this Job.
+wp user update "$ADMIN_USER" --user_pass="$ADMIN_PASSWORD" --skip-email
+wp plugin is-installed woocommerce || wp plugin install woocommerce
+wp plugin is-active woocommerce || wp plugin activate woocommerce
+if [ "$(wp wc product list --user="$ADMIN_USER" --search='Sample Product' --format=count)" = "0" ]; then
+  wp wc product create --user="$ADMIN_USER" --name='Sample Product' --regular_price=19.99 \
+    --status=publish
+fi
+wp option update woocommerce_cod_settings \
+  '{"enabled":"yes","title":"Cash on delivery","description":"Pay with cash upon delivery."}' \
+  --format=json
+echo "store ready"
+"""
+
+
+# storekit owns its objects: a field someone changed behind its back (kubectl edit, another
+# field manager) is shown as drift and taken back on apply, instead of failing the server-side
+# apply with a field conflict.
+OWNED = {"pulumi.com/patchForce": "true"}
+
+
+def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/managed-by": "storekit",
+        "app.kubernetes.io/part-of": "storekit-store",
+        "storekit.io/store": slug,
+    }
+    if component:
+        labels["app.kubernetes.io/name"] = component
+    return labels
+
+
+def program(ctx: ProgramContext):
+    # Pulumi is imported here, not at the top: reading the engine's shape must stay cheap.
+    # Imported by name: pulumi_kubernetes loads its submodules lazily, and that lazy
+    # loading is not thread-safe when several stores are planned or applied in parallel.
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from pulumi_kubernetes.apps.v1 import Deployment
+    from pulumi_kubernetes.batch.v1 import Job
+    from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
+                                           Service)
+    from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
+
+    spec, settings, secrets = ctx.spec, ctx.settings, ctx.secrets
+    tier, volumes = ctx.tier.sizes, ctx.tier.volumes
+    slug, ns_name = spec.slug, spec.namespace
+    timeout = f"{settings.timeout}s"
+
+    def build() -> None:
+        provider = k8s.Provider(
+            "cluster",
+            # In a pod, no kubeconfig: client-go then uses the pod's service account.
+            kubeconfig=None if settings.in_cluster else settings.kubeconfig,
+            context=None if settings.in_cluster else settings.context,
+            enable_server_side_apply=True,
+            # Update Secrets in place: replacing one (the provider's default) would also
+            # replace every workload that depends on it, restarting MySQL on a password reset.
+            enable_secret_mutable=True,
+        )
+
+        def opts(*deps, awaited: bool = False, **kw) -> pulumi.ResourceOptions:
+            if awaited:
+                kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
+            return pulumi.ResourceOptions(provider=provider, depends_on=list(deps), **kw)
+
+        def meta(name: str, component: str | None = None, annotations: dict | None = None, **extra) -> dict:
+            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component),
+                    "annotations": {**OWNED, **(annotations or {})}, **extra}
+
+        namespace = Namespace(
+            "namespace", metadata={"name": ns_name, "labels": labels_for(slug), "annotations": OWNED}, opts=opts())
+        # Least privilege: storekit's rights inside the namespace come from this binding.
+        scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
+
+        # Isolation first: no pod starts before these exist.
+        network_policy = NetworkPolicy(
+            "network-policy",
+            metadata=meta("default-deny-ingress"),
+            spec={
+                "pod_selector": {},
+                "policy_types": ["Ingress"],
+                "ingress": [{"from": [
+                    {"pod_selector": {}},
+                    {"namespace_selector": {"match_labels": {
+                        "kubernetes.io/metadata.name": settings.ingress_namespace}}},
+                ]}],
+            },
+            opts=opts(*scope))
+        quota = ResourceQuota(
+            "resource-quota",
+            metadata=meta("store-quota"),
+            spec={"hard": {
+                "requests.cpu": tier.quota_cpu_requests,
+                "limits.cpu": tier.quota_cpu_limits,
+                "requests.memory": tier.quota_memory_requests,
+                "limits.memory": tier.quota_memory_limits,
+                "requests.storage": tier.quota_storage,
+                "pods": str(tier.quota_pods),
+                "persistentvolumeclaims": str(tier.quota_pvcs),
+            }},
+            opts=opts(*scope))
+        limit_range = LimitRange(
+            "limit-range",
+            metadata=meta("store-limits"),
+            spec={"limits": [
+                {"type": "Container",
+                 "default": {"cpu": tier.cpu_limit, "memory": tier.memory_limit},
+                 "default_request": {"cpu": tier.cpu_request, "memory": tier.memory_request},
+                 "max": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}},
+                {"type": "PersistentVolumeClaim", "max": {"storage": tier.max_pvc}},
+            ]},
+            opts=opts(*scope))
+        guardrails = [network_policy, quota, limit_range]
+
+        credentials = Secret(
+            "credentials",
+            metadata=meta("store-credentials"),
+            type="Opaque",
+            string_data={
+                "mysql-root-password": pulumi.Output.secret(secrets["mysql_root_password"]),
+                "mysql-password": pulumi.Output.secret(secrets["mysql_password"]),
+                "admin-password": pulumi.Output.secret(secrets["admin_password"]),
+            },
+            opts=opts(*scope))
+        salts = Secret(
+            "salts",
+            metadata=meta("wordpress-salts"),
+            type="Opaque",
+            string_data={f"WORDPRESS_{k[5:].upper()}": pulumi.Output.secret(v)
+                         for k, v in secrets.items() if k.startswith("salt_")},
+            opts=opts(*scope))
+
+        def secret_env(var: str, key: str) -> dict:
+            return {"name": var, "value_from": {"secret_key_ref": {
+                "name": credentials.metadata["name"], "key": key}}}
+
+        resources = {"requests": {"cpu": tier.cpu_request, "memory": tier.memory_request},
+                     "limits": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}}
+
+        def volume_claim(name: str, component: str, size: str, *deps):
+            return PersistentVolumeClaim(
+                f"{component}-data",
+                metadata=meta(name, component),
+                spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": spec.storage_class,
+                      "resources": {"requests": {"storage": size}}},
+                opts=opts(*deps, awaited=True))
+
+        def deployment(component: str, container: dict, claim, *deps):
+            mount_path = container.pop("mount_path")
+            selector = {"app.kubernetes.io/name": component, "storekit.io/store": slug}
+            return Deployment(
+                component,
+                metadata=meta(component, component),
+                spec={
+                    "replicas": 1,
+                    "strategy": {"type": "Recreate"},  # one writer per ReadWriteOnce volume
+                    "selector": {"match_labels": selector},
+                    "template": {
+                        "metadata": {"labels": {**labels_for(slug, component), **selector}},
+                        "spec": {
+                            "automount_service_account_token": False,
+                            "containers": [{"name": component, "resources": resources, **container,
+                                            "volume_mounts": [{"name": "data", "mount_path": mount_path}]}],
+                            "volumes": [{"name": "data", "persistent_volume_claim": {
+                                "claim_name": claim.metadata["name"]}}],
+                        },
+                    },
+                },
+                opts=opts(claim, *deps, awaited=True))
+
+        def service(component: str, port: int, workload):
+            return Service(
+                f"{component}-service",
+                metadata=meta(component, component),
+                spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
+                      "ports": [{"name": component, "port": port, "target_port": port}]},
+                opts=opts(workload, awaited=True))
+
+        # MySQL
+        mysql_claim = volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
+        mysql = deployment("mysql", {
+            "image": spec.images["mysql"],
+            "ports": [{"container_port": 3306, "name": "mysql"}],
+            "env": [secret_env("MYSQL_ROOT_PASSWORD", "mysql-root-password"),
+                    {"name": "MYSQL_DATABASE", "value": "wordpress"},
+                    {"name": "MYSQL_USER", "value": "wordpress"},
+                    secret_env("MYSQL_PASSWORD", "mysql-password")],
+            "readiness_probe": {"exec": {"command": ["sh", "-c", "mysqladmin ping -h 127.0.0.1 --silent"]},
+                                "initial_delay_seconds": 10, "period_seconds": 5},
+            "liveness_probe": {"tcp_socket": {"port": 3306},
+                               "initial_delay_seconds": 30, "period_seconds": 10},
+            "mount_path": "/var/lib/mysql",
+        }, mysql_claim, credentials)
+        mysql_service = service("mysql", 3306, mysql)
+
+        # WordPress
+        wordpress_env = [
+            {"name": "WORDPRESS_DB_HOST", "value": "mysql:3306"},
+            {"name": "WORDPRESS_DB_NAME", "value": "wordpress"},
+            {"name": "WORDPRESS_DB_USER", "value": "wordpress"},
+            secret_env("WORDPRESS_DB_PASSWORD", "mysql-password"),
+        ]
+        wordpress_claim = volume_claim("wordpress-data", "wordpress", volumes["wordpress"], *guardrails)
+        wordpress = deployment("wordpress", {
+            "image": spec.images["wordpress"],
+            "ports": [{"container_port": 80, "name": "http"}],
+            "env": wordpress_env,
+            "env_from": [{"secret_ref": {"name": salts.metadata["name"]}}],
+            "readiness_probe": {"http_get": {"path": "/wp-login.php", "port": 80},
+                                "initial_delay_seconds": 10, "period_seconds": 5},
+            "liveness_probe": {"tcp_socket": {"port": 80},
+                               "initial_delay_seconds": 30, "period_seconds": 10},
+            "mount_path": "/var/www/html",
+        }, wordpress_claim, mysql_service, salts)
+        wordpress_service = service("wordpress", 80, wordpress)
+
+        # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
+        setup = Job(
+            "woocommerce-setup",
+            metadata=meta("woocommerce-setup", "woocommerce-setup"),
+            spec={
+                "backoff_limit": 3,
+                "template": {
+                    "metadata": {
+                        "labels": labels_for(slug, "woocommerce-setup"),
+                        # A new admin password changes this, so the Job runs again to set it.
+                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
+                            secrets["admin_password"].encode()).hexdigest()[:16]},
+                    },
+                    "spec": {
+                        "restart_policy": "Never",
+                        "automount_service_account_token": False,
+                        # Share the node of the WordPress pod: its volume is ReadWriteOnce.
+                        "affinity": {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
+                            "label_selector": {"match_labels": {"app.kubernetes.io/name": "wordpress"}},
+                            "topology_key": "kubernetes.io/hostname"}]}},
+                        "containers": [{
+                            "name": "wp-cli",
+                            "image": spec.images["wpcli"],
+                            "command": ["sh", "-c", SETUP_SCRIPT],
+                            "env": wordpress_env + [
+                                {"name": "STORE_URL", "value": spec.url},
+                                {"name": "STORE_NAME", "value": spec.name},
+                                {"name": "ADMIN_USER", "value": spec.admin_user},
+                                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
+                                secret_env("ADMIN_PASSWORD", "admin-password"),
+                            ],
+                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
+                            "volume_mounts": [{"name": "data", "mount_path": "/var/www/html"}],
+                        }],
+                        "volumes": [{"name": "data", "persistent_volume_claim": {
+                            "claim_name": wordpress_claim.metadata["name"]}}],
+                    },
+                },
+            },
+            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
+
+        # Ingress
+        annotations = {}
+        if spec.tls_issuer:
+            annotations["cert-manager.io/cluster-issuer"] = spec.tls_issuer
+        if not settings.await_ingress:
+            annotations["pulumi.com/skipAwait"] = "true"
+        ingress_spec = {
+            "ingress_class_name": spec.ingress_class,
+            "rules": [{"host": spec.host, "http": {"paths": [{
+                "path": "/", "path_type": "Prefix",
+                "backend": {"service": {"name": wordpress_service.metadata["name"],
+                                        "port": {"number": 80}}}}]}}],
+        }
+        if spec.tls_issuer:
+            ingress_spec["tls"] = [{"hosts": [spec.host], "secret_name": f"{slug}-tls"}]
+        Ingress(
+            "ingress",
+            metadata=meta("wordpress", "wordpress", annotations=annotations),
+            spec=ingress_spec,
+            opts=opts(setup, awaited=True))
+
+        pulumi.export("name", spec.name)
+        pulumi.export("slug", slug)
+        pulumi.export("engine", spec.engine)
+        pulumi.export("tier", spec.tier)
+        pulumi.export("namespace", namespace.metadata["name"])
+        pulumi.export("url", spec.url)
+        pulumi.export("admin_url", spec.url + "/wp-admin/")
+        pulumi.export("admin_user", spec.admin_user)
+        pulumi.export("spec", spec.to_dict())
+        pulumi.export("secrets", pulumi.Output.secret(dict(secrets)))
+
+    return build
