@@ -72,6 +72,12 @@ spec:
       logsFile: $dir/mysql.log
     - containers: [wp-cli]
       logsFile: $dir/wp-cli.log
+    - containers: [medusa]
+      logsFile: $dir/medusa.log
+    - containers: [postgres]
+      logsFile: $dir/postgres.log
+    - containers: [medusa-setup]
+      logsFile: $dir/medusa-setup.log
 EOF
 }
 
