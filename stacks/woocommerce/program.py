@@ -37,6 +37,12 @@ echo "store ready"
 """
 
 
+# storekit owns its objects: a field someone changed behind its back (kubectl edit, another
+# field manager) is shown as drift and taken back on apply, instead of failing the server-side
+# apply with a field conflict.
+OWNED = {"pulumi.com/patchForce": "true"}
+
+
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
     labels = {
         "app.kubernetes.io/managed-by": "storekit",
@@ -82,11 +88,12 @@ def program(ctx: ProgramContext):
                 kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
             return pulumi.ResourceOptions(provider=provider, depends_on=list(deps), **kw)
 
-        def meta(name: str, component: str | None = None, **extra) -> dict:
-            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component), **extra}
+        def meta(name: str, component: str | None = None, annotations: dict | None = None, **extra) -> dict:
+            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component),
+                    "annotations": {**OWNED, **(annotations or {})}, **extra}
 
         namespace = Namespace(
-            "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
+            "namespace", metadata={"name": ns_name, "labels": labels_for(slug), "annotations": OWNED}, opts=opts())
         # Least privilege: storekit's rights inside the namespace come from this binding.
         scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
 
