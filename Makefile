@@ -33,7 +33,6 @@ cluster: venv tools ## start the local control plane (kept if running) and print
 	@if [ -n "$(STOREKIT_NODE)" ] && [ "$(STOREKIT_NODE)" != 0 ]; then $(MAKE) --no-print-directory node; fi
 
 cluster-down: ## stop the real node (if any) and the local control plane: every process, mount, interface and rule
-	@if [ -e /run/netns/storekit-node ] || [ -d "$(STOREKIT_HOME)/node" ]; then kind/node.sh down; fi
 	@kind/cluster.sh down
 
 cluster-status: ## say whether the local control plane runs
