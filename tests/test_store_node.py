@@ -96,6 +96,14 @@ def images() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def kit(settings, kube, images) -> Storekit:
+    from lightkube.resources.networking_v1 import IngressClass
+    from lightkube.resources.storage_v1 import StorageClass
+
+    for kind, name in ((StorageClass, "node-local"), (IngressClass, "traefik")):
+        try:
+            kube.get(kind, name)
+        except ApiError:
+            pytest.fail(f"the real node's add-ons are not there ({kind.__name__} {name}): make node", pytrace=False)
     return Storekit(settings.replace(profile="node", **PROFILES["node"], timeout=600))
 
 
@@ -103,17 +111,19 @@ def kit(settings, kube, images) -> Storekit:
 def store(kit):
     spec = StoreSpec(name=f"Node Shop {uuid.uuid4().hex[:6]}", admin_email="owner@example.com")
     started = time.monotonic()
-    result = kit.apply(spec)
-    resolved = kit.resolve(spec)[0]
-    site = Site(resolved.host)
-    wait_for(lambda: site.get("/")[0] == 200, timeout=120, what=f"the home page through Traefik ({resolved.host})")
-    seconds = time.monotonic() - started
-    print(f"\napply to the home page answering through the ingress: {seconds:.0f} s")
-    yield {"spec": spec, "resolved": resolved, "result": result, "site": site, "seconds": seconds}
     try:
-        kit.destroy(spec.name)
-    except StoreNotFound:
-        pass
+        result = kit.apply(spec)
+        resolved = kit.resolve(spec)[0]
+        site = Site(resolved.host)
+        wait_for(lambda: site.get("/")[0] == 200, timeout=120, what=f"the home page through Traefik ({resolved.host})")
+        seconds = time.monotonic() - started
+        print(f"\napply to the home page answering through the ingress: {seconds:.0f} s")
+        yield {"spec": spec, "resolved": resolved, "result": result, "site": site, "seconds": seconds}
+    finally:
+        try:
+            kit.destroy(spec.name)
+        except StoreNotFound:
+            pass
 
 
 def test_the_store_runs_real_containers_from_the_local_images(kit, store, kube, images):
