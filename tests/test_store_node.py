@@ -191,7 +191,8 @@ def test_logs_are_the_containers_own_output(kit, store):
     setup = "\n".join(kit.logs(store["spec"].name, "woocommerce-setup"))
     assert "setup: WordPress" in setup and "WOOCOMMERCE_OPTIONAL=true" in setup
     assert "simulated" not in setup
-    assert any("mysqld" in line or "mariadb" in line.lower() for line in kit.logs(store["spec"].name, "mysql"))
+    mysql = list(kit.logs(store["spec"].name, "mysql", tail=None))
+    assert any("[entrypoint]" in line or "ready for connections" in line for line in mysql), mysql[-20:]
 
 
 def test_restart_brings_new_pods_and_the_page_back(kit, store, kube):
@@ -267,3 +268,31 @@ def test_destroy_leaves_nothing(kit, store, kube):
         return listed.stdout.strip()
     wait_for(lambda: containers() == "", timeout=120, what=f"the node to remove the containers of {ns}")
     assert Site(store["resolved"].host).get("/")[0] == 404
+
+
+def test_an_unreachable_woocommerce_source_fails_the_setup_at_once_when_not_optional(kit, kube):
+    """Without WOOCOMMERCE_OPTIONAL the store is not a silent success: the setup exits 3, the
+    Job's podFailurePolicy fails it on the first attempt, and the apply fails."""
+    from lightkube.resources.batch_v1 import Job
+
+    from storekit.errors import OperationFailed
+
+    strict = Storekit(kit.settings.replace(woocommerce_optional=False, timeout=300))
+    spec = StoreSpec(name=f"Strict Shop {uuid.uuid4().hex[:6]}", admin_email="owner@example.com")
+    ns = strict.resolve(spec)[0].namespace
+    try:
+        with pytest.raises(OperationFailed):
+            strict.apply(spec)
+        job = kube.get(Job, "woocommerce-setup", namespace=ns)
+        failed = next(c for c in job.status.conditions if c.type == "Failed")
+        assert failed.status == "True" and failed.reason == "PodFailurePolicy", failed
+        pods = list(kube.list(Pod, namespace=ns, labels={"app.kubernetes.io/name": "woocommerce-setup"}))
+        assert len(pods) == 1  # no retry
+        said = pods[0].status.containerStatuses[0].state.terminated
+        assert said.exitCode == 3
+        assert said.message.startswith("error: WooCommerce could not be installed from https://downloads.wordpress.org/")
+    finally:
+        try:
+            strict.destroy(spec.name)
+        except StoreNotFound:
+            pass
