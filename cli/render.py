@@ -23,7 +23,7 @@ COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan
 
 def _paint(line: Line, color: bool) -> str:
     text = line.render()
-    if color and line.symbol in COLORS and line.kind in ("resource", "property", "summary", "drift", "step", "group", "policy",
+    if color and line.symbol in COLORS and line.role in ("resource", "property", "summary", "drift", "step", "group", "policy",
                                                           "capacity"):
         return click.style(text, fg=COLORS[line.symbol])
     return text

@@ -36,14 +36,15 @@ def spec_options(f):
 
 
 def desired_spec(app: AppContext, name: str, **flags) -> StoreSpec:
-    """The spec for NAME: the recorded one with the given flags changed, or a new one."""
+    """The spec for NAME: its desired spec (the service's one source, as the dashboard's)
+    with the given flags changed, or a new one."""
     ttl = flags.pop("ttl", None)
     if ttl is not None:
         flags["expires_at"] = expiry_from_ttl(ttl)
         if flags["expires_at"] is None:
             raise SpecError([("ttl", "must be a duration like 90m, 12h or 7d")])
     try:
-        base = app.kit.spec_of(name)
+        base = app.service.desired_spec(name)
     except StoreNotFound:
         if not flags.get("admin_email"):
             raise SpecError([("admin_email", "is required for a new store (use --email)")]) from None
@@ -236,12 +237,15 @@ def apply_cmd(ctx, target, file, prune, admin_email, ttl, tier, engine, auto_app
 
 
 def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve: bool, as_json: bool) -> None:
-    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops early."""
-    if as_json and not plan.has_changes:
+    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops
+    early, except a destroy: a store whose first apply failed before creating anything
+    still has a stack (and a catalog entry) to remove."""
+    removes_a_stack = isinstance(plan, Plan) and plan.action == "destroy"
+    if as_json and not plan.has_changes and not removes_a_stack:
         click.echo(render.to_json(plan.to_dict()))
     if not as_json:
         show_plan(app, plan)
-    if not plan.has_changes:
+    if not plan.has_changes and not removes_a_stack:
         return
     if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
         raise PolicyViolation(plan.store, blocking(plan.policy))

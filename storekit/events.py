@@ -48,11 +48,11 @@ class Event:
     at: str = field(default_factory=now_iso)
 
     @property
-    def kind(self) -> str:
+    def name(self) -> str:
         return type(self).__name__
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
+        return {"event": self.name, **asdict(self)}
 
 
 OPERATIONS = ("apply", "destroy", "restart", "reset-password")

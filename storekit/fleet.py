@@ -29,6 +29,7 @@ import yaml
 
 from .capacity import CapacityPreview
 from .errors import SpecError
+from .files import atomic_write
 from .grouping import ChangeGroup, group_plans, groups_text
 from .plan import FORMAT_VERSION, Plan, PlanSummary
 from .spec import StoreSpec
@@ -145,11 +146,7 @@ class FleetPlan:
                 "errors": [{"store": s, "message": m} for s, m in self.errors]}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
-        tmp.replace(path)
-        return path
+        return atomic_write(path, json.dumps(self.to_dict(), indent=2, default=str) + "\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> "FleetPlan":

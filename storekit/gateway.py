@@ -16,10 +16,9 @@ deployment, recorded spec, secrets) once, so an operation never selects a stack 
 from __future__ import annotations
 
 import json
-import os
 import secrets as _secrets
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -28,8 +27,9 @@ from pulumi import automation as auto
 from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError
+from .files import secret_file
 from .plan import fingerprint
-from .recovery import Repair, pending_operations, resolve_pending
+from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
 from .toolchain import describe_cluster, pulumi_command, pulumi_env
@@ -107,11 +107,7 @@ class StackGateway:
         if self.settings.passphrase:
             return {"PULUMI_CONFIG_PASSPHRASE": self.settings.passphrase}
         key = self.settings.home_path / "passphrase"
-        if not key.exists():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(_secrets.token_urlsafe(32))
+        secret_file(key, lambda: _secrets.token_urlsafe(32))
         return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(key)}
 
     def env(self) -> dict[str, str]:
@@ -130,8 +126,9 @@ class StackGateway:
             work_dir=str(work_dir),
             pulumi_command=pulumi_command(self.settings),
             env_vars=self.env(),
-            project_settings=auto.ProjectSettings(
-                name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=self.settings.state_url)),
+            # The backend comes from PULUMI_BACKEND_URL (pulumi_env), never from Pulumi.yaml:
+            # a state URL may carry a password, and the project file is written to disk.
+            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
             secrets_provider="passphrase",
         )
 
@@ -153,6 +150,7 @@ class StackGateway:
         """Select the stack once and read its outputs, deployment and (when the outputs
         lack them) the secrets kept in its config. With ``repair``, what an interrupted
         run left behind is repaired first (``Snapshot.repair`` says what was done)."""
+        files = self._repair_files(slug) if repair else []
         stack = self.select(slug)
         if stack is None:
             return Snapshot(slug=slug, stack=None)
@@ -161,6 +159,8 @@ class StackGateway:
         fixed = None
         if repair:
             fixed, deployment = self._repair(slug, stack, deployment)
+            if files:
+                fixed = replace(fixed, files=tuple(files))
         with self._engine(slug):
             outputs = {k: v.value for k, v in stack.outputs().items()}
             config_secrets = None
@@ -206,6 +206,18 @@ class StackGateway:
                     str(info.get("timestamp", "")))
         return None
 
+    def _repair_files(self, slug: str) -> list[str]:
+        """Half-written state files of a file:// backend, removed unless a live process
+        holds the stack's lock (``recovery.repair_file_state``)."""
+        url = self.settings.state_url
+        if not url.startswith("file://"):
+            return []
+        holder = self.lock_holder(slug)
+        process = procs.parse_holder(holder[0]) if holder else None
+        if holder and (process is None or not procs.gone(*process)):
+            return []
+        return repair_file_state(Path(url[len("file://"):], ".pulumi", "stacks", PROJECT), slug)
+
     def _repair(self, slug: str, stack: auto.Stack, deployment: dict) -> tuple[Repair, dict]:
         """Undo what an interrupted engine run left in the stack (``storekit.recovery``):
         a lock whose holder provably no longer runs is cancelled; pending operations are
@@ -226,6 +238,9 @@ class StackGateway:
             stack.import_stack(auto.Deployment(version=3, deployment=resolution.deployment))
             stack.refresh(color="never", suppress_outputs=True)
             deployment = stack.export_stack().deployment or {}
+            deployment, managers = adopt_field_managers(deployment, resolution.adopted)
+            if managers:
+                stack.import_stack(auto.Deployment(version=3, deployment=deployment))
         return Repair(store=slug, lock_cleared=cleared, adopted=tuple(resolution.adopted),
                       dropped=tuple(resolution.dropped), refreshed=True), deployment
 

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from . import __version__
 from .capacity import CapacityPreview
 from .errors import SpecError
+from .files import atomic_write
 from .policy import PolicyResult
 from .redact import redact_url
 from .events import is_hidden, urn_name
@@ -268,11 +269,7 @@ class Plan:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json() + "\n")
-        tmp.replace(path)
-        return path
+        return atomic_write(path, self.to_json() + "\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Plan":

@@ -17,14 +17,23 @@ object (``namespace/name``), and the refresh that follows reads each one live: o
 that exist are adopted with their live state, objects never made are dropped. Other
 pending operations are dropped: the refresh reads what those resources are now.
 
-The gateway (``StackGateway.repair``) runs it before every plan and destroy, so a crash
-at any point converges at the next run. This module is pure: it edits a deployment dict.
+A third leftover is particular to the ``file://`` backend: the blob library writes a
+state file's ``.attrs`` sidecar in place (create, then encode) before it renames the new
+state over the old, so an engine killed in between leaves an empty sidecar, and every later
+command on the stack fails with "failed to load checkpoint: EOF". ``repair_file_state``
+removes a sidecar that is not valid JSON (a missing one means default attributes) and the
+temporary files of the interrupted write.
+
+The gateway (``StackGateway.snapshot(repair=True)``) runs these before every plan and
+destroy, so a crash at any point converges at the next run.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Kinds with no namespace: their provider ID is the bare name.
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume",
@@ -41,10 +50,11 @@ class Repair:
     adopted: tuple[str, ...] = ()  # pending creates turned into resources (then refreshed)
     dropped: tuple[str, ...] = ()  # pending operations dropped ("update wordpress", ...)
     refreshed: bool = False
+    files: tuple[str, ...] = ()  # half-written state files removed (file:// backends)
 
     @property
     def did_anything(self) -> bool:
-        return bool(self.lock_cleared or self.adopted or self.dropped)
+        return bool(self.lock_cleared or self.adopted or self.dropped or self.files)
 
     @property
     def text(self) -> str:
@@ -55,6 +65,8 @@ class Repair:
             parts.append(f"adopted interrupted creates: {', '.join(self.adopted)}")
         if self.dropped:
             parts.append(f"re-read interrupted operations: {', '.join(self.dropped)}")
+        if self.files:
+            parts.append(f"removed half-written state files: {', '.join(self.files)}")
         return "; ".join(parts) or "nothing to repair"
 
 
@@ -117,3 +129,45 @@ def resolve_pending(deployment: dict) -> PendingResolution:
             result.dropped.append(f"{kind} {_name(urn)}")
     out["pending_operations"] = []
     return result
+
+
+def adopt_field_managers(deployment: dict, names: list[str] | tuple[str, ...]) -> tuple[dict, list[str]]:
+    """After the refresh that read adopted objects: give each the server-side-apply field
+    manager that created it. The provider names a manager per object at create time
+    (``pulumi-kubernetes-<random>``) and keeps it in the state (``__fieldManager``); an
+    adopted object's state has a new random one, and the next change of a field the first
+    manager owns (a bigger volume) would fail with a field conflict. The live object's
+    ``managedFields`` name the first. (the deployment, the objects fixed)."""
+    out = copy.deepcopy(deployment)
+    fixed = []
+    for resource in out.get("resources") or []:
+        if _name(resource.get("urn", "")) not in names:
+            continue
+        outputs = resource.get("outputs") or {}
+        fields = (outputs.get("metadata") or {}).get("managedFields") or []
+        creators = [f.get("manager") for f in fields
+                    if f.get("operation") == "Apply" and str(f.get("manager", "")).startswith("pulumi-kubernetes")]
+        if creators and outputs.get("__fieldManager") not in creators:
+            outputs["__fieldManager"] = creators[0]
+            fixed.append(_name(resource["urn"]))
+    return out, fixed
+
+
+def repair_file_state(stacks_dir: Path, slug: str) -> list[str]:
+    """Remove what an interrupted write left beside the stack's state file in a file://
+    backend (``<stacks_dir>/<slug>.json``): a ``.attrs`` sidecar that is not valid JSON,
+    and temporary files. Only call it when no live process holds the stack's lock."""
+    removed = []
+    for path in sorted(stacks_dir.glob(f"{slug}.json*")):
+        broken = False
+        if path.name.endswith(".attrs"):
+            try:
+                json.loads(path.read_text() or "x")
+            except (OSError, ValueError):
+                broken = True
+        elif path.name.endswith(".tmp"):
+            broken = True
+        if broken:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed

@@ -174,17 +174,23 @@ def _client(config):
 
 
 def check_cluster(settings: Settings) -> str:
-    """Raise ``ClusterUnreachable`` (naming the fix) unless the API server answers /readyz."""
+    """Raise ``ClusterUnreachable`` (naming the fix) unless the API server answers a read of
+    the ``default`` namespace. Only what means "no cluster" is caught: refused or timed-out
+    connections, TLS failures, an API that refuses the credentials or answers with an error."""
     server, client = cluster_api(settings)
+    import httpx2 as httpx  # lightkube's HTTP client
     from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Namespace
 
     try:
         client.get(Namespace, "default")
-    except Exception as e:  # connection refused, TLS, timeouts: httpx has its own family
-        if isinstance(e, ApiError) and e.status.code in (401, 403):
+    except ApiError as e:
+        if e.status.code in (401, 403):
             raise ClusterUnreachable(f"the cluster at {server} refused storekit's credentials: {e}",
                                      hint="Check the kubeconfig's user and RBAC.") from e
+        raise ClusterUnreachable(f"the Kubernetes API at {server} answered {e.status.code}: {e}",
+                                 hint="Check the cluster (`make cluster-status`).") from e
+    except httpx.TransportError as e:  # refused, timed out, TLS: transport errors
         raise ClusterUnreachable(
             f"the Kubernetes API at {server} does not answer ({type(e).__name__}: {e})",
             hint="Start the local cluster with `make cluster` (or check STOREKIT_KUBECONFIG).",

@@ -24,10 +24,10 @@ PROPERTY_SYMBOLS = {"add": "+", "delete": "-"}
 @dataclass(frozen=True)
 class Line:
     """One line of a view: its text, the Terraform-style symbol it starts with (for colour),
-    and what it is (heading, resource, property, drift, summary, blank)."""
+    and its role (heading, resource, property, drift, summary, blank, step)."""
 
     text: str
-    kind: str = "text"
+    role: str = "text"
     symbol: str = ""
     indent: int = 0
 
@@ -76,6 +76,10 @@ def plan_view(plan: Plan) -> list[Line]:
         lines += [Line(drift_text(c), "drift", "!", 1) for c in plan.drift]
         lines.append(Line("", "blank"))
     changed = [c for c in plan.changes if c.op not in ("same", "read")]
+    if not changed and plan.action == "destroy":
+        lines.append(Line(f"storekit will destroy store '{plan.store}': it has no objects, only its stack.",
+                          "summary"))
+        return lines
     if not changed:
         lines.append(Line(f"No changes. Store '{plan.store}' matches its spec.", "summary"))
         return lines
@@ -116,7 +120,7 @@ def group_lines(group: ChangeGroup, *, expand: bool = False) -> list[Line]:
         for c in group.drift:
             lines.append(Line(drift_text(c), "drift", "!", 2))
         for c in group.changes:
-            lines += [Line(line.text, line.kind, line.symbol, line.indent + 1) for line in change_lines(c)]
+            lines += [Line(line.text, line.role, line.symbol, line.indent + 1) for line in change_lines(c)]
     return lines
 
 
@@ -134,7 +138,7 @@ def fleet_view(groups: tuple[ChangeGroup, ...], summary_text: str, *, expand: bo
         lines.append(Line(capacity.text, "capacity", "" if capacity.fits else "!"))
     for plan in plans:
         for line in governance_lines([r for r in plan.policy if not r.passed], None):
-            lines.append(Line(f"{plan.store}: {line.text}", line.kind, line.symbol))
+            lines.append(Line(f"{plan.store}: {line.text}", line.role, line.symbol))
     return lines
 
 
@@ -164,7 +168,7 @@ def timeline_view(timeline: Timeline, *, operations: int = 3) -> list[Line]:
     for op in timeline.operations[:operations]:
         state = {"running": f"running, {op.progress}%", "done": "done", "failed": "failed"}[op.status]
         took = f" in {op.seconds:.1f}s" if op.seconds is not None else ""
-        lines.append(Line(f"{op.kind} ({state}){took}", "heading"))
+        lines.append(Line(f"{op.operation} ({state}){took}", "heading"))
         for step in op.steps:
             seconds = f"{step.seconds:.1f}s" if step.seconds is not None else ""
             names = ", ".join(r.name for r in step.resources)

@@ -198,3 +198,36 @@ def test_the_same_request_twice_joins_the_queued_job(tmp_path):
     catalog.jobs.claim("host:1/0")  # the first runs: a new request is queued behind it
     assert service.submit("update", "shop", Actor(name="d"), {"spec": {"tier": "medium"}}).id not in (first.id,
                                                                                                        other.id)
+
+
+def test_a_half_written_state_file_is_cleaned_up(tmp_path):
+    """Regression: an engine killed while the file:// backend saved a checkpoint left an empty
+    ``.attrs`` sidecar, and every later command failed with "failed to load checkpoint: EOF"."""
+    from storekit.recovery import repair_file_state
+
+    (tmp_path / "shop.json").write_text("{}")
+    (tmp_path / "shop.json.attrs").write_text("")
+    (tmp_path / "shop.json.bak.attrs").write_text('{"md5": "x"}\n')
+    (tmp_path / "shop.json.18ed42a5be7e87fb.tmp").write_text("{")
+    (tmp_path / "shopping.json.attrs").write_text("")  # another store: not touched
+    assert repair_file_state(tmp_path, "shop") == ["shop.json.18ed42a5be7e87fb.tmp", "shop.json.attrs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.json", "shop.json.bak.attrs", "shopping.json.attrs"]
+
+
+def test_adopted_objects_get_back_the_field_manager_that_created_them():
+    """Regression: an adopted PVC got a new random field manager, and growing it later failed
+    with a server-side apply field conflict against the manager that created it."""
+    from storekit.recovery import adopt_field_managers
+
+    pvc = {**_resource("PersistentVolumeClaim", "wordpress-data"), "id": "store-shop/wordpress-data"}
+    pvc["outputs"] = {"__fieldManager": "pulumi-kubernetes-new0001", "metadata": {"managedFields": [
+        {"manager": "kube-controller-manager", "operation": "Update"},
+        {"manager": "pulumi-kubernetes-abc12345", "operation": "Apply"}]}}
+    kept = {**_resource("Secret", "store-credentials"), "id": "store-shop/store-credentials",
+            "outputs": {"__fieldManager": "pulumi-kubernetes-def67890", "metadata": {"managedFields": [
+                {"manager": "pulumi-kubernetes-def67890", "operation": "Apply"}]}}}
+    fixed, names = adopt_field_managers({"resources": [pvc, kept]}, ["wordpress-data", "store-credentials"])
+    assert names == ["wordpress-data"]
+    assert fixed["resources"][0]["outputs"]["__fieldManager"] == "pulumi-kubernetes-abc12345"
+    assert fixed["resources"][1]["outputs"]["__fieldManager"] == "pulumi-kubernetes-def67890"
+    assert pvc["outputs"]["__fieldManager"] == "pulumi-kubernetes-new0001", "the input is not changed"

@@ -11,7 +11,7 @@ from storekit.errors import SpecError
 from storekit.settings import Settings
 from storekit.spec import StoreSpec
 from storekit.stacks import woocommerce
-from storekit.stacks.wpsetup import SETUP_SCRIPT, setup_job_spec, setup_notice
+from storekit.stacks.woocommerce.setup import SETUP_SCRIPT, setup_job_spec, setup_notice
 
 
 def load(tmp_path, **env) -> Settings:

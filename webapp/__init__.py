@@ -10,13 +10,13 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 
 from __future__ import annotations
 
-import os
 import secrets
 from flask import Flask, abort, g
 from peewee import OperationalError
 
 from storekit.kit import Storekit
 from storekit.recorder import Actor
+from storekit.files import secret_file
 from storekit.redact import redact_text
 from storekit.metrics import Metrics
 from storekit.service import StoreService
@@ -49,13 +49,7 @@ DEFAULTS = {
 
 
 def _secret_key(settings: Settings) -> str:
-    path = settings.home_path / "webapp-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return secret_file(settings.home_path / "webapp-secret", lambda: secrets.token_urlsafe(48))
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -31,6 +31,10 @@ from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 from storekit import procs
 from storekit.events import ResourceFinished, ResourceStarted
 
+# Totals of the run, printed at its end (conftest.py).
+FIGURES = {"crash points tried": 0, "converged on retry": 0, "left a lock": 0, "left pending operations": 0,
+           "orphans": 0, "duplicate stacks": 0, "lost audit entries": 0}
+
 NAMESPACED = (NetworkPolicy, ResourceQuota, LimitRange, Secret, PersistentVolumeClaim, Deployment, Service, Job,
               Ingress)
 

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
+from faultlib import FIGURES, assert_converged
+from helpers import wait_for
 
+from storekit import Storekit, StoreSpec
 from storekit.catalog import Catalog
-from storekit.spec import StoreSpec
+from storekit.errors import StoreNotFound
+from storekit.jobs import WorkerPool
+from storekit.recorder import Actor
+from storekit.service import StoreService
 
 pytestmark = pytest.mark.cluster
 
@@ -45,3 +52,33 @@ def test_catalog_writes_wait_out_a_postgres_restart(postgres):
     restarting.join()
     assert [e.action for e in catalog.audit_entries(store=spec.slug)] == ["apply"]
     assert catalog.store(spec.slug).status == "ready"
+
+
+def test_a_job_runs_through_a_postgres_restart_and_no_audit_entry_is_lost(settings, kube, postgres):
+    kit = Storekit(settings.replace(db_url=f"postgresql://{postgres('jobs')}"),
+                   actor=Actor(name="storekit-worker", source="worker"))
+    service = StoreService(kit)
+    name = f"PG Outage {uuid.uuid4().hex[:5]}"
+    store, job = service.create({"name": name, "admin_email": "o@example.com"}, Actor(name="api", source="api"),
+                                max_stores=1000)
+    pool = WorkerPool(kit, size=1, poll=0.2).start()
+    try:
+        wait_for(lambda: any(e.step == "MySQL" for e in kit.catalog.events(store.slug)), every=0.2,
+                 what="the job reaching MySQL")
+        _restart_later(postgres, 5).join()
+        done = wait_for(lambda: (j := kit.catalog.jobs.get(job.id)).status in ("succeeded", "failed") and j,
+                        timeout=300, what="the job finishing")
+        assert done.status == "succeeded", done
+        assert done.attempts <= 2, "finished, or tried once more"
+        assert_converged(kit, kube, StoreSpec(name=name, admin_email="o@example.com"))
+        audit = [(e.action, e.outcome) for e in reversed(kit.catalog.audit_entries(store=store.slug))]
+        FIGURES["lost audit entries"] += 2 - len(audit)
+        assert audit == [("create-requested", "ok"), ("apply", "ok")], audit
+        steps = [e.step for e in kit.catalog.events(store.slug)]
+        assert steps[-1] == "Ready" and "WordPress" in steps, "the timeline went on after the restart"
+    finally:
+        pool.stop(timeout=30)
+        try:
+            kit.destroy(name)
+        except StoreNotFound:
+            pass

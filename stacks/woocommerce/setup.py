@@ -14,7 +14,7 @@ import hashlib
 import re
 from pathlib import Path
 
-SETUP_SCRIPT = Path(__file__).with_name("assets") / "woocommerce-setup.php"
+SETUP_SCRIPT = Path(__file__).parent.parent / "assets" / "woocommerce-setup.php"
 SETUP_DIR = "/opt/storekit"
 WWW_DATA = 33  # the uid and gid that own the WordPress volume, in the official image and ours
 SOURCE_UNUSABLE = 3  # the script's exit code when the WooCommerce source cannot be used
