@@ -206,6 +206,23 @@ class Catalog:
         Store = self._m.Store
         return [_store(r) for r in Store.select().where(Store.status != "deleted").order_by(Store.created_at)]
 
+    def store_page(self, *, q: str | None = None, status: str | None = None, tier: str | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[list[StoreRecord], int]:
+        """One page of the stores that are not deleted, oldest first, optionally only those
+        whose name or slug contains ``q`` (any case), of one ``status`` or ``tier``; with
+        how many match in all."""
+        Store = self._m.Store
+        where = Store.status != "deleted"
+        if q:
+            where &= fn.LOWER(Store.name).contains(q.lower()) | Store.slug.contains(q.lower())
+        if status:
+            where &= Store.status == status
+        if tier:
+            where &= Store.tier == tier
+        total = Store.select().where(where).count()
+        rows = Store.select().where(where).order_by(Store.created_at, Store.id).limit(limit).offset(offset)
+        return [_store(r) for r in rows], total
+
     def count_stores(self) -> int:
         """Stores that exist or are on their way (not deleted): what MAX_STORES limits."""
         return self._m.Store.select().where(self._m.Store.status != "deleted").count()
