@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-scale bench-stores clean \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-scale bench-stores \
+	bench-fleet clean \
 	node node-tools node-down node-status test-node medusa-app test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
@@ -148,6 +149,9 @@ bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on Postgre
 
 bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py
+
+bench-fleet: venv tools cluster ## fleets at scale: 50 stores rolled out in 4 waves, a drift sweep (BENCH_ARGS="--stores 20")
+	@$(PY) bench/fleet.py $(BENCH_ARGS)
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
 	@$(PY) bench/image.py

@@ -79,6 +79,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
     Setting("pulumi_home", "STOREKIT_PULUMI_HOME", _home_path("pulumi"),
             "PULUMI_HOME of every engine run: where the Kubernetes plugin is installed."),
+    Setting("store_role", "STOREKIT_STORE_ROLE", None,
+            "ClusterRole that storekit binds to its own service account inside each store namespace it "
+            "creates (least privilege: the chart sets it; default: none, the kubeconfig's rights are used)."),
+    Setting("service_account", "STOREKIT_SERVICE_ACCOUNT", None,
+            "NAMESPACE/NAME of storekit's own service account, the subject of STOREKIT_STORE_ROLE's bindings."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -130,6 +135,8 @@ class Settings:
     expiry_grace: int
     pulumi: str | None
     pulumi_home: str
+    store_role: str | None = None
+    service_account: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

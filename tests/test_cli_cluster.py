@@ -99,7 +99,7 @@ def test_a_store_from_creation_to_destruction(env, kube):
     assert password not in sk("show", name).output
 
     destroyed = sk("destroy", name, "--auto-approve")
-    assert destroyed.exit_code == 0 and "Destroy complete!" in destroyed.output
+    assert destroyed.exit_code == 0 and "Destroy complete!" in destroyed.output, destroyed.output
     assert slug not in sk("list").output
 
     audit = json.loads(sk("audit", "--store", name, "--json").output)
