@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Namespace of the ingress controller; store NetworkPolicies admit traffic from it."),
     Setting("storage_class", "STOREKIT_STORAGE_CLASS", "standard",
             "StorageClass of store volumes."),
+    Setting("node_pool", "STOREKIT_NODE_POOL", None,
+            "Node pool of the stores' pods: they get the nodeSelector and the toleration "
+            "storekit.io/node-pool=<pool> (the local real node's pool is 'real'; default: any node)."),
     Setting("tls_issuer", "STOREKIT_TLS_ISSUER", None,
             "cert-manager ClusterIssuer for store TLS (default: no TLS)."),
     Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
@@ -127,6 +130,7 @@ class Settings:
     ingress_class: str
     ingress_namespace: str
     storage_class: str
+    node_pool: str | None
     tls_issuer: str | None
     await_ingress: bool
     policy_file: str | None
