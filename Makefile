@@ -90,8 +90,8 @@ image-medusa: venv medusa-app ## the medusa and postgres images (kind/images.py;
 	@$(PY) kind/images.py build medusa postgres
 	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)" medusa postgres; fi
 
-test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL: a real order from cart to checkout
-	@$(PY) -m pytest -m medusa $(PYTEST_ARGS)
+test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in part): a real order from cart to checkout
+	@$(PY) -m pytest -m 'medusa or medusa_images' $(PYTEST_ARGS)
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
