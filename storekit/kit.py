@@ -23,7 +23,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Iterator, Sequence
 
 from . import approvals, ops
@@ -222,12 +221,7 @@ class Storekit:
     def outputs(self, name: str) -> StoreOutputs:
         """Recorded outputs, with what the setup said ("WooCommerce not installed: ...") read live."""
         out = self.runner.outputs(self._snapshot(name))
-        e = registry().get(out.engine)
-        try:
-            notices = e and ops.live_notices(self._kube(), out.namespace, e.setup_component, e.setup_notice)
-        except StorekitError:  # the cluster does not answer: the recorded outputs alone
-            notices = ()
-        return replace(out, notices=notices) if notices else out
+        return ops.with_notices(out, registry().get(out.engine), self._kube)
 
     def reveal_admin_password(self, name: str) -> str:
         """The store's WordPress admin password: an explicit, separate call."""
@@ -285,9 +279,7 @@ class Storekit:
     def health(self, name: str) -> ops.StoreHealth:
         """Pods, volumes and quota usage of a store, read live."""
         slug, namespace, engine = self._live(name)
-        return ops.health(self._kube(), slug, namespace, engine.health_components if engine else (),
-                          setup=engine.setup_component if engine else None,
-                          notice=engine.setup_notice if engine else None)
+        return ops.engine_health(self._kube(), slug, namespace, engine)
 
     def logs(self, name: str, component: str | None = None, *, tail: int | None = 200,
              since: int | None = None, follow: bool = False) -> Iterator[str]:

@@ -11,7 +11,7 @@ new pods are ready.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -22,7 +22,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, ResourceQuota
 
 from .engine import quantity
-from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound
+from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound, StorekitError
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -170,6 +170,23 @@ def setup_notices(pods, setup: str | None, notice) -> tuple[str, ...]:
         return ()
     said = notice(min(done, key=lambda p: p.age_seconds).message)
     return (said,) if said else ()
+
+
+def engine_health(client: Client, store: str, namespace: str, engine) -> StoreHealth:
+    """``health`` with what the store's engine declares (serving and setup components)."""
+    return health(client, store, namespace, engine.health_components if engine else (),
+                  setup=engine.setup_component if engine else None, notice=engine.setup_notice if engine else None)
+
+
+def with_notices(outputs, engine, client_factory):
+    """A store's recorded outputs with what its setup said, read live; as they are when the
+    cluster does not answer."""
+    try:
+        notices = engine and live_notices(client_factory(), outputs.namespace, engine.setup_component,
+                                          engine.setup_notice)
+    except StorekitError:
+        notices = ()
+    return replace(outputs, notices=notices) if notices else outputs
 
 
 def live_notices(client: Client, namespace: str, setup: str | None, notice) -> tuple[str, ...]:
