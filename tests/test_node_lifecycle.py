@@ -3,6 +3,8 @@
 Runs after tests/test_node.py (file order): it stops the real node, checks the machine for every
 kind of trace the node could leave (process, network namespace, interface, route, iptables rule
 of the host, mount, cgroup, /etc/hosts line, files, Node object), then starts it again.
+It restarts the shared node: pods of other test runs on it are lost, so run it when nothing
+else uses the node (make test-node runs it after the other node tests of the same run).
 """
 
 from __future__ import annotations
