@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-scale bench-stores clean \
-	node node-tools node-down node-status test-node medusa-app test-medusa \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-scale bench-stores \
+	bench-fleet clean \
+	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
@@ -32,7 +33,6 @@ cluster: venv tools ## start the local control plane (kept if running) and print
 	@if [ -n "$(STOREKIT_NODE)" ] && [ "$(STOREKIT_NODE)" != 0 ]; then $(MAKE) --no-print-directory node; fi
 
 cluster-down: ## stop the real node (if any) and the local control plane: every process, mount, interface and rule
-	@if [ -e /run/netns/storekit-node ] || [ -d "$(STOREKIT_HOME)/node" ]; then kind/node.sh down; fi
 	@kind/cluster.sh down
 
 cluster-status: ## say whether the local control plane runs
@@ -82,12 +82,16 @@ images: venv ## build the node's and the stores' images (pause, mariadb, wordpre
 	  $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
 
 # The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
-# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa.
+# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa; the medusa image needs it.
 medusa-app: ## build the Medusa app from npm (cached by its inputs) into $STOREKIT_HOME/medusa
 	@python3 kind/medusa_app.py build >/dev/null
 
-test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL: a real order from cart to checkout
-	@$(PY) -m pytest -m medusa $(PYTEST_ARGS)
+image-medusa: venv medusa-app ## the medusa and postgres images (kind/images.py; archive: kind/images.py archive medusa)
+	@$(PY) kind/images.py build medusa postgres
+	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)" medusa postgres; fi
+
+test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in part): a real order from cart to checkout
+	@$(PY) -m pytest -m 'medusa or medusa_images' $(PYTEST_ARGS)
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -98,14 +102,8 @@ soak: venv tools cluster packages ## the long fault suite: the engine killed at 
 DEMO_STORE ?= Demo Shop
 DEMO_EMAIL ?= demo@example.com
 DEMO_PORT ?= 8080
-demo: venv tools cluster ## the main job: plan and apply a demo store, show it, then serve the dashboard
-	@$(VENV)/bin/storekit plan "$(DEMO_STORE)" --email $(DEMO_EMAIL) --out .demo-plan.json
-	@$(VENV)/bin/storekit apply .demo-plan.json
-	@rm -f .demo-plan.json
-	@$(VENV)/bin/storekit outputs "$(DEMO_STORE)"
-	@$(VENV)/bin/storekit health "$(DEMO_STORE)"
-	@echo "Log in to the dashboard with this token: $$($(VENV)/bin/storekit token create demo-$$(date +%s) --role admin)"
-	@$(VENV)/bin/storekit serve --port $(DEMO_PORT)
+demo: venv tools cluster ## plan and apply a demo store (on the real node when it runs), say how to open it, serve the dashboard
+	@DEMO_STORE="$(DEMO_STORE)" DEMO_EMAIL="$(DEMO_EMAIL)" DEMO_PORT="$(DEMO_PORT)" kind/demo.sh
 
 # ---- the platform image and kind (Docker hosts) -----------------------------------------
 
@@ -148,6 +146,9 @@ bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on Postgre
 
 bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py
+
+bench-fleet: venv tools cluster ## fleets at scale: 50 stores rolled out in 4 waves, a drift sweep (BENCH_ARGS="--stores 20")
+	@$(PY) bench/fleet.py $(BENCH_ARGS)
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
 	@$(PY) bench/image.py

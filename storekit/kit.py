@@ -23,6 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 from . import approvals, ops
@@ -219,7 +220,14 @@ class Storekit:
     # ---- reading -------------------------------------------------------------------
 
     def outputs(self, name: str) -> StoreOutputs:
-        return self.runner.outputs(self._snapshot(name))
+        """Recorded outputs, with what the setup said ("WooCommerce not installed: ...") read live."""
+        out = self.runner.outputs(self._snapshot(name))
+        e = registry().get(out.engine)
+        try:
+            notices = e and ops.live_notices(self._kube(), out.namespace, e.setup_component, e.setup_notice)
+        except StorekitError:  # the cluster does not answer: the recorded outputs alone
+            notices = ()
+        return replace(out, notices=notices) if notices else out
 
     def reveal_admin_password(self, name: str) -> str:
         """The store's WordPress admin password: an explicit, separate call."""
@@ -277,12 +285,20 @@ class Storekit:
     def health(self, name: str) -> ops.StoreHealth:
         """Pods, volumes and quota usage of a store, read live."""
         slug, namespace, engine = self._live(name)
-        return ops.health(self._kube(), slug, namespace, engine.health_components if engine else ())
+        return ops.health(self._kube(), slug, namespace, engine.health_components if engine else (),
+                          setup=engine.setup_component if engine else None,
+                          notice=engine.setup_notice if engine else None)
 
-    def logs(self, name: str, component: str = "wordpress", *, tail: int | None = 200,
+    def logs(self, name: str, component: str | None = None, *, tail: int | None = 200,
              since: int | None = None, follow: bool = False) -> Iterator[str]:
-        """Log lines of a store's component (``wordpress``, ``mysql``) or of a named pod."""
-        slug, namespace, _ = self._live(name)
+        """Log lines of a store's component (one its engine declares; by default its first)
+        or of a named pod."""
+        slug, namespace, engine = self._live(name)
+        if component is None:
+            if not engine or not engine.log_components:
+                raise SpecError([("component", "must be given: the store's engine declares no log component")],
+                                subject="logs request")
+            component = engine.log_components[0]
         return ops.logs(self._kube(), namespace, component, tail=tail, since=since, follow=follow)
 
     def restart(self, name: str, component: str = "all", *, actor: Actor | None = None,

@@ -1,112 +1,20 @@
-"""The WooCommerce engine: WordPress + WooCommerce + MySQL in the store's own namespace.
+"""The WooCommerce engine's Pulumi program: the store's objects, in dependency order.
 
-Objects, in dependency order (each arrow is a real dependency the engine waits on):
-
-    Namespace -> NetworkPolicy, ResourceQuota, LimitRange   (isolation before any pod)
-              -> Secrets (credentials, WordPress salts)
-              -> MySQL: PVC -> Deployment (Recreate, probes) -> Service
-              -> WordPress: PVC -> Deployment (Recreate, probes) -> Service
-              -> WooCommerce setup Job (wp-cli; idempotent when re-run)
-              -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
-
-Every object carries ``app.kubernetes.io/managed-by: storekit`` and
-``storekit.io/store: <slug>``. Sizes come from the tier; a tier change touches only
-container resources, volume sizes, the quota and the limit range. The setup Job's pod
-does not depend on the tier, so it is not re-run by a tier change.
-
-Awaits stay on for everything that can become ready (PVC, Deployments, Services, Job).
-The Ingress is awaited too unless the platform setting ``await_ingress`` is off (a
-cluster without an ingress controller never fills ``status.loadBalancer``).
+Pulumi is imported inside ``program``, not at the top: reading the engine's shape (the CLI
+does at start-up) must not pay for the SDK.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets as _secrets
-import string
-from dataclasses import dataclass
 
-from storekit.engine import Engine, ProgramContext, Tier, Volume, store_access
+from storekit.engine import ProgramContext, store_access
 
-IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
+from .setup import SETUP_SCRIPT, setup_job_spec
 
-
-@dataclass(frozen=True)
-class Sizes:
-    """Container resources and the namespace's quota of one tier."""
-
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    quota_cpu_requests: str
-    quota_cpu_limits: str
-    quota_memory_requests: str
-    quota_memory_limits: str
-    quota_storage: str
-    max_pvc: str
-    quota_pods: int = 10
-    quota_pvcs: int = 4
-
-
-def _tier(name: str, volumes: dict, sizes: Sizes) -> Tier:
-    """A tier that reserves what its quota's requests allow (the capacity preview reads it)."""
-    return Tier(name, volumes, sizes, requests={"cpu": sizes.quota_cpu_requests,
-                                                 "memory": sizes.quota_memory_requests,
-                                                 "storage": sizes.quota_storage})
-
-
-TIERS = (
-    _tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
-          Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
-    _tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
-          Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
-    _tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
-          Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
-)
-
-SECRET_NAMES = ("mysql_root_password", "mysql_password", "admin_password") + tuple(
-    f"salt_{k}" for k in ("auth_key", "secure_auth_key", "logged_in_key", "nonce_key",
-                          "auth_salt", "secure_auth_salt", "logged_in_salt", "nonce_salt"))
-
-_SALT_ALPHABET = string.ascii_letters + string.digits + "!#%*+,-./:;<=>?@[]^_{|}~"
-
-
-def generate_secrets() -> dict[str, str]:
-    """Fresh random values for every secret a store needs (created once per store)."""
-    out = {}
-    for name in SECRET_NAMES:
-        if name.startswith("salt_"):
-            out[name] = "".join(_secrets.choice(_SALT_ALPHABET) for _ in range(64))
-        else:
-            out[name] = _secrets.token_urlsafe(24)
-    return out
-
-
-SETUP_SCRIPT = r"""
-set -eu
-echo "waiting for the database"
-i=0
-until wp db check --quiet >/dev/null 2>&1; do
-  i=$((i+1)); [ "$i" -gt 60 ] && { echo "database not reachable"; exit 1; }
-  sleep 5
-done
-wp core is-installed || wp core install --url="$STORE_URL" --title="$STORE_NAME" \
-  --admin_user="$ADMIN_USER" --admin_password="$ADMIN_PASSWORD" \
-  --admin_email="$ADMIN_EMAIL" --skip-email
-# Converge the admin password too: a password reset re-runs this Job.
-wp user update "$ADMIN_USER" --user_pass="$ADMIN_PASSWORD" --skip-email
-wp plugin is-installed woocommerce || wp plugin install woocommerce
-wp plugin is-active woocommerce || wp plugin activate woocommerce
-if [ "$(wp wc product list --user="$ADMIN_USER" --search='Sample Product' --format=count)" = "0" ]; then
-  wp wc product create --user="$ADMIN_USER" --name='Sample Product' --regular_price=19.99 \
-    --status=publish
-fi
-wp option update woocommerce_cod_settings \
-  '{"enabled":"yes","title":"Cash on delivery","description":"Pay with cash upon delivery."}' \
-  --format=json
-echo "store ready"
-"""
+# storekit owns its objects: a field someone changed behind its back (kubectl edit, another
+# field manager) is shown as drift and taken back on apply, instead of failing the server-side
+# apply with a field conflict.
+OWNED = {"pulumi.com/patchForce": "true"}
 
 
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
@@ -128,14 +36,18 @@ def program(ctx: ProgramContext):
     import pulumi_kubernetes as k8s
     from pulumi_kubernetes.apps.v1 import Deployment
     from pulumi_kubernetes.batch.v1 import Job
-    from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
-                                           Service)
+    from pulumi_kubernetes.core.v1 import (ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota,
+                                           Secret, Service)
     from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
 
     spec, settings, secrets = ctx.spec, ctx.settings, ctx.secrets
     tier, volumes = ctx.tier.sizes, ctx.tier.volumes
     slug, ns_name = spec.slug, spec.namespace
     timeout = f"{settings.timeout}s"
+    pool = getattr(settings, "node_pool", None)
+    # The platform's node pool (STOREKIT_NODE_POOL), if it names one: every pod goes there.
+    placement = {"node_selector": {"storekit.io/node-pool": pool}, "tolerations": [{
+        "key": "storekit.io/node-pool", "operator": "Equal", "value": pool, "effect": "NoSchedule"}]} if pool else {}
 
     def build() -> None:
         provider = k8s.Provider(
@@ -154,11 +66,12 @@ def program(ctx: ProgramContext):
                 kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
             return pulumi.ResourceOptions(provider=provider, depends_on=list(deps), **kw)
 
-        def meta(name: str, component: str | None = None, **extra) -> dict:
-            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component), **extra}
+        def meta(name: str, component: str | None = None, annotations: dict | None = None, **extra) -> dict:
+            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component),
+                    "annotations": {**OWNED, **(annotations or {})}, **extra}
 
         namespace = Namespace(
-            "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
+            "namespace", metadata={"name": ns_name, "labels": labels_for(slug), "annotations": OWNED}, opts=opts())
         # Least privilege: storekit's rights inside the namespace come from this binding.
         scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
 
@@ -249,6 +162,7 @@ def program(ctx: ProgramContext):
                         "metadata": {"labels": {**labels_for(slug, component), **selector}},
                         "spec": {
                             "automount_service_account_token": False,
+                            **placement,
                             "containers": [{"name": component, "resources": resources, **container,
                                             "volume_mounts": [{"name": "data", "mount_path": mount_path}]}],
                             "volumes": [{"name": "data", "persistent_volume_claim": {
@@ -304,47 +218,24 @@ def program(ctx: ProgramContext):
         }, wordpress_claim, mysql_service, salts)
         wordpress_service = service("wordpress", 80, wordpress)
 
-        # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
+        # WooCommerce setup: the script from a ConfigMap, on the WordPress volume, in the WordPress
+        # image, as the files' owner; idempotent, so a changed script or password re-runs it.
+        script = SETUP_SCRIPT.read_text()
+        setup_script = ConfigMap(
+            "setup-script",
+            metadata=meta("woocommerce-setup", "woocommerce-setup"),
+            data={SETUP_SCRIPT.name: script},
+            opts=opts(*scope))
         setup = Job(
             "woocommerce-setup",
             metadata=meta("woocommerce-setup", "woocommerce-setup"),
-            spec={
-                "backoff_limit": 3,
-                "template": {
-                    "metadata": {
-                        "labels": labels_for(slug, "woocommerce-setup"),
-                        # A new admin password changes this, so the Job runs again to set it.
-                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
-                            secrets["admin_password"].encode()).hexdigest()[:16]},
-                    },
-                    "spec": {
-                        "restart_policy": "Never",
-                        "automount_service_account_token": False,
-                        # Share the node of the WordPress pod: its volume is ReadWriteOnce.
-                        "affinity": {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
-                            "label_selector": {"match_labels": {"app.kubernetes.io/name": "wordpress"}},
-                            "topology_key": "kubernetes.io/hostname"}]}},
-                        "containers": [{
-                            "name": "wp-cli",
-                            "image": spec.images["wpcli"],
-                            "command": ["sh", "-c", SETUP_SCRIPT],
-                            "env": wordpress_env + [
-                                {"name": "STORE_URL", "value": spec.url},
-                                {"name": "STORE_NAME", "value": spec.name},
-                                {"name": "ADMIN_USER", "value": spec.admin_user},
-                                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
-                                secret_env("ADMIN_PASSWORD", "admin-password"),
-                            ],
-                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "volume_mounts": [{"name": "data", "mount_path": "/var/www/html"}],
-                        }],
-                        "volumes": [{"name": "data", "persistent_volume_claim": {
-                            "claim_name": wordpress_claim.metadata["name"]}}],
-                    },
-                },
-            },
-            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
+            spec=setup_job_spec(
+                spec, settings, labels=labels_for(slug, "woocommerce-setup"), placement=placement,
+                admin_password=secrets["admin_password"], script=script,
+                env=wordpress_env + [secret_env("ADMIN_PASSWORD", "admin-password")],
+                salts=salts.metadata["name"], claim=wordpress_claim.metadata["name"],
+                config_map=setup_script.metadata["name"]),
+            opts=opts(wordpress_service, setup_script, awaited=True, delete_before_replace=True))
 
         # Ingress
         annotations = {}
@@ -379,27 +270,3 @@ def program(ctx: ProgramContext):
         pulumi.export("secrets", pulumi.Output.secret(dict(secrets)))
 
     return build
-
-
-ENGINE = Engine(
-    name="woocommerce",
-    description="WordPress + WooCommerce + MySQL, one namespace per store",
-    program=program,
-    images=IMAGES,
-    tiers=TIERS,
-    volumes=(Volume("wordpress", "wordpress"), Volume("mysql", "mysql")),
-    components=("wordpress", "mysql"),
-    health_components=("wordpress", "mysql"),
-    log_components=("wordpress", "mysql", "woocommerce-setup"),
-    generate_secrets=generate_secrets,
-    steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")),
-        ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
-                       "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
-        ("Secrets", ("kubernetes:core/v1:Secret",)),
-        ("MySQL", ("mysql", "mysql-data", "mysql-service")),
-        ("WordPress", ("wordpress", "wordpress-data", "wordpress-service")),
-        ("WooCommerce setup", ("kubernetes:batch/v1:Job",)),
-        ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
-    ),
-)
