@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-stores clean \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-engine bench-stores clean \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
@@ -102,6 +102,9 @@ clean: cluster-down ## teardown, remove the platform image and the virtualenv (t
 
 bench: venv tools cluster ## storekit against kubectl on the same objects (create, no-op plan, tier change, destroy, fleets, start-up)
 	@$(PY) bench/compare.py $(BENCH_ARGS)
+
+bench-engine: venv tools cluster ## where the time goes inside the engine: every pulumi process of each operation
+	@$(PY) bench/engine.py
 
 bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py
