@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-engine bench-stores clean \
+	node node-tools node-down node-status test-node \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
@@ -24,17 +25,39 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 tools: ## build pulumi, the kubernetes plugin, etcd, kube-*, kwok, helm into $STOREKIT_HOME (cached)
 	@kind/tools.sh
 
-cluster: venv tools ## start the local control plane (kept if running) and print its KUBECONFIG
+# STOREKIT_NODE=1 make cluster also brings up the real node (make node).
+STOREKIT_NODE ?=
+cluster: venv tools ## start the local control plane (kept if running) and print its KUBECONFIG; STOREKIT_NODE=1: and the real node
 	@kind/cluster.sh up
+	@if [ -n "$(STOREKIT_NODE)" ] && [ "$(STOREKIT_NODE)" != 0 ]; then $(MAKE) --no-print-directory node; fi
 
-cluster-down: ## stop the local control plane and every process it started
+cluster-down: ## stop the real node (if any) and the local control plane: every process, mount, interface and rule
+	@if [ -e /run/netns/storekit-node ] || [ -d "$(STOREKIT_HOME)/node" ]; then kind/node.sh down; fi
 	@kind/cluster.sh down
 
 cluster-status: ## say whether the local control plane runs
 	@kind/cluster.sh status
 
+# ---- the real node (opt-in: pods that really run; kind/node.sh, README "The real node") ---
+
+node-tools: ## build kubelet, kube-proxy, containerd, coredns, traefik, metrics-server, kube-router (cached)
+	@nice -n 10 kind/tools.sh node
+
+node: venv tools node-tools ## start the real node storekit-node beside the simulated ones (needs root; kept if running)
+	@kind/cluster.sh up
+	@kind/node.sh up
+
+node-down: ## stop the real node: every process, mount, namespace, interface and rule it made
+	@kind/node.sh down
+
+node-status: ## say whether the real node runs, with its pods
+	@kind/node.sh status
+
+test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, NetworkPolicy, metrics
+	@$(PY) -m pytest -m node $(PYTEST_ARGS)
+
 test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster and not store_images' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'not cluster and not store_images and not node' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql

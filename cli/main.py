@@ -46,7 +46,8 @@ class AppContext:
     @property
     def kit(self) -> Storekit:
         if self._kit is None:
-            from storekit.kit import Actor, Storekit
+            from storekit.kit import Storekit
+            from storekit.recorder import Actor
 
             settings = Settings.load(self.overrides)
             self._kit = Storekit(settings, actor=Actor(name=_user(), source="cli"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from storekit.engines import components
+
 from . import render
 from .main import AppContext, cli
 from .store_cmds import confirm
@@ -52,7 +54,7 @@ def health_cmd(ctx, name, as_json):
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.pass_obj
 def logs_cmd(app: AppContext, name, component, tail, since, follow):
-    """Print the logs of a store's COMPONENT (wordpress, mysql, woocommerce-setup) or of a pod.
+    """Print the logs of a store's COMPONENT or of a pod.
 
     \b
     Examples:
@@ -65,7 +67,8 @@ def logs_cmd(app: AppContext, name, component, tail, since, follow):
 
 @cli.command("restart")
 @click.argument("name")
-@click.option("--component", type=click.Choice(["all", "wordpress", "mysql"]), default="all", show_default=True)
+@click.option("--component", type=click.Choice(["all", *components()]), default="all", show_default=True,
+              help="What to restart: all of the store's components, or one.")
 @click.pass_obj
 def restart_cmd(app: AppContext, name, component):
     """Rollout-restart a store's pods and wait until the new ones are ready.
@@ -75,8 +78,7 @@ def restart_cmd(app: AppContext, name, component):
       storekit restart "My Shop" --component wordpress
     """
     click.echo(f"Restarting {component} of store '{name}' ...", err=True)
-    result = app.kit.restart(name, component)
-    click.echo(f"Restarted {', '.join(result['restarted'])}: new pods are ready.")
+    click.echo(app.kit.restart(name, component).text)
 
 
 @cli.command("reset-password")

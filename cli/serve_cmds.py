@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from storekit.vocabulary import TOKEN_ROLES
+
 from .main import AppContext, cli
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -54,12 +56,12 @@ def serve_cmd(app: AppContext, host, port, workers, threads, dev, log_level, adm
     Example:
       storekit serve --port 8080 --workers 3
     """
+    from storekit.recorder import Actor
+    from storekit.tokens import ensure_admin_token
     from storekit.webapp import create_app
-    from storekit.webapp.auth import ensure_admin_token
 
     _configure_logging(log_level)
-    kit = app.kit
-    kit.actor = kit.actor.__class__(name="dashboard", source="web")
+    kit = app.kit.as_actor(Actor(name="dashboard", source="web"))
     token = ensure_admin_token(kit.catalog, _given_admin_token(admin_token_file))
     flask_app = create_app({"SETTINGS": kit.settings, "KIT": kit, "START_WORKERS": workers > 0,
                             "WORKERS": workers})
@@ -111,11 +113,10 @@ def worker_cmd(app: AppContext, size, log_level):
       STOREKIT_DB_URL=postgresql://... storekit worker --size 5
     """
     from storekit.jobs import WorkerPool
-    from storekit.kit import Actor
+    from storekit.recorder import Actor
 
     _configure_logging(log_level)
-    app.kit.actor = Actor(name="storekit-worker", source="worker")
-    pool = WorkerPool(app.kit, size=size).start()
+    pool = WorkerPool(app.kit.as_actor(Actor(name="storekit-worker", source="worker")), size=size).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"worker pool of {size} running jobs; Ctrl-C to stop", err=True)
@@ -138,7 +139,7 @@ def token_group():
 
 @token_group.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "admin"]), default="viewer", show_default=True)
+@click.option("--role", type=click.Choice(TOKEN_ROLES), default="viewer", show_default=True)
 @click.pass_obj
 def token_create(app: AppContext, name, role):
     """Make a token and print it once.
@@ -147,6 +148,6 @@ def token_create(app: AppContext, name, role):
     Example:
       storekit token create ci-bot --role viewer
     """
-    from storekit.webapp.auth import create_token
+    from storekit.tokens import create_token
 
     click.echo(create_token(app.kit.catalog, name, role))

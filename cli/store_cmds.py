@@ -10,7 +10,8 @@ import click
 from storekit.errors import SpecError, StoreNotFound
 from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
-from storekit.spec import TIER_ORDER, StoreSpec
+from storekit.engines import registry, tier_names
+from storekit.spec import StoreSpec
 
 from . import render
 from .main import AppContext, cli
@@ -23,8 +24,9 @@ detailed_option = click.option("--detailed-exitcode", is_flag=True,
 
 def spec_options(f):
     f = click.option("--email", "admin_email", metavar="EMAIL", help="Admin email (required for a new store).")(f)
-    f = click.option("--tier", type=click.Choice(TIER_ORDER), help="Size of the store (default small).")(f)
-    f = click.option("--engine", metavar="ENGINE", help="Store engine (default woocommerce).")(f)
+    f = click.option("--tier", type=click.Choice(tier_names()), help="Size of the store (default small).")(f)
+    f = click.option("--engine", type=click.Choice(sorted(registry())),
+                     help="Store engine (default woocommerce).")(f)
     return f
 
 

@@ -26,6 +26,8 @@ PYTHON=${STOREKIT_PYTHON:-$HERE/../.venv/bin/python}
 export PATH=$BIN:$PATH
 
 say() { printf '[cluster] %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 kc() { kubectl --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
 api_answers() { [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&1; }
@@ -43,14 +45,6 @@ start_sim() {
 stop_sim() {
   if sim_running; then kill "$(cat "$SIM_PID")" 2>/dev/null || true; fi
   rm -f "$SIM_PID"
-}
-
-wait_for() { # wait_for SECONDS WHAT CMD...
-  local deadline=$(( $(date +%s) + $1 )) what=$2; shift 2
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then say "timed out waiting for $what"; return 1; fi
-    sleep 1
-  done
 }
 
 nodes_ready() {

@@ -43,67 +43,89 @@ LOAD_BALANCER_IP = "127.0.0.1"
 log = logging.getLogger("simctl")
 
 
-def our_storage_classes(client: Client) -> tuple[set[str], str | None]:
-    """Names of the StorageClasses we provision, and the default class's name."""
+def storage_classes_of(client: Client, provisioner: str) -> tuple[set[str], str | None]:
+    """Names of the StorageClasses ``provisioner`` serves, and the default class's name."""
     ours, default = set(), None
     for sc in client.list(StorageClass):
         annotations = sc.metadata.annotations or {}
         if annotations.get("storageclass.kubernetes.io/is-default-class") == "true":
             default = sc.metadata.name
-        if sc.provisioner == PROVISIONER:
+        if sc.provisioner == provisioner:
             ours.add(sc.metadata.name)
     return ours, default
 
 
-def provision(client: Client) -> None:
-    classes, default = our_storage_classes(client)
+def pending_claims(client: Client, provisioner: str):
+    """(claim, class name) for each Pending, unbound, live claim of a class ``provisioner`` serves."""
+    classes, default = storage_classes_of(client, provisioner)
     for pvc in client.list(PersistentVolumeClaim, namespace="*"):
         if pvc.status is None or pvc.status.phase != "Pending" or pvc.spec.volumeName:
             continue
         if pvc.metadata.deletionTimestamp is not None:
             continue
         sc = pvc.spec.storageClassName or default
-        if sc not in classes:
-            continue
-        name = f"pvc-{pvc.metadata.uid}"
-        pv = PersistentVolume(
-            metadata=ObjectMeta(name=name, annotations={PROVISIONED_BY: PROVISIONER}),
-            spec=PersistentVolumeSpec(
-                capacity={"storage": pvc.spec.resources.requests["storage"]},
-                accessModes=pvc.spec.accessModes,
-                persistentVolumeReclaimPolicy="Delete",
-                storageClassName=sc,
-                volumeMode=pvc.spec.volumeMode,
-                hostPath=HostPathVolumeSource(path=f"/var/lib/storekit-sim/{name}"),
-                claimRef=ObjectReference(
-                    kind="PersistentVolumeClaim",
-                    apiVersion="v1",
-                    namespace=pvc.metadata.namespace,
-                    name=pvc.metadata.name,
-                    uid=pvc.metadata.uid,
-                ),
+        if sc in classes:
+            yield pvc, sc
+
+
+def create_volume(client: Client, pvc: PersistentVolumeClaim, sc: str, provisioner: str, **source) -> str:
+    """A PersistentVolume pre-bound to ``pvc`` (the binder then binds both, as with any external
+    provisioner); ``source`` is the volume's source and placement (hostPath=..., local=...,
+    nodeAffinity=...). Returns its name; an existing one (an earlier pass) is kept."""
+    name = f"pvc-{pvc.metadata.uid}"
+    pv = PersistentVolume(
+        metadata=ObjectMeta(name=name, annotations={PROVISIONED_BY: provisioner}),
+        spec=PersistentVolumeSpec(
+            capacity={"storage": pvc.spec.resources.requests["storage"]},
+            accessModes=pvc.spec.accessModes,
+            persistentVolumeReclaimPolicy="Delete",
+            storageClassName=sc,
+            volumeMode=pvc.spec.volumeMode,
+            claimRef=ObjectReference(
+                kind="PersistentVolumeClaim",
+                apiVersion="v1",
+                namespace=pvc.metadata.namespace,
+                name=pvc.metadata.name,
+                uid=pvc.metadata.uid,
             ),
-        )
-        try:
-            client.create(pv)
-            log.info("provisioned %s for %s/%s", name, pvc.metadata.namespace, pvc.metadata.name)
-        except ApiError as e:
-            if e.status.code != 409:  # already provisioned on an earlier pass
-                raise
+            **source,
+        ),
+    )
+    try:
+        client.create(pv)
+        log.info("provisioned %s for %s/%s", name, pvc.metadata.namespace, pvc.metadata.name)
+    except ApiError as e:
+        if e.status.code != 409:  # already provisioned on an earlier pass
+            raise
+    return name
+
+
+def released_volumes(client: Client, provisioner: str):
+    """The volumes ``provisioner`` made whose claim is gone (reclaim policy Delete)."""
+    for pv in client.list(PersistentVolume):
+        annotations = pv.metadata.annotations or {}
+        if annotations.get(PROVISIONED_BY) == provisioner and pv.status and pv.status.phase in ("Released", "Failed"):
+            yield pv
+
+
+def delete_volume(client: Client, pv: PersistentVolume) -> None:
+    try:
+        client.delete(PersistentVolume, pv.metadata.name)
+        log.info("deleted released volume %s", pv.metadata.name)
+    except ApiError as e:
+        if e.status.code != 404:
+            raise
+
+
+def provision(client: Client) -> None:
+    for pvc, sc in pending_claims(client, PROVISIONER):
+        path = f"/var/lib/storekit-sim/pvc-{pvc.metadata.uid}"
+        create_volume(client, pvc, sc, PROVISIONER, hostPath=HostPathVolumeSource(path=path))
 
 
 def reclaim(client: Client) -> None:
-    for pv in client.list(PersistentVolume):
-        annotations = pv.metadata.annotations or {}
-        if annotations.get(PROVISIONED_BY) != PROVISIONER:
-            continue
-        if pv.status and pv.status.phase in ("Released", "Failed"):
-            try:
-                client.delete(PersistentVolume, pv.metadata.name)
-                log.info("deleted released volume %s", pv.metadata.name)
-            except ApiError as e:
-                if e.status.code != 404:
-                    raise
+    for pv in released_volumes(client, PROVISIONER):
+        delete_volume(client, pv)
 
 
 def ingress_classes(client: Client) -> tuple[set[str], bool]:

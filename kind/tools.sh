@@ -15,7 +15,10 @@
 #   pulumi/                      PULUMI_HOME (the kubernetes plugin is installed here)
 #
 # Usage: kind/tools.sh [tool ...]   (no argument: every tool but kind; a built tool costs nothing)
+#        kind/tools.sh node        the real node's tools (kubelet, kube-proxy, containerd, coredns,
+#                                  traefik, metrics-server, kube-router; make node-tools)
 #        kind/tools.sh --check [tool ...]   exit 1 and name what is missing, build nothing
+# Each finished build appends "tool version seconds" to tools/logs/build-times.txt.
 set -euo pipefail
 
 STOREKIT_HOME=${STOREKIT_HOME:-$HOME/.storekit}
@@ -35,6 +38,13 @@ KWOK_VERSION=0.8.0
 HELM_VERSION=3.22.0
 KIND_VERSION=0.33.0  # only for Docker hosts (kind/platform.sh); not part of the default set
 ALL_TOOLS=(pulumi kubernetes-provider etcd kube kwok helm)
+# The real node (kind/node.sh): opt-in, `kind/tools.sh node` builds this set.
+CONTAINERD_VERSION=2.2.9      # Debian's 1.6 is end-of-life and too old for kubelet 1.35
+COREDNS_VERSION=1.14.7
+TRAEFIK_VERSION=3.6.12        # 3.7.x replaces a local ./pkg/config/dynamic/ext: not on the proxy
+METRICS_SERVER_VERSION=0.9.0
+KUBE_ROUTER_VERSION=2.1.0     # its firewall only: NetworkPolicy with iptables + ipset (no NFQUEUE here)
+NODE_TOOLS=(kube-node containerd coredns traefik metrics-server kube-router)
 
 export GOMODCACHE=$STOREKIT_HOME/go/mod
 export GOCACHE=$STOREKIT_HOME/go/cache
@@ -67,13 +77,25 @@ wrapper() {
   fi
 }
 
-# begin TOOL VERSION: print progress; return 1 when the tool is already built.
+# begin TOOL VERSION: print progress; return 1 when the tool is already built. Holds the tool's
+# lock until finish (another kind/tools.sh building the same tool is waited for, not raced).
 begin() {
   CURRENT_TOOL=$1; CURRENT_VERSION=$2
   OUT=$TOOLS/$1/$2
   LOG=$TOOLS/logs/$1-$2.log
   BUILD=$TOOLS/build/$1-$2
   if [ -f "$OUT/.done" ]; then
+    say "$1 $2: cached"
+    return 1
+  fi
+  mkdir -p "$TOOLS/locks"
+  exec {LOCK_FD}>"$TOOLS/locks/$1-$2.lock"
+  if ! flock -n "$LOCK_FD"; then
+    say "$1 $2: another build of it is running; waiting for it"
+    flock "$LOCK_FD"
+  fi
+  if [ -f "$OUT/.done" ]; then
+    exec {LOCK_FD}>&-
     say "$1 $2: cached"
     return 1
   fi
@@ -87,7 +109,10 @@ finish() {
   local name
   for name in "$@"; do ln -sfn "$OUT/$name" "$BIN/$name"; done
   touch "$OUT/.done"
-  say "$CURRENT_TOOL $CURRENT_VERSION: done in $(( $(date +%s) - STARTED ))s"
+  local took=$(( $(date +%s) - STARTED ))
+  printf '%s %s %s\n' "$CURRENT_TOOL" "$CURRENT_VERSION" "$took" >>"$TOOLS/logs/build-times.txt"
+  say "$CURRENT_TOOL $CURRENT_VERSION: done in ${took}s"
+  exec {LOCK_FD}>&-
 }
 
 link() { # link the binaries of an already built tool
@@ -169,9 +194,8 @@ build_etcd() {
   finish etcd
 }
 
-build_kube() {
-  local names=(kube-apiserver kube-controller-manager kube-scheduler)
-  begin kube "$KUBE_VERSION" || { link "$TOOLS/kube/$KUBE_VERSION" "${names[@]}"; return; }
+# kube_wrapper: the wrapper module for k8s.io/kubernetes in $BUILD, and KUBE_LDFLAGS.
+kube_wrapper() {
   local minor=${KUBE_VERSION#*.}; minor=${minor%%.*}
   local patch=${KUBE_VERSION##*.}
   run "go mod download" "$LOG" bash -c "cd '$BUILD' && GOFLAGS= go mod download -json k8s.io/kubernetes@v$KUBE_VERSION >/dev/null"
@@ -182,11 +206,16 @@ build_kube() {
   replaces=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => \./staging/.*#\t\1 => \1 v0.'"$minor.$patch"'#p' "$gomod")
   wrapper "$BUILD" "require k8s.io/kubernetes v$KUBE_VERSION" "replace (" "$replaces" ")"
   local v=k8s.io/component-base/version
-  local flags
-  flags="-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor \
+  KUBE_LDFLAGS="-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor \
     -X $v.gitTreeState=clean -X $v.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  flags="$flags ${flags//component-base\/version/client-go\/pkg\/version}"
-  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/' -ldflags '$flags' \
+  KUBE_LDFLAGS="$KUBE_LDFLAGS ${KUBE_LDFLAGS//component-base\/version/client-go\/pkg\/version}"
+}
+
+build_kube() {
+  local names=(kube-apiserver kube-controller-manager kube-scheduler)
+  begin kube "$KUBE_VERSION" || { link "$TOOLS/kube/$KUBE_VERSION" "${names[@]}"; return; }
+  kube_wrapper
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/' -ldflags '$KUBE_LDFLAGS' \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler"
   finish "${names[@]}"
@@ -221,6 +250,67 @@ build_kind() {
   finish kind
 }
 
+# ---- the real node's tools (kind/node.sh) -------------------------------------------
+
+build_kube_node() { # kubelet and kube-proxy, from the same module and release as the control plane
+  local names=(kubelet kube-proxy)
+  begin kube-node "$KUBE_VERSION" || { link "$TOOLS/kube-node/$KUBE_VERSION" "${names[@]}"; return; }
+  kube_wrapper
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/' -ldflags '$KUBE_LDFLAGS' \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
+  finish "${names[@]}"
+}
+
+build_containerd() { # containerd, its runc shim and ctr (no replaces: a plain wrapper)
+  local names=(containerd containerd-shim-runc-v2 ctr)
+  begin containerd "$CONTAINERD_VERSION" || { link "$TOOLS/containerd/$CONTAINERD_VERSION" "${names[@]}"; return; }
+  local m=github.com/containerd/containerd/v2
+  wrapper "$BUILD" "require $m v$CONTAINERD_VERSION"
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/' -tags 'no_btrfs no_devmapper no_zfs' \
+    -ldflags '-s -w -X $m/version.Version=v$CONTAINERD_VERSION -X $m/version.Revision=storekit' \
+    $m/cmd/containerd $m/cmd/containerd-shim-runc-v2 $m/cmd/ctr"
+  finish "${names[@]}"
+}
+
+# go_tool NAME VERSION MODULE PACKAGE LDFLAGS: the binary NAME from PACKAGE of MODULE@vVERSION,
+# in a plain wrapper (no replaces).
+go_tool() {
+  local name=$1 version=$2 module=$3 package=$4 ldflags=$5
+  begin "$name" "$version" || { link "$TOOLS/$name/$version" "$name"; return; }
+  wrapper "$BUILD" "require $module v$version"
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/$name' -ldflags '-s -w $ldflags' $package"
+  finish "$name"
+}
+
+build_coredns() {
+  go_tool coredns "$COREDNS_VERSION" github.com/coredns/coredns github.com/coredns/coredns \
+    "-X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION"
+}
+
+build_traefik() {
+  begin traefik "$TRAEFIK_VERSION" || { link "$TOOLS/traefik/$TRAEFIK_VERSION" traefik; return; }
+  local m=github.com/traefik/traefik/v3
+  # The same replaces as traefik's own go.mod (version replaces: the proxy serves them).
+  wrapper "$BUILD" "require $m v$TRAEFIK_VERSION" "replace (" \
+    "	github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e" \
+    "	github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59" \
+    "	github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595" \
+    ")"
+  run "go build" "$LOG" bash -c "cd '$BUILD' && go build -trimpath -o '$OUT/traefik' \
+    -ldflags '-s -w -X $m/pkg/version.Version=$TRAEFIK_VERSION -X $m/pkg/version.Codename=storekit' $m/cmd/traefik"
+  finish traefik
+}
+
+build_metrics_server() {
+  go_tool metrics-server "$METRICS_SERVER_VERSION" sigs.k8s.io/metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server \
+    "-X k8s.io/component-base/version.gitVersion=v$METRICS_SERVER_VERSION"
+}
+
+build_kube_router() { # its firewall only (kind/node.sh): NetworkPolicy with iptables and ipset
+  local m=github.com/cloudnativelabs/kube-router/v2
+  go_tool kube-router "$KUBE_ROUTER_VERSION" $m $m/cmd/kube-router "-X $m/pkg/version.Version=v$KUBE_ROUTER_VERSION"
+}
+
 # ---- main -----------------------------------------------------------------------
 
 binaries_of() { # the binaries (and plugin) each tool provides
@@ -232,11 +322,20 @@ binaries_of() { # the binaries (and plugin) each tool provides
     kwok) echo kwok kwokctl ;;
     helm) echo helm ;;
     kind) echo kind ;;
+    kube-node) echo kubelet kube-proxy ;;
+    containerd) echo containerd containerd-shim-runc-v2 ctr ;;
+    coredns) echo coredns ;;
+    traefik) echo traefik ;;
+    metrics-server) echo metrics-server ;;
+    kube-router) echo kube-router ;;
   esac
 }
 
-check() { # check [tool ...]: name what is missing (default: every tool)
-  local tools=("$@") missing=() t f
+check() { # check [tool ...]: name what is missing (default: every tool; node = the node's set)
+  local tools=() missing=() t f
+  for t in "$@"; do
+    if [ "$t" = node ]; then tools+=("${NODE_TOOLS[@]}"); else tools+=("$t"); fi
+  done
   [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
   for t in "${tools[@]}"; do
     for f in $(binaries_of "$t"); do
@@ -248,7 +347,7 @@ check() { # check [tool ...]: name what is missing (default: every tool)
     fi
   done
   if [ ${#missing[@]} -gt 0 ]; then
-    say "missing: ${missing[*]} (run: make tools)"
+    say "missing: ${missing[*]} (run: kind/tools.sh ${*:-})"
     return 1
   fi
 }
@@ -256,9 +355,11 @@ check() { # check [tool ...]: name what is missing (default: every tool)
 main() {
   mkdir -p "$BIN"
   if [ "${1:-}" = "--check" ]; then shift; check "$@"; return; fi
-  local tools=("$@")
+  local tools=() t
+  for t in "$@"; do  # `node` names the real node's set
+    if [ "$t" = node ]; then tools+=("${NODE_TOOLS[@]}"); else tools+=("$t"); fi
+  done
   [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
-  local t
   for t in "${tools[@]}"; do
     case $t in
       pulumi) build_pulumi ;;
@@ -268,7 +369,13 @@ main() {
       kwok) build_kwok ;;
       helm) build_helm ;;
       kind) build_kind ;;
-      *) say "unknown tool '$t' (known: ${ALL_TOOLS[*]} kind)"; exit 2 ;;
+      kube-node) build_kube_node ;;
+      containerd) build_containerd ;;
+      coredns) build_coredns ;;
+      traefik) build_traefik ;;
+      metrics-server) build_metrics_server ;;
+      kube-router) build_kube_router ;;
+      *) say "unknown tool '$t' (known: ${ALL_TOOLS[*]} ${NODE_TOOLS[*]} kind; node = ${NODE_TOOLS[*]})"; exit 2 ;;
     esac
   done
 }

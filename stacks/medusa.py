@@ -7,7 +7,7 @@ and setting ``available=True``: nothing else in storekit changes.
 
 from __future__ import annotations
 
-from storekit.engines import Engine
+from storekit.engine import Engine
 
 ENGINE = Engine(
     name="medusa",

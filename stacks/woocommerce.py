@@ -24,18 +24,43 @@ from __future__ import annotations
 import hashlib
 import secrets as _secrets
 import string
+from dataclasses import dataclass
 
-import pulumi
-import pulumi_kubernetes as k8s
-# Imported by name, here: pulumi_kubernetes loads its submodules lazily, and that lazy
-# loading is not thread-safe when several stores are planned or applied in parallel.
-from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.batch.v1 import Job
-from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
-                                       Service)
-from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
+from storekit.engine import Engine, ProgramContext, Tier, Volume
 
-from storekit.engines import Engine, ProgramContext
+IMAGES = {
+    "wordpress": "wordpress:6.8.3-php8.3-apache",
+    "mysql": "mysql:8.4.7",
+    "wpcli": "wordpress:cli-2.12.0-php8.3",
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Container resources and the namespace's quota of one tier."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    quota_cpu_requests: str
+    quota_cpu_limits: str
+    quota_memory_requests: str
+    quota_memory_limits: str
+    quota_storage: str
+    max_pvc: str
+    quota_pods: int = 10
+    quota_pvcs: int = 4
+
+
+TIERS = (
+    Tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
+         Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
+    Tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
+         Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
+    Tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
+         Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
+)
 
 SECRET_NAMES = ("mysql_root_password", "mysql_password", "admin_password") + tuple(
     f"salt_{k}" for k in ("auth_key", "secure_auth_key", "logged_in_key", "nonce_key",
@@ -93,8 +118,19 @@ def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
 
 
 def program(ctx: ProgramContext):
+    # Pulumi is imported here, not at the top: reading the engine's shape must stay cheap.
+    # Imported by name: pulumi_kubernetes loads its submodules lazily, and that lazy
+    # loading is not thread-safe when several stores are planned or applied in parallel.
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from pulumi_kubernetes.apps.v1 import Deployment
+    from pulumi_kubernetes.batch.v1 import Job
+    from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
+                                           Service)
+    from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
+
     spec, settings, secrets = ctx.spec, ctx.settings, ctx.secrets
-    tier = spec.tier_sizes
+    tier, volumes = ctx.tier.sizes, ctx.tier.volumes
     slug, ns_name = spec.slug, spec.namespace
     timeout = f"{settings.timeout}s"
 
@@ -226,7 +262,7 @@ def program(ctx: ProgramContext):
                 opts=opts(workload, awaited=True))
 
         # MySQL
-        mysql_claim = volume_claim("mysql-data", "mysql", tier.mysql_storage, *guardrails)
+        mysql_claim = volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
         mysql = deployment("mysql", {
             "image": spec.images["mysql"],
             "ports": [{"container_port": 3306, "name": "mysql"}],
@@ -249,7 +285,7 @@ def program(ctx: ProgramContext):
             {"name": "WORDPRESS_DB_USER", "value": "wordpress"},
             secret_env("WORDPRESS_DB_PASSWORD", "mysql-password"),
         ]
-        wordpress_claim = volume_claim("wordpress-data", "wordpress", tier.wordpress_storage, *guardrails)
+        wordpress_claim = volume_claim("wordpress-data", "wordpress", volumes["wordpress"], *guardrails)
         wordpress = deployment("wordpress", {
             "image": spec.images["wordpress"],
             "ports": [{"container_port": 80, "name": "http"}],
@@ -344,7 +380,13 @@ ENGINE = Engine(
     name="woocommerce",
     description="WordPress + WooCommerce + MySQL, one namespace per store",
     program=program,
-    secret_names=SECRET_NAMES,
+    images=IMAGES,
+    tiers=TIERS,
+    volumes=(Volume("wordpress", "wordpress"), Volume("mysql", "mysql")),
+    components=("wordpress", "mysql"),
+    health_components=("wordpress", "mysql"),
+    log_components=("wordpress", "mysql", "woocommerce-setup"),
+    generate_secrets=generate_secrets,
     steps=(
         ("Namespace", ("kubernetes:core/v1:Namespace",)),
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",

@@ -35,7 +35,8 @@ _LAZY = {
     "ApplyResult": "results", "DriftReport": "results", "FleetResult": "results", "StoreOutputs": "results",
     "StoreSummary": "results",
     "Settings": "settings",
-    "TIERS": "spec", "StoreSpec": "spec", "slugify": "spec",
+    "StoreSpec": "spec", "slugify": "spec",
+    "Actor": "recorder",
 }
 
 
@@ -55,10 +56,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
+    "Actor", "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
     "FleetResult", "OperationFailed", "OperationFinished", "OperationStarted", "OperationTimeout",
     "Plan", "PlanSummary", "PropertyChange", "ResourceChange", "ResourceFailed", "ResourceFinished",
     "ResourceStarted", "Settings", "SpecError", "StalePlan", "StoreBusy", "StoreNotFound",
-    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "TIERS", "ToolMissing",
+    "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "ToolMissing",
     "slugify",
 ]

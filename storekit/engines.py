@@ -1,78 +1,39 @@
-"""Store engines: a Pulumi program plus its metadata, registered by name.
+"""The engine registry: every ``Engine`` registered under the ``storekit.engines`` entry points.
 
-An engine is an ``Engine`` object. storekit's own engines are built in; other packages
-add theirs through the ``storekit.engines`` entry-point group::
+storekit's own engines register themselves the same way a third party's do (setup.cfg)::
 
     [options.entry_points]
     storekit.engines =
         myengine = mypackage.engine:ENGINE
 
-``program(ctx)`` must return a Pulumi inline program (a function of no arguments) that
-creates the store's objects and exports at least ``url``, ``admin_url``, ``admin_user``
-and ``namespace``, plus the generated secrets as a secret output named ``secrets``.
+The core never imports an engine module; what it knows of engines (tier names, image keys,
+components) it reads from the registered ``Engine`` objects (see ``storekit.engine``).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Callable, Mapping
 
-from .errors import EngineUnavailable, SpecError
+from .engine import Engine
+from .errors import SpecError, StorekitError
 
 ENTRY_POINT_GROUP = "storekit.engines"
-
-
-@dataclass(frozen=True)
-class ProgramContext:
-    """What a program gets: the resolved spec, the platform settings and the secrets."""
-
-    spec: object  # StoreSpec
-    settings: object  # Settings
-    secrets: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Engine:
-    name: str
-    description: str
-    program: Callable[[ProgramContext], Callable[[], None]] | None
-    secret_names: tuple[str, ...] = ()
-    available: bool = True
-    unavailable_reason: str = ""
-    # Steps shown in timelines, in order, and which resource types belong to each.
-    steps: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
-
-    def require_available(self) -> "Engine":
-        if not self.available or self.program is None:
-            raise EngineUnavailable(
-                f"the '{self.name}' engine is not available yet: {self.unavailable_reason}",
-                hint=f"Use one of: {', '.join(available_engines())}.",
-            )
-        return self
-
-    def step_of(self, resource_type: str, resource_name: str) -> str:
-        for step, matches in self.steps:
-            if any(m == resource_type or m == resource_name for m in matches):
-                return step
-        return resource_type.rsplit(":", 1)[-1]
-
-
-def _builtin() -> dict[str, Engine]:
-    from storekit.stacks import medusa, woocommerce
-
-    return {e.name: e for e in (woocommerce.ENGINE, medusa.ENGINE)}
+DEFAULT_ENGINE = "woocommerce"
 
 
 @functools.lru_cache(maxsize=1)
 def registry() -> dict[str, Engine]:
-    engines = _builtin()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in engines:
-            engine = ep.load()
-            if isinstance(engine, Engine):
-                engines[ep.name] = engine
+    engines: dict[str, Engine] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        engine = ep.load()
+        if not isinstance(engine, Engine) or engine.name != ep.name:
+            raise StorekitError(f"entry point {ep.value!r} ({ENTRY_POINT_GROUP}) is not an Engine named {ep.name!r}",
+                                hint="Fix the package that registers it.")
+        engines[ep.name] = engine
+    if not engines:
+        raise StorekitError("no store engines are registered",
+                            hint="Reinstall storekit (`make venv`), which registers its engines as entry points.")
     return engines
 
 
@@ -85,3 +46,28 @@ def get_engine(name: str) -> Engine:
 
 def available_engines() -> list[str]:
     return sorted(n for n, e in registry().items() if e.available)
+
+
+# ---- what the edges offer, derived from the engines -----------------------------------
+
+def tier_names() -> list[str]:
+    """Every tier of every engine, in each engine's order (the default engine's first)."""
+    names: list[str] = []
+    for engine in sorted(registry().values(), key=lambda e: e.name != DEFAULT_ENGINE):
+        names += [t for t in engine.tier_names if t not in names]
+    return names
+
+
+def components() -> list[str]:
+    """Restartable components of every engine."""
+    names: list[str] = []
+    for engine in registry().values():
+        names += [c for c in engine.components if c not in names]
+    return names
+
+
+def log_components() -> list[str]:
+    names: list[str] = []
+    for engine in registry().values():
+        names += [c for c in engine.log_components if c not in names]
+    return names

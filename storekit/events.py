@@ -3,8 +3,10 @@
 The engine's raw Pulumi events go through ``EventTranslator``, which turns them into
 ``ResourceStarted`` / ``ResourceFinished`` / ``ResourceFailed`` (with timings, the
 timeline step and the operation) and ``OperationStarted`` / ``OperationFinished`` for
-the whole apply or destroy. Callers receive them through ``on_event``; the catalog
-records them; the CLI renders them live. Messages are scrubbed of every known secret.
+the whole operation. Operations emit them and write nothing else: the catalog's store
+status, timeline and audit trail subscribe to them (``recorder.CatalogRecorder``), callers
+receive them through ``on_event``, the CLI renders them live. Messages are scrubbed of
+every known secret.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:  # only in annotations: importing pulumi costs a CLI start ~0.4 s
     from pulumi.automation import events as pe
@@ -53,9 +55,14 @@ class Event:
         return {"kind": self.kind, **asdict(self)}
 
 
+OPERATIONS = ("apply", "destroy", "restart", "reset-password")
+
+
 @dataclass(frozen=True)
 class OperationStarted(Event):
-    operation: str = "apply"  # apply | destroy
+    operation: str = "apply"  # one of OPERATIONS
+    spec: Any = None  # the resolved StoreSpec being applied (apply only)
+    steps: tuple[str, ...] = ()  # the engine's timeline steps, in order
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,28 @@ class OperationFinished(Event):
     ok: bool = True
     seconds: float = 0.0
     message: str = ""
+    outputs: Any = None  # StoreOutputs after a successful apply
+
+
+@dataclass(frozen=True)
+class StoreInSync(Event):
+    """An apply found nothing to do; the catalog learns of a store made before it existed."""
+
+    spec: Any = None
+    outputs: Any = None
+
+
+@dataclass(frozen=True)
+class Audited(Event):
+    """One mutating call, done or refused: what the audit trail records."""
+
+    action: str = ""
+    name: str | None = None
+    actor: str = ""
+    source: str = "library"
+    ip: str | None = None
+    outcome: str = "ok"  # ok | failed
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

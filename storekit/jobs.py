@@ -1,6 +1,7 @@
 """Provisioning jobs: persisted in the catalog, run by workers, surviving restarts.
 
-Creating, changing and deleting a store from the dashboard or API is a ``Job`` row
+Creating, changing and destroying a store, restarting it and resetting its admin password
+from the dashboard or API is a job (``catalog.jobs``)
 (queued -> running -> succeeded | failed). Workers (threads in ``storekit serve``, or
 separate ``storekit worker`` processes sharing the catalog) claim the oldest queued job
 whose store has no running job, so jobs on one store run one at a time, and different
@@ -24,9 +25,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import procs
-from .catalog import Catalog, Job, utcnow
+from .catalog import JobRecord, utcnow
 from .errors import SpecError, StoreBusy, StoreNotFound, StorekitError
-from .kit import Actor, Storekit
+from .kit import Storekit
+from .plan import Plan
+from .recorder import Actor
 from .spec import StoreSpec
 
 log = logging.getLogger(__name__)
@@ -34,60 +37,35 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 3
 
 
-class JobQueue:
-    def __init__(self, catalog: Catalog):
-        self.catalog = catalog
+def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
+    """Run one job's operation with ``kit``; what the operation returns.
 
-    def enqueue(self, kind: str, spec: StoreSpec | None, slug: str, actor: Actor) -> Job:
-        if kind not in Job.KINDS:
-            raise SpecError([("kind", f"must be one of {', '.join(Job.KINDS)}")], subject="job")
-        self.catalog.bind()
-        return Job.create(kind=kind, store_slug=slug, payload=spec.to_dict() if spec else None,
-                          actor=actor.name, source=actor.source, ip_address=actor.ip)
-
-    def get(self, job_id: int) -> Job | None:
-        self.catalog.bind()
-        return Job.get_or_none(Job.id == job_id)
-
-    def active(self, slug: str) -> list[Job]:
-        self.catalog.bind()
-        return list(Job.select().where((Job.store_slug == slug) & Job.status.in_(("queued", "running"))))
-
-    def counts(self) -> dict:
-        self.catalog.bind()
-        return {status: Job.select().where(Job.status == status).count() for status in ("queued", "running")}
-
-    def claim(self, worker: str) -> Job | None:
-        """Take the oldest queued job whose store has no running job (atomically)."""
-        self.catalog.bind()
-        busy = Job.select(Job.store_slug).where(Job.status == "running")
-        candidates = (Job.select().where((Job.status == "queued") & ~(Job.store_slug.in_(busy)))
-                      .order_by(Job.id).limit(5))
-        for job in candidates:
-            now = utcnow()
-            taken = (Job.update(status="running", worker=worker, started_at=now, heartbeat_at=now,
-                                attempts=Job.attempts + 1)
-                     .where((Job.id == job.id) & (Job.status == "queued")).execute())
-            if taken:
-                return Job.get_by_id(job.id)
+    create/update apply the job's plan (exactly that plan: a stale one fails the job) or,
+    without one, plan its spec afresh; destroy removes the store; restart and
+    reset-password are the day-2 operations. Every one writes the store's timeline.
+    """
+    payload = job.payload or {}
+    if job.kind in ("create", "update"):
+        if "plan" in payload:
+            plan = Plan.from_dict(payload["plan"])
+            if job.attempts <= 1:
+                return kit.apply(plan, actor=actor)
+            # A retry after a crash: the cut-off attempt changed the state the plan was made
+            # against, so converge to the approved plan's spec instead.
+            return kit.apply(plan.spec, actor=actor)
+        return kit.apply(StoreSpec.from_dict(payload.get("spec", payload)), actor=actor)
+    if job.kind == "destroy":
+        try:
+            return kit.destroy(job.store, actor=actor)
+        except StoreNotFound:  # never created, or a previous attempt got there
+            kit.catalog.set_status(job.store, "deleted")
+            return None
+    if job.kind == "restart":
+        return kit.restart(job.store, payload.get("component", "all"), actor=actor)
+    if job.kind == "reset-password":
+        kit.reset_admin_password(job.store, actor=actor)  # shown by an explicit reveal, never kept here
         return None
-
-    def heartbeat(self, job_id: int) -> None:
-        self.catalog.bind()
-        Job.update(heartbeat_at=utcnow()).where((Job.id == job_id) & (Job.status == "running")).execute()
-
-    def finish(self, job_id: int, error: str | None = None) -> None:
-        self.catalog.bind()
-        Job.update(status="failed" if error else "succeeded", error=error,
-                   finished_at=utcnow()).where(Job.id == job_id).execute()
-
-    def requeue_running(self, is_orphan) -> list[Job]:
-        """Queue again every running job for which ``is_orphan(job)`` is true."""
-        self.catalog.bind()
-        orphans = [j for j in Job.select().where(Job.status == "running") if is_orphan(j)]
-        for job in orphans:
-            Job.update(status="queued", worker=None).where((Job.id == job.id) & (Job.status == "running")).execute()
-        return orphans
+    raise SpecError([("kind", f"no runner for jobs of kind {job.kind!r}")], subject="job")
 
 
 def _lock_holder_process(holder: str) -> tuple[str, int] | None:
@@ -113,7 +91,7 @@ class WorkerPool:
 
     def __init__(self, kit: Storekit, *, size: int = 3, poll: float = 1.0, stale_after: float = 20.0):
         self.kit = kit
-        self.queue = JobQueue(kit.catalog)
+        self.queue = kit.catalog.jobs
         self.size, self.poll, self.stale_after = size, poll, stale_after
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
@@ -135,12 +113,12 @@ class WorkerPool:
         for t in self._threads:
             t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
-    def recover(self, *, at_start: bool = False) -> list[Job]:
+    def recover(self, *, at_start: bool = False) -> list[JobRecord]:
         """Queue again the jobs of dead workers: a heartbeat older than ``stale_after``, or
         (at start) a worker process of this host that no longer runs."""
         cutoff = utcnow() - timedelta(seconds=self.stale_after)
 
-        def orphan(job: Job) -> bool:
+        def orphan(job: JobRecord) -> bool:
             return (job.heartbeat_at is None or job.heartbeat_at < cutoff
                     or (at_start and _worker_gone(job.worker)))
         jobs = self.queue.requeue_running(orphan)
@@ -151,9 +129,9 @@ class WorkerPool:
             procs.reap_orphans(str(Path(self.kit.settings.pulumi_home, "plugins")))
         return jobs
 
-    def _clear_dead_lock(self, job: Job) -> None:
+    def _clear_dead_lock(self, job: JobRecord) -> None:
         """Free the stack lock a dead worker left: stop its orphaned engine, then unlock."""
-        holder = self.kit.backend.lock_holder(job.store_slug)
+        holder = self.kit.gateway.lock_holder(job.store)
         if not holder:
             return
         process = _lock_holder_process(holder[0])
@@ -161,11 +139,11 @@ class WorkerPool:
             # The engine of a killed worker runs on without its program; stopping it makes
             # it cancel its update and write what it did, as Ctrl-C would.
             procs.stop(process[1], grace=30)
-        holder = self.kit.backend.lock_holder(job.store_slug)
+        holder = self.kit.gateway.lock_holder(job.store)
         process = _lock_holder_process(holder[0]) if holder else None
         if process and procs.gone(*process):
             try:
-                self.kit.unlock(job.store_slug, actor=Actor(name="storekit-worker", source="worker"))
+                self.kit.unlock(job.store, actor=Actor(name="storekit-worker", source="worker"))
             except StorekitError:
                 pass
 
@@ -181,7 +159,7 @@ class WorkerPool:
                 continue
             self.run(job)
 
-    def run(self, job: Job) -> None:
+    def run(self, job: JobRecord) -> None:
         beat = threading.Event()
 
         def heartbeat():
@@ -190,26 +168,19 @@ class WorkerPool:
         pulse = threading.Thread(target=heartbeat, daemon=True)
         pulse.start()
         actor = Actor(name=job.actor, source=job.source, ip=job.ip_address)
-        log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store_slug, job.attempts, job.actor)
+        log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store, job.attempts, job.actor)
         try:
-            if job.kind == "delete":
-                try:
-                    self.kit.destroy(job.store_slug, actor=actor)
-                except StoreNotFound:  # never created, or a previous attempt got there
-                    self.kit.catalog.set_status(job.store_slug, "Deleted")
-            else:
-                self.kit.apply(StoreSpec.from_dict(job.payload), actor=actor)
+            execute(self.kit, job, actor)
             self.queue.finish(job.id)
-            log.info("job %s: %s %s succeeded", job.id, job.kind, job.store_slug)
+            log.info("job %s: %s %s succeeded", job.id, job.kind, job.store)
         except StoreBusy as e:
             # Another process changes this store right now: try again later.
-            self.kit.catalog.bind()
-            Job.update(status="queued", worker=None, error=e.message).where(Job.id == job.id).execute()
-            log.info("job %s: %s is busy, queued again", job.id, job.store_slug)
+            self.queue.requeue(job.id, error=e.message)
+            log.info("job %s: %s is busy, queued again", job.id, job.store)
             self._stop.wait(self.poll * 5)
         except StorekitError as e:
             self.queue.finish(job.id, error=str(e))
-            log.warning("job %s: %s %s failed: %s", job.id, job.kind, job.store_slug, e)
+            log.warning("job %s: %s %s failed: %s", job.id, job.kind, job.store, e)
         except Exception as e:  # a bug must fail the job, not kill the worker
             self.queue.finish(job.id, error=f"internal error: {type(e).__name__}: {e}")
             log.exception("job %s: internal error", job.id)

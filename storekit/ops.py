@@ -15,14 +15,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
+import httpx2 as httpx  # lightkube's HTTP client
 from lightkube import Client
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, ResourceQuota
 
+from .engine import quantity
 from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound
 
-COMPONENTS = ("wordpress", "mysql")
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
@@ -69,40 +70,23 @@ class StoreHealth:
         return asdict(self)
 
 
-_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-          "m": 1e-3}
-
-
-def quantity(text: str | None) -> float | None:
-    """A Kubernetes quantity as a number ("500m" -> 0.5, "1Gi" -> 1073741824)."""
-    if text is None:
-        return None
-    text = str(text)
-    for suffix in sorted(_UNITS, key=len, reverse=True):
-        if text.endswith(suffix):
-            try:
-                return float(text[: -len(suffix)]) * _UNITS[suffix]
-            except ValueError:
-                return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
 def _api(call, namespace: str):
+    """Call the Kubernetes API: a missing namespace is StoreNotFound, a transport failure
+    (refused, timed out, TLS) ClusterUnreachable; any other error is a bug and stays one."""
     try:
         return call()
     except ApiError as e:
         if e.status.code == 404:
             raise StoreNotFound(namespace) from e
         raise
-    except Exception as e:  # connection errors come in httpx's own family
+    except httpx.TransportError as e:
         raise ClusterUnreachable(f"the Kubernetes API does not answer: {e}",
                                  hint="Check the cluster (`make cluster-status`).") from e
 
 
-def health(client: Client, store: str, namespace: str) -> StoreHealth:
+def health(client: Client, store: str, namespace: str, serving: tuple[str, ...]) -> StoreHealth:
+    """Pods, volumes and quota of a namespace; healthy when every pod of a ``serving``
+    component is ready and every volume is bound."""
     now = datetime.now(timezone.utc)
     pods = []
     for pod in _api(lambda: list(client.list(Pod, namespace=namespace)), namespace):
@@ -134,9 +118,9 @@ def health(client: Client, store: str, namespace: str) -> StoreHealth:
         for key in sorted(hard):
             h, u = quantity(hard[key]), quantity(used.get(key, "0"))
             quota.append(QuotaUsage(resource=key, used=used.get(key, "0"), hard=hard[key],
-                                    percent=round(100 * u / h, 1) if h and u is not None else None))
-    serving = [p for p in pods if p.component in COMPONENTS]
-    healthy = bool(serving) and all(p.ready for p in serving) and all(v.phase == "Bound" for v in volumes)
+                                    percent=round(float(100 * u / h), 1) if h and u is not None else None))
+    serving_pods = [p for p in pods if p.component in serving]
+    healthy = bool(serving_pods) and all(p.ready for p in serving_pods) and all(v.phase == "Bound" for v in volumes)
     return StoreHealth(store=store, namespace=namespace, healthy=healthy, pods=tuple(pods),
                        volumes=tuple(volumes), quota=tuple(quota))
 
@@ -168,7 +152,23 @@ def logs(client: Client, namespace: str, component_or_pod: str, *, tail: int | N
                         subject="logs request") from e
 
 
-def restart(client: Client, namespace: str, components: tuple[str, ...], *, timeout: int = 300) -> dict:
+@dataclass(frozen=True)
+class RestartResult:
+    store: str
+    restarted: tuple[str, ...]
+    at: str
+    seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return f"Restarted {', '.join(self.restarted)}: new pods are ready."
+
+    def to_dict(self) -> dict:
+        return {"store": self.store, "restarted": list(self.restarted), "at": self.at, "seconds": self.seconds,
+                "text": self.text}
+
+
+def restart(client: Client, namespace: str, components: tuple[str, ...], *, timeout: int = 300) -> tuple[str, ...]:
     """Rollout-restart the components' Deployments and wait until the new pods are ready."""
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     generations = {}
@@ -192,4 +192,4 @@ def restart(client: Client, namespace: str, components: tuple[str, ...], *, time
                                    f"in {timeout}s", hint="Check `storekit health`.")
         if pending:
             time.sleep(1)
-    return {"restarted": list(components), "at": stamp}
+    return tuple(components)

@@ -326,10 +326,6 @@ def changes_from_digest(digest: dict, recorded: dict | None = None) -> tuple[Res
     return tuple(out.values()) + tuple(same)
 
 
-def recorded_urns(recorded: dict | None) -> set[str]:
-    return {r["urn"] for r in (recorded or {}).get("resources") or ()}
-
-
 def fingerprint(deployment: dict | None) -> str:
     """A digest of a stack's recorded resources (``absent`` when there is no stack)."""
     if deployment is None:

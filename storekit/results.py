@@ -40,18 +40,16 @@ class StoreOutputs:
 @dataclass(frozen=True)
 class ApplyResult:
     store: str
-    action: str  # create | update | destroy | noop
-    ok: bool
+    action: str  # create | update | destroy | noop (a failure raises instead)
     seconds: float
     summary: dict
     resources: tuple[ResourceOutcome, ...] = ()
     outputs: StoreOutputs | None = None
-    error: str | None = None
 
     def to_dict(self) -> dict:
-        return {"store": self.store, "action": self.action, "ok": self.ok, "seconds": self.seconds,
+        return {"store": self.store, "action": self.action, "seconds": self.seconds,
                 "summary": self.summary, "resources": [asdict(r) for r in self.resources],
-                "outputs": self.outputs.to_dict() if self.outputs else None, "error": self.error}
+                "outputs": self.outputs.to_dict() if self.outputs else None}
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ class FleetItem:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and (self.result is None or self.result.ok)
+        return self.error is None
 
     def to_dict(self) -> dict:
         return {"store": self.store, "ok": self.ok,

@@ -1,6 +1,7 @@
-"""What a store is: the desired state (``StoreSpec``), its slug, and the tiers.
+"""What a store is: the desired state (``StoreSpec``) and its slug.
 
-A ``StoreSpec`` is validated as a whole: ``validate()`` (called by ``resolve()`` and by
+What a spec may say depends on its engine: tiers and images come from the engine's
+declared shape (``storekit.engine``). A ``StoreSpec`` is validated as a whole: ``validate()`` (called by ``resolve()`` and by
 the engine before anything runs) raises one ``SpecError`` naming every bad field and the
 rule it broke. Platform settings a store inherits (store domain, ingress class, storage
 class, TLS issuer) are left ``None`` by callers and filled from ``Settings`` by
@@ -14,52 +15,12 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from .engines import DEFAULT_ENGINE, registry
 from .errors import SpecError
 
 NAMESPACE_PREFIX = "store-"
 MAX_SLUG = 63 - len(NAMESPACE_PREFIX)
 MAX_NAME = 63
-
-DEFAULT_IMAGES = {
-    "wordpress": "wordpress:6.8.3-php8.3-apache",
-    "mysql": "mysql:8.4.7",
-    "wpcli": "wordpress:cli-2.12.0-php8.3",
-}
-
-
-@dataclass(frozen=True)
-class Tier:
-    """Sizes that follow from a tier: container resources, volumes, namespace quota."""
-
-    name: str
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    wordpress_storage: str
-    mysql_storage: str
-    quota_cpu_requests: str
-    quota_cpu_limits: str
-    quota_memory_requests: str
-    quota_memory_limits: str
-    quota_storage: str
-    quota_pods: int = 10
-    quota_pvcs: int = 4
-    max_pvc: str = "5Gi"
-
-
-TIERS: dict[str, Tier] = {
-    t.name: t
-    for t in (
-        Tier("small", "100m", "500m", "256Mi", "512Mi", "1Gi", "2Gi",
-             "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi"),
-        Tier("medium", "250m", "1", "512Mi", "1Gi", "5Gi", "10Gi",
-             "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi"),
-        Tier("large", "500m", "2", "1Gi", "2Gi", "20Gi", "40Gi",
-             "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi"),
-    )
-}
-TIER_ORDER = list(TIERS)
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
                     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -86,10 +47,10 @@ class StoreSpec:
 
     name: str
     admin_email: str
-    engine: str = "woocommerce"
+    engine: str = DEFAULT_ENGINE
     tier: str = "small"
     admin_user: str = "admin"
-    images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGES))
+    images: Mapping[str, str] = field(default_factory=dict)  # overrides of the engine's images
     # Inherited from the platform settings when None (see resolve()).
     store_domain: str | None = None
     ingress_class: str | None = None
@@ -103,10 +64,6 @@ class StoreSpec:
     @property
     def namespace(self) -> str:
         return NAMESPACE_PREFIX + self.slug
-
-    @property
-    def tier_sizes(self) -> Tier:
-        return TIERS[self.tier]
 
     @property
     def host(self) -> str:
@@ -133,18 +90,9 @@ class StoreSpec:
             p.append(("admin_email", "is required"))
         elif len(email) > 254 or not _EMAIL.match(email):
             p.append(("admin_email", f"must be an email address like owner@example.com (got {email!r})"))
-        if self.tier not in TIERS:
-            p.append(("tier", f"must be one of {', '.join(TIER_ORDER)} (got {self.tier!r})"))
         if not isinstance(self.admin_user, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,60}", self.admin_user):
             p.append(("admin_user", "must be 1-60 letters, digits, '.', '_' or '-'"))
-        images = dict(self.images) if isinstance(self.images, Mapping) else {}
-        unknown = set(images) - set(DEFAULT_IMAGES)
-        for key in sorted(unknown):
-            p.append((f"images.{key}", f"is not an image of a store (known: {', '.join(DEFAULT_IMAGES)})"))
-        for key in DEFAULT_IMAGES:
-            ref = images.get(key, DEFAULT_IMAGES[key])
-            if not isinstance(ref, str) or not _IMAGE.match(ref) or len(ref) > 255:
-                p.append((f"images.{key}", "must be an image reference like repo/name:tag"))
+        p += self._engine_problems()
         if self.store_domain is not None and (not _DNS_NAME.match(self.store_domain)
                                               or len(self.host) > 253):
             p.append(("store_domain", "must be a DNS name like stores.example.com"))
@@ -152,6 +100,27 @@ class StoreSpec:
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, str) or not _DNS_NAME.match(value)):
                 p.append((attr, "must be a Kubernetes object name (lowercase letters, digits, '-', '.')"))
+        return p
+
+    def _engine_problems(self) -> list[tuple[str, str]]:
+        """The rules the spec's engine sets: its tiers and its images."""
+        engines = registry()
+        engine = engines.get(self.engine) if isinstance(self.engine, str) else None
+        if engine is None:
+            return [("engine", f"must be one of {', '.join(sorted(engines))} (got {self.engine!r})")]
+        if not engine.available:
+            return []  # planning it raises EngineUnavailable, which says more
+        p = []
+        if self.tier not in engine.tier_names:
+            p.append(("tier", f"must be one of {', '.join(engine.tier_names)} (got {self.tier!r})"))
+        images = dict(self.images) if isinstance(self.images, Mapping) else {}
+        for key in sorted(set(images) - set(engine.images)):
+            p.append((f"images.{key}", f"is not an image of a {engine.name} store "
+                                       f"(known: {', '.join(engine.images) or 'none'})"))
+        for key in engine.images:
+            ref = images.get(key, engine.images[key])
+            if not isinstance(ref, str) or not _IMAGE.match(ref) or len(ref) > 255:
+                p.append((f"images.{key}", "must be an image reference like repo/name:tag"))
         return p
 
     def validate(self) -> "StoreSpec":
@@ -162,9 +131,11 @@ class StoreSpec:
 
     def resolve(self, settings) -> "StoreSpec":
         """Fill the inherited platform settings, then validate."""
+        engine = registry().get(self.engine)
+        defaults = dict(engine.images) if engine else {}
         filled = replace(
             self,
-            images={**DEFAULT_IMAGES, **dict(self.images or {})} if isinstance(self.images, Mapping) else self.images,
+            images={**defaults, **dict(self.images or {})} if isinstance(self.images, Mapping) else self.images,
             store_domain=self.store_domain if self.store_domain is not None else settings.store_domain,
             ingress_class=self.ingress_class if self.ingress_class is not None else settings.ingress_class,
             storage_class=self.storage_class if self.storage_class is not None else settings.storage_class,

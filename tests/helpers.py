@@ -46,9 +46,10 @@ def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace:
 def web_app(settings, tmp_path, **config):
     """A dashboard app on its own SQLite catalog under ``tmp_path``, with an admin and a
     viewer token (``app.admin_token``, ``app.viewer_token``)."""
-    from storekit.kit import Actor, Storekit
+    from storekit.kit import Storekit
+    from storekit.recorder import Actor
     from storekit.webapp import create_app
-    from storekit.webapp.auth import create_token, ensure_admin_token
+    from storekit.tokens import create_token, ensure_admin_token
 
     local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
     kit = Storekit(local, actor=Actor(name="dashboard", source="web"))

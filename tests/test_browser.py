@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
+from storekit.tokens import ensure_admin_token
 
 pytestmark = pytest.mark.cluster
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -65,7 +66,7 @@ def test_dashboard_in_a_real_browser(live):
             page.screenshot(path=str(SHOTS / "01-create-form.png"))
             page.get_by_role("button", name="Create store").click()
             expect(page.get_by_role("heading", name=name)).to_be_visible()
-            expect(page.locator("#status")).to_have_text("Ready", timeout=240_000)
+            expect(page.locator("#status")).to_have_text("ready", timeout=240_000)
             expect(page.locator("#timeline")).to_contain_text("Ready")
             page.screenshot(path=str(SHOTS / "02-timeline-ready.png"), full_page=True)
 
@@ -108,4 +109,4 @@ def test_dashboard_in_a_real_browser(live):
             assert not errors, errors
         finally:
             browser.close()
-    assert kit.catalog.store(slug).status == "Deleted"
+    assert kit.catalog.store(slug).status == "deleted"

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from lightkube.resources.core_v1 import Pod
 
 from storekit import Settings
-from storekit.backend import Backend
+from storekit.gateway import StackGateway
 from storekit.cli.main import cli
 
 pytestmark = pytest.mark.cluster
@@ -176,9 +176,9 @@ def test_stale_and_busy_stores(env, kube):
         first = subprocess.Popen([sys.executable, "-m", "storekit.cli", "apply", "first.json"], cwd=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            backend = Backend(Settings.load())
+            gateway = StackGateway(Settings.load())
             deadline = time.monotonic() + 60
-            while backend.lock_holder(name.lower().replace(" ", "-")) is None and time.monotonic() < deadline:
+            while gateway.lock_holder(name.lower().replace(" ", "-")) is None and time.monotonic() < deadline:
                 time.sleep(0.1)
             busy = sk("apply", "second.json")
         finally:

@@ -161,6 +161,7 @@ def test_stopped_cluster_fails_fast_naming_the_fix(settings, tmp_path):
     assert "make cluster" in str(err.value)
 
 
+@pytest.mark.cluster
 def test_in_cluster_mode_uses_the_service_account_and_names_the_fix_outside_a_pod(
         settings, kube, tmp_path, monkeypatch):
     """STOREKIT_KUBECONFIG=in-cluster reads the token, CA and API address a pod gets; the

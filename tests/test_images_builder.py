@@ -37,13 +37,13 @@ def images(tmp_path, monkeypatch):
     monkeypatch.setenv("STOREKIT_HOME", str(tmp_path / "home"))
     recipes = tmp_path / "recipes"
     recipes.mkdir()
-    monkeypatch.setattr(module, "RECIPES", recipes)
+    monkeypatch.setenv("STOREKIT_IMAGE_RECIPES", str(recipes))
     (tmp_path / "home" / "images" / "tmp").mkdir(parents=True)
     return module
 
 
 def _recipe(images, name: str, text: str, **files: str) -> Path:
-    folder = images.RECIPES / name
+    folder = images.recipes_dir() / name
     folder.mkdir()
     (folder / "image.yaml").write_text(text)
     for filename, content in files.items():
@@ -136,7 +136,7 @@ def test_binary_image_archive_for_ctr_and_docker_and_a_free_rebuild(images):
     stamp = archive.stat().st_mtime_ns
     result = images.build_one("pause")
     assert result["cached"] and archive.stat().st_mtime_ns == stamp, "unchanged inputs: nothing rebuilt"
-    (images.RECIPES / "pause" / "pause.c").write_text((ROOT / "kind/images/pause/pause.c").read_text() + "\n")
+    (images.recipes_dir() / "pause" / "pause.c").write_text((ROOT / "kind/images/pause/pause.c").read_text() + "\n")
     changed = images.build_one("pause")
     assert not changed["cached"] and changed["ref"] != ref and not archive.exists(), "new inputs, new tag"
 

@@ -22,8 +22,7 @@ import pytest
 from helpers import free_port
 
 from storekit import Storekit, StoreSpec
-from storekit.jobs import JobQueue
-from storekit.kit import Actor
+from storekit.recorder import Actor
 
 pytestmark = pytest.mark.cluster
 
@@ -80,10 +79,10 @@ def test_store_life_with_catalog_and_state_on_postgresql(settings, kube, postgre
     spec = StoreSpec(name=f"PG Shop {uuid.uuid4().hex[:4]}", admin_email="pg@example.com")
     try:
         created = kit.apply(spec)
-        assert created.ok and created.action == "create", created.error
+        assert created.action == "create"
         assert not kit.plan(spec).has_changes, "the state in PostgreSQL matches the cluster"
         assert [s.slug for s in kit.list()] == [spec.slug]
-        assert kit.catalog.store(spec.slug).status == "Ready"
+        assert kit.catalog.store(spec.slug).status == "ready"
         assert {e.step for e in kit.catalog.events(spec.slug)} >= {"Namespace", "MySQL", "WordPress"}
         # Both really live in PostgreSQL.
         tables = {t for (t,) in _query(catalog, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -94,18 +93,18 @@ def test_store_life_with_catalog_and_state_on_postgresql(settings, kube, postgre
         dump = str(_query(state, f"SELECT * FROM {state_tables[0][0]}"))
         assert spec.slug in dump
         tier = kit.apply(spec.with_changes(tier="medium"))
-        assert tier.ok and tier.action == "update"
+        assert tier.action == "update"
     finally:
         destroyed = kit.destroy(spec.name)
-    assert destroyed.ok
+    assert destroyed.action == "destroy"
     assert kit.list() == []
 
 
 def test_job_claims_are_atomic_on_postgresql(settings, postgres):
     kit = Storekit(settings.replace(db_url=f"postgresql://{postgres('jobs')}"))
-    queue = JobQueue(kit.catalog)
+    queue = kit.catalog.jobs
     actor = Actor(name="t", source="test")
-    jobs = [queue.enqueue("delete", None, f"store-{i}", actor) for i in range(20)]
+    jobs = [queue.enqueue("destroy", f"store-{i}", actor=actor.name, source=actor.source) for i in range(20)]
     claimed: dict[str, list[int]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 

@@ -12,13 +12,12 @@ import json
 import pytest
 from helpers import web_app
 
-from storekit.catalog import AuditEntry
 from storekit.errors import StorekitError
 from storekit.kit import Storekit
 from storekit.plan import Plan
 from storekit.redact import redact_text, redact_url
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
+from storekit.tokens import ensure_admin_token
 
 PG_URL = "postgres://storekit:hunter2-db-password@db.internal:5432/state?sslmode=disable"
 
@@ -192,11 +191,11 @@ def test_forwarded_client_addresses_are_validated(settings, tmp_path, forwarded)
     r = client.post("/api/stores", json=NEW, headers={**auth(token), "X-Forwarded-For": forwarded},
                     environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert r.status_code == 202
-    app.extensions["storekit"].catalog.bind()
-    assert [e.ip_address for e in AuditEntry.select()] == ["10.0.0.9"], "the proxy's address, not the header"
+    catalog = app.extensions["storekit"].catalog
+    assert [e.ip_address for e in catalog.audit_entries()] == ["10.0.0.9"], "the proxy's address, not the header"
     client.post("/api/stores", json={**NEW, "name": "Two"},
                     headers={**auth(token), "X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert AuditEntry.select().order_by(AuditEntry.id.desc()).first().ip_address == "203.0.113.7"
+    assert catalog.audit_entries()[0].ip_address == "203.0.113.7"
 
 
 # ---- small leaks -------------------------------------------------------------------------
@@ -267,3 +266,29 @@ def test_the_admin_token_never_comes_from_argv(tmp_path, monkeypatch):
     assert _given_admin_token(None) == "sk_from-the-environment-00001"
     monkeypatch.delenv("STOREKIT_ADMIN_TOKEN")
     assert _given_admin_token(None) is None
+
+
+# ---- expensive reads ---------------------------------------------------------------------
+
+def test_plans_are_rate_limited_per_token(app):
+    app.config["PLAN_LIMIT"] = "2 per minute"
+    client = app.test_client()
+    codes = [client.post("/api/stores/nope/plan", json={"tier": "medium"}, headers=auth(app.viewer_token)).status_code
+             for _ in range(3)]
+    assert codes == [404, 404, 429]
+    r = client.post("/api/stores/nope/plan", json={"tier": "medium"}, headers=auth(app.admin_token))
+    assert r.status_code == 404, "another token has its own count"
+
+
+def test_no_plan_runs_on_a_get(client, app, monkeypatch):
+    kit = app.extensions["storekit"]
+    calls = []
+    monkeypatch.setattr(kit, "plan", lambda *a, **k: calls.append(a))
+    client.post("/api/stores", json={"name": "Shop", "admin_email": "a@b.co"}, headers=auth(app.admin_token))
+    csrf, _ = login(client, app.viewer_token)
+    page = client.get("/stores/shop?tab=changes&tier=medium")
+    assert page.status_code == 200 and calls == [], "a link from another site cannot start an engine run"
+    assert b'method="post" action="/stores/shop/preview"' in page.data
+    assert client.post("/stores/shop/preview", data={"tier": "medium"}).status_code == 400, "needs the form's CSRF"
+    client.post("/stores/shop/preview", data={"tier": "medium", "csrf_token": csrf})
+    assert len(calls) == 1

@@ -8,7 +8,7 @@ import pytest
 from storekit import EngineUnavailable, SpecError, Storekit, StoreSpec, slugify
 from storekit.engines import get_engine, registry
 from storekit.settings import Settings
-from storekit.spec import MAX_SLUG, TIERS
+from storekit.spec import MAX_SLUG
 
 
 @pytest.mark.parametrize("name, slug", [
@@ -79,9 +79,11 @@ def test_from_dict_rejects_unknown_keys():
 
 
 def test_tiers_grow():
-    order = ["small", "medium", "large"]
-    assert list(TIERS) == order
-    assert TIERS["small"].quota_pods == 10
+    engine = get_engine("woocommerce")
+    assert engine.tier_names == ["small", "medium", "large"]
+    assert engine.tier("small").sizes.quota_pods == 10
+    assert engine.shrinking_volumes("small", "large") == []
+    assert engine.shrinking_volumes("large", "medium") == ["wordpress 20Gi > 5Gi", "mysql 40Gi > 10Gi"]
 
 
 def test_settings_sources_and_bad_values():

@@ -20,7 +20,7 @@ from lightkube.resources.core_v1 import (LimitRange, Namespace, PersistentVolume
                                          Secret, Service)
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
-from storekit import (Plan, ResourceFinished, ResourceStarted, SpecError, StalePlan, StoreBusy, Storekit,
+from storekit import (ApplyResult, Plan, ResourceFinished, ResourceStarted, SpecError, StalePlan, StoreBusy, Storekit,
                       StoreNotFound, StoreSpec)
 
 pytestmark = pytest.mark.cluster
@@ -55,7 +55,7 @@ def secret_data(kube, ns) -> dict:
 def test_create_makes_every_object(store, kube):
     spec, result, events = store
     ns = spec.namespace
-    assert result.ok and result.action == "create"
+    assert result.action == "create"
     assert result.summary["add"] == 14
     assert result.outputs.url == f"http://{spec.slug}.stores.localhost"
     assert result.outputs.admin_url.endswith("/wp-admin/")
@@ -116,7 +116,7 @@ def test_tier_change_plans_only_what_follows(kit, store, kube, tmp_path):
     # Round-trip through a saved plan, then apply it.
     path = plan.save(tmp_path / "plan.json")
     result = kit.apply(Plan.load(path))
-    assert result.ok and result.summary["change"] == 6
+    assert result.summary["change"] == 6
     assert kube.get(ResourceQuota, "store-quota", namespace=spec.namespace).spec.hard["limits.cpu"] == "4"
     assert secret_data(kube, spec.namespace) == before, "secrets must survive updates"
     assert kit.outputs(spec.name).tier == "medium"
@@ -167,7 +167,7 @@ def test_concurrent_applies_one_gets_store_busy(kit, store, settings):
             other.apply(second_plan)
     finally:
         thread.join(300)
-    assert getattr(outcomes["first"], "ok", False), outcomes["first"]
+    assert isinstance(outcomes["first"], ApplyResult), outcomes["first"]
     assert "being changed" in str(err.value)
     assert kit.outputs(spec.name).tier == "large"
     assert not kit.plan(current.with_changes(tier="large")).has_changes, "state stays consistent"
@@ -180,7 +180,7 @@ def test_drift_is_reported_and_apply_restores(kit, store, kube):
     assert report.has_drift
     assert [(c.kind, c.kube_name) for c in report.changes] == [("Service", "wordpress")]
     result = kit.apply(kit.spec_of(spec.name))
-    assert result.ok
+    assert result.action == "update"
     assert kube.get(Service, "wordpress", namespace=spec.namespace).spec.clusterIP
     assert not kit.drift(spec.name).has_drift
 
@@ -196,7 +196,7 @@ def test_destroy_removes_namespace_and_stack(kit, store, kube):
     spec, _, _ = store
     assert spec.slug in {s.slug for s in kit.list()}
     result = kit.destroy(spec.name)
-    assert result.ok and result.action == "destroy"
+    assert result.action == "destroy"
     with pytest.raises(ApiError) as err:
         kube.get(Namespace, spec.namespace)
     assert err.value.status.code == 404

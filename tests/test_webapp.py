@@ -11,13 +11,14 @@ from datetime import timedelta
 import pytest
 from helpers import web_app
 
-from storekit.catalog import Catalog, Job, utcnow
-from storekit.jobs import JobQueue, WorkerPool
-from storekit.kit import Actor, Storekit
+from storekit.catalog import Catalog, utcnow
+from storekit.jobs import WorkerPool
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.errors import SpecError
 from storekit.spec import StoreSpec
+from storekit.tokens import create_token, ensure_admin_token
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
 from storekit.webapp.openapi import SPEC
 
 
@@ -100,7 +101,7 @@ def test_create_validates_every_field_and_queues_a_job(client, app):
 
     r = client.post("/api/stores", json={"name": "My Shop", "admin_email": "a@b.co"}, headers=h)
     assert r.status_code == 202
-    assert r.json["store"]["status"] == "Pending" and r.json["job"]["status"] == "queued"
+    assert r.json["store"]["status"] == "pending" and r.json["job"]["status"] == "queued"
     job_id = r.json["job"]["id"]
     assert client.get(f"/api/jobs/{job_id}", headers=h).json["kind"] == "create"
     assert client.get("/api/jobs/999", headers=h).status_code == 404
@@ -122,14 +123,14 @@ def test_store_endpoints_and_404s(client, app):
     client.post("/api/stores", json={"name": "My Shop", "admin_email": "a@b.co"}, headers=h)
     r = client.get("/api/stores/my-shop", headers=h)
     assert r.status_code == 200 and r.json["store"]["name"] == "My Shop" and len(r.json["jobs"]) == 1
-    assert client.get("/api/stores/my-shop/events", headers=h).json == {"status": "Pending", "events": []}
+    assert client.get("/api/stores/my-shop/events", headers=h).json == {"status": "pending", "events": []}
     r = client.patch("/api/stores/my-shop", json={"tier": "gigantic"}, headers=h)
     assert r.status_code == 400 and r.json["fields"][0]["field"] == "tier"
     assert client.patch("/api/stores/my-shop", json={"name": "x"}, headers=h).status_code == 400
     r = client.patch("/api/stores/my-shop", json={"tier": "medium"}, headers=h)
     assert r.status_code == 202 and r.json["job"]["kind"] == "update"
     r = client.delete("/api/stores/my-shop", headers=h)
-    assert r.status_code == 202 and r.json["job"]["kind"] == "delete"
+    assert r.status_code == 202 and r.json["job"]["kind"] == "destroy"
     for method, path in [("get", "/api/stores/nope"), ("get", "/api/stores/nope/events"),
                          ("get", "/api/stores/nope/health"), ("get", "/api/stores/nope/logs/wordpress"),
                          ("post", "/api/stores/nope/actions/restart"), ("post", "/api/stores/nope/actions/reset-password"),
@@ -219,19 +220,19 @@ def test_behind_a_trusted_proxy_limits_count_per_client(settings, tmp_path, app)
 
 def test_job_queue_serializes_a_store_and_recovers_dead_workers(tmp_path, settings):
     catalog = Catalog.open(f"sqlite:///{tmp_path}/q.db")
-    q = JobQueue(catalog)
-    who = Actor(name="t", source="api")
-    a1 = q.enqueue("create", StoreSpec(name="A", admin_email="a@b.co"), "a", who)
-    a2 = q.enqueue("update", StoreSpec(name="A", admin_email="a@b.co", tier="medium"), "a", who)
-    b1 = q.enqueue("create", StoreSpec(name="B", admin_email="b@b.co"), "b", who)
+    q = catalog.jobs
+    who = {"actor": "t", "source": "api"}
+    a1 = q.enqueue("create", "a", payload={"spec": StoreSpec(name="A", admin_email="a@b.co").to_dict()}, **who)
+    a2 = q.enqueue("update", "a", payload={"spec": StoreSpec(name="A", admin_email="a@b.co", tier="medium").to_dict()},
+                   **who)
+    b1 = q.enqueue("create", "b", payload={"spec": StoreSpec(name="B", admin_email="b@b.co").to_dict()}, **who)
     assert q.claim("w1").id == a1.id
     assert q.claim("w2").id == b1.id, "a's second job waits while a's first runs"
     assert q.claim("w3") is None
     q.finish(a1.id)
     assert q.claim("w3").id == a2.id
     # A job whose heartbeat stopped is queued again.
-    catalog.bind()
-    Job.update(heartbeat_at=utcnow() - timedelta(minutes=5)).where(Job.id == b1.id).execute()
+    q.heartbeat(b1.id, at=utcnow() - timedelta(minutes=5))
     pool = WorkerPool(Storekit(settings.replace(db_url=f"sqlite:///{tmp_path}/q.db")), stale_after=20)
     assert [j.id for j in pool.recover()] == [b1.id]
     assert q.get(b1.id).status == "queued" and q.get(a2.id).status == "running"

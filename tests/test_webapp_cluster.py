@@ -19,10 +19,10 @@ from helpers import free_port, wait_for
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace
 
-from storekit.catalog import AuditEntry, Job
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
+from storekit.tokens import ensure_admin_token
 from storekit.webapp import create_app
-from storekit.webapp.auth import ensure_admin_token
 
 pytestmark = pytest.mark.cluster
 
@@ -44,7 +44,7 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         job = client.get(f"/api/jobs/{job_id}", headers=h).json
         assert job["status"] == "succeeded", job
         store = client.get(f"/api/stores/{slug}", headers=h).json["store"]
-        assert store["status"] == "Ready" and store["url"] == f"http://{slug}.stores.localhost"
+        assert store["status"] == "ready" and store["url"] == f"http://{slug}.stores.localhost"
         steps = [e["step"] for e in client.get(f"/api/stores/{slug}/events", headers=h).json["events"]]
         for step in ("Namespace", "Isolation", "Secrets", "MySQL", "WordPress", "WooCommerce setup", "Ingress", "Ready"):
             assert step in steps, step
@@ -116,14 +116,11 @@ def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):
                  timeout=300)
         job = api("GET", f"/api/jobs/{job_id}", token=token)
         assert job["status"] == "succeeded" and job["attempts"] >= 2, job
-        assert api("GET", f"/api/stores/{slug}", token=token)["store"]["status"] == "Ready"
+        assert api("GET", f"/api/stores/{slug}", token=token)["store"]["status"] == "ready"
         kit = Storekit(settings.replace(db_url=env["STOREKIT_DB_URL"]))
         assert not kit.plan(kit.spec_of(slug)).has_changes, "the store converged"
-        kit.catalog.bind()
-        assert Job.select().where(Job.store_slug == slug).count() == 1, "no duplicate job"
-        applies = AuditEntry.select().where((AuditEntry.resource_id == slug) & (AuditEntry.action == "apply")
-                                            & (AuditEntry.outcome == "ok")).count()
-        assert applies == 1
+        assert len(kit.catalog.jobs.for_store(slug, active=False)) == 1, "no duplicate job"
+        assert len(kit.catalog.audit_entries(store=slug, action="apply", outcome="ok")) == 1
         # SIGTERM stops the server cleanly; its log tells the recovery and the outcome.
         server.send_signal(signal.SIGTERM)
         assert server.wait(25) == 0
@@ -148,6 +145,4 @@ def _answers(port) -> bool:
 def api_job_status(env, job_id) -> str:
     from storekit.catalog import Catalog
 
-    catalog = Catalog.open(env["STOREKIT_DB_URL"])
-    catalog.bind()
-    return Job.get_by_id(job_id).status
+    return Catalog.open(env["STOREKIT_DB_URL"]).jobs.get(job_id).status

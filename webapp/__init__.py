@@ -14,7 +14,8 @@ import secrets
 from flask import Flask, abort, g
 from peewee import OperationalError
 
-from storekit.kit import Actor, Storekit
+from storekit.kit import Storekit
+from storekit.recorder import Actor
 from storekit.redact import redact_text
 from storekit.settings import Settings
 
@@ -26,6 +27,7 @@ DEFAULTS = {
     "CREATE_LIMIT": "5 per minute",
     "ACTION_LIMIT": "10 per minute",
     "LOGIN_LIMIT": "5 per minute",
+    "PLAN_LIMIT": "10 per minute",  # per token: each plan runs the engine
     "RATELIMIT_STORAGE_URI": "memory://",
     # Proxies in front that set X-Forwarded-For/-Proto/-Host (an ingress controller: 1).
     # Rate limits and the audit trail then see the client's address, not the proxy's.
@@ -75,9 +77,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def connect_db():
-        kit.catalog.bind()
         try:
-            kit.catalog.db.connect(reuse_if_open=True)
+            kit.catalog.connect()
         except OperationalError as e:  # the reason goes to the log, never to the caller
             app.logger.warning("the catalog database is unavailable: %s", redact_text(str(e)))
             abort(503, description="the catalog database is unavailable; try again shortly")
@@ -85,8 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.teardown_request
     def close_db(_exc):
-        if not kit.catalog.db.is_closed():
-            kit.catalog.db.close()
+        kit.catalog.close()
 
     from . import api, auth, errors, health, ui
 

@@ -8,7 +8,7 @@ from storekit.catalog import parse_since
 
 from . import service
 from .auth import actor, require
-from .extensions import limiter
+from .extensions import caller_key, limiter, plan_limit
 from .guards import int_arg, json_body, string_fields, text_arg
 from .openapi import SPEC
 
@@ -48,7 +48,7 @@ def create_store():
 @require("viewer")
 def get_store(slug):
     store = service.store_or_404(slug)
-    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().active(slug)])
+    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().for_store(slug)])
 
 
 @bp.patch("/stores/<slug:slug>")
@@ -69,6 +69,7 @@ def delete_store(slug):
 
 @bp.post("/stores/<slug:slug>/plan")
 @require("viewer")
+@limiter.limit(plan_limit, key_func=caller_key)
 def plan_store(slug):
     return jsonify(service.plan_change(slug, json_body()).to_dict())
 
@@ -105,7 +106,7 @@ def restart(slug):
     service.store_or_404(slug)
     data = json_body(required=False)
     string_fields(data, {"component": 40}, subject="restart request")
-    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")))
+    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")).to_dict())
 
 
 @bp.post("/stores/<slug:slug>/actions/reset-password")

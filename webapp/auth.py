@@ -1,10 +1,8 @@
 """Access control: bearer tokens for the API, a session login for the UI, two roles.
 
-- Tokens are random strings; only their SHA-256 is stored (``ApiToken``). On first start
-  with no token at all, ``ensure_admin_token`` makes an admin token and returns it once
-  (``storekit serve`` prints it); ``storekit token create`` makes more. A deployment can
-  instead hand in the admin token (``STOREKIT_ADMIN_TOKEN``, from the chart's Secret): it
-  then becomes the ``admin`` token, replacing the previous one when the Secret rotates.
+- Tokens are made and checked by the library (``storekit.tokens``; only their SHA-256 is
+  stored): ``storekit serve`` prints the first admin token, ``storekit token create``
+  makes more, a deployment may hand in the admin token (``STOREKIT_ADMIN_TOKEN``).
 - The API takes ``Authorization: Bearer <token>``; the UI takes the same token at
   ``/login`` and keeps the token's id and role in the (signed, HttpOnly) session.
 - Roles: ``viewer`` reads, ``admin`` does everything.
@@ -14,15 +12,13 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from storekit.catalog import ApiToken, Catalog, utcnow
-from storekit.errors import SpecError
-from storekit.kit import Actor
+from storekit.recorder import Actor
+from storekit.tokens import find_token
 
 from .extensions import limiter
 from .guards import safe_next
@@ -30,64 +26,14 @@ from .guards import safe_next
 bp = Blueprint("auth", __name__)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(catalog: Catalog, name: str, role: str) -> str:
-    if role not in ApiToken.ROLES:
-        raise SpecError([("role", f"must be one of {', '.join(ApiToken.ROLES)}")], subject="token")
-    catalog.bind()
-    if ApiToken.get_or_none(ApiToken.name == name):
-        raise SpecError([("name", f"a token named {name!r} exists")], subject="token")
-    token = "sk_" + secrets.token_urlsafe(32)
-    ApiToken.create(name=name, role=role, token_hash=token_hash(token))
-    return token
-
-
-MIN_GIVEN_TOKEN = 20
-
-
-def ensure_admin_token(catalog: Catalog, given: str | None = None) -> str | None:
-    """Make the first admin token when there is none; return it (to show once) or None.
-
-    With ``given``, that token is the ``admin`` token (made, or its hash replaced) and
-    nothing is returned: whoever handed it in knows it already."""
-    catalog.bind()
-    with catalog.db.connection_context():
-        if given is not None:
-            if len(given.strip()) < MIN_GIVEN_TOKEN or given != given.strip():
-                raise SpecError([("admin_token", f"must be at least {MIN_GIVEN_TOKEN} characters, "
-                                                 "without surrounding spaces")], subject="setting")
-            existing = ApiToken.get_or_none(ApiToken.name == "admin")
-            if existing is None:
-                ApiToken.create(name="admin", role="admin", token_hash=token_hash(given))
-            elif existing.token_hash != token_hash(given) or existing.role != "admin":
-                ApiToken.update(token_hash=token_hash(given), role="admin").where(
-                    ApiToken.id == existing.id).execute()
-            return None
-        if ApiToken.select().exists():
-            return None
-        return create_token(catalog, "admin", "admin")
-
-
-def find_token(token: str | None) -> ApiToken | None:
-    if not token:
-        return None
-    found = ApiToken.get_or_none(ApiToken.token_hash == token_hash(token))
-    if found:
-        ApiToken.update(last_used_at=utcnow()).where(ApiToken.id == found.id).execute()
-    return found
-
-
 def current_identity() -> tuple[str, str] | None:
     """(name, role) of the caller: a bearer token, else the session's login."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        found = find_token(header[7:].strip())
+        found = find_token(g.kit.catalog, header[7:].strip())
         return (found.name, found.role) if found else None
     if session.get("token_id"):
-        found = ApiToken.get_or_none(ApiToken.id == session["token_id"])
+        found = g.kit.catalog.tokens.by_id(session["token_id"])
         return (found.name, found.role) if found else None
     return None
 
@@ -165,7 +111,7 @@ def _login_limit() -> str:
 def login():
     if request.method == "POST":
         check_csrf()
-        found = find_token(request.form.get("token", "").strip())
+        found = find_token(g.kit.catalog, request.form.get("token", "").strip())
         if found is None:
             flash("That token is not valid.", "error")
             return render_template("login.html"), 401

@@ -15,7 +15,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     try:
-        g.kit.catalog.db.execute_sql("SELECT 1")
+        g.kit.catalog.ping()
     except Exception as e:  # any database failure means not ready; the reason goes to the log only
         current_app.logger.warning("readyz: the catalog database is unavailable: %s", redact_text(str(e)))
         return jsonify(status="unavailable", database="unavailable"), 503

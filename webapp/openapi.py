@@ -1,12 +1,14 @@
 """The OpenAPI description of /api, served at /api/openapi.json.
 
 Kept in step with the routes by tests/test_webapp.py: every /api route is described
-here and every path here is a route.
+here and every path here is a route. Engines, tiers and components are not written here:
+they come from the registered engines (``storekit.engines``), as the CLI's choices do.
 """
 
 from __future__ import annotations
 
 from storekit import __version__
+from storekit.engines import DEFAULT_ENGINE, components, registry, tier_names
 
 
 def _op(summary: str, *, role: str = "viewer", body: dict | None = None, ok: int = 200,
@@ -23,11 +25,11 @@ def _op(summary: str, *, role: str = "viewer", body: dict | None = None, ok: int
 _NEW_STORE = {"type": "object", "required": ["name", "admin_email"], "additionalProperties": False,
               "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63},
                              "admin_email": {"type": "string", "format": "email"},
-                             "engine": {"type": "string", "default": "woocommerce"},
-                             "tier": {"enum": ["small", "medium", "large"], "default": "small"}}}
+                             "engine": {"enum": sorted(registry()), "default": DEFAULT_ENGINE},
+                             "tier": {"enum": tier_names(), "default": tier_names()[0]}}}
 _CHANGE = {"type": "object", "additionalProperties": False,
-           "properties": {"tier": {"enum": ["small", "medium", "large"]}}}
-_RESTART = {"type": "object", "properties": {"component": {"enum": ["all", "wordpress", "mysql"]}}}
+           "properties": {"tier": {"enum": tier_names()}}}
+_RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
 _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from storekit.catalog import Job, Store
+from storekit.catalog import JobRecord, StoreRecord
 from storekit.errors import SpecError, StorekitError, StoreNotFound
-from storekit.jobs import JobQueue
-from storekit.kit import Actor
+from storekit.recorder import Actor
 from storekit.redact import clip
 from storekit.spec import StoreSpec
 
@@ -28,18 +27,18 @@ class QuotaExceeded(StorekitError):
     kind = "max_stores"
 
 
-def queue() -> JobQueue:
-    return JobQueue(g.kit.catalog)
+def queue():
+    return g.kit.catalog.jobs
 
 
-def store_or_404(slug: str) -> Store:
+def store_or_404(slug: str) -> StoreRecord:
     store = g.kit.catalog.store(slug)
-    if store is None or store.status == "Deleted":
+    if store is None or store.status == "deleted":
         raise StoreNotFound(slug)
     return store
 
 
-def create_store(data: dict, actor: Actor) -> tuple[Store, Job]:
+def create_store(data: dict, actor: Actor) -> tuple[StoreRecord, JobRecord]:
     if not isinstance(data, dict):
         raise SpecError([("body", "must be a JSON object with name and admin_email")])
     fields = {k: v for k, v in data.items() if k in ("name", "admin_email", "email", "engine", "tier")}
@@ -50,37 +49,41 @@ def create_store(data: dict, actor: Actor) -> tuple[Store, Job]:
     spec = StoreSpec.from_dict(fields)
     spec, _ = g.kit.resolve(spec)  # every bad field at once, before anything is queued
     existing = g.kit.catalog.store(spec.slug)
-    if existing is not None and existing.status != "Deleted":
+    if existing is not None and existing.status != "deleted":
         raise Conflict(f"a store named '{existing.name}' already uses the slug '{spec.slug}'",
                        hint="Choose another name.")
     limit = int(current_app.config["MAX_STORES"])
     if g.kit.catalog.count_stores() >= limit:
         raise QuotaExceeded(f"the platform already has {limit} stores (MAX_STORES)",
                             hint="Delete a store or raise STOREKIT_WEB_MAX_STORES.")
-    store = g.kit.catalog.upsert_store(spec, status="Pending", error_message=None, provisioned_at=None)
-    job = queue().enqueue("create", spec, spec.slug, actor)
+    store = g.kit.catalog.upsert_store(spec, status="pending", error_message=None, provisioned_at=None)
+    job = _enqueue("create", spec.slug, actor, {"spec": spec.to_dict()})
     g.kit.catalog.audit("create-requested", resource_id=spec.slug, resource_name=spec.name, actor=actor.name,
                         source=actor.source, ip_address=actor.ip, details={"job": job.id, "tier": spec.tier})
     return store, job
 
 
-def change_store(slug: str, data: dict, actor: Actor) -> Job:
+def change_store(slug: str, data: dict, actor: Actor) -> JobRecord:
     store = store_or_404(slug)
     if not isinstance(data, dict) or set(data) - {"tier"} or not data:
         raise SpecError([("body", "may change only: tier")])
     string_fields(data, FIELD_LIMITS)
     spec = StoreSpec.from_dict(store.spec).with_changes(tier=data.get("tier"))
     g.kit.resolve(spec)
-    job = queue().enqueue("update", spec, slug, actor)
+    job = _enqueue("update", slug, actor, {"spec": spec.to_dict()})
     g.kit.catalog.audit("update-requested", resource_id=slug, resource_name=store.name, actor=actor.name,
                         source=actor.source, ip_address=actor.ip, details={"job": job.id, "tier": spec.tier})
     return job
 
 
-def delete_store(slug: str, actor: Actor) -> Job:
+def _enqueue(kind: str, slug: str, actor: Actor, payload: dict | None = None) -> JobRecord:
+    return queue().enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip, payload=payload)
+
+
+def delete_store(slug: str, actor: Actor) -> JobRecord:
     store = store_or_404(slug)
-    g.kit.catalog.set_status(slug, "Deleting")
-    job = queue().enqueue("delete", None, slug, actor)
+    g.kit.catalog.set_status(slug, "deleting")
+    job = _enqueue("destroy", slug, actor)
     g.kit.catalog.audit("delete-requested", resource_id=slug, resource_name=store.name, actor=actor.name,
                         source=actor.source, ip_address=actor.ip, details={"job": job.id})
     return job

@@ -10,10 +10,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from storekit.catalog import parse_since
 from storekit.errors import SpecError, StorekitError
-from storekit.spec import TIER_ORDER
+from storekit.engines import tier_names
 
 from . import service
 from .auth import actor, require
+from .extensions import caller_key, limiter, plan_limit
 from .guards import text_arg
 
 bp = Blueprint("ui", __name__)
@@ -43,7 +44,7 @@ def when(value: datetime | str | None) -> str:
 @require("viewer", ui=True)
 def stores():
     return render_template("stores.html", stores=g.kit.catalog.stores(), queue=service.queue().counts(),
-                           tiers=TIER_ORDER, errors={}, form={})
+                           tiers=tier_names(), errors={}, form={})
 
 
 @bp.post("/stores")
@@ -54,7 +55,7 @@ def create():
         store, _ = service.create_store({k: v for k, v in form.items() if v}, actor("web"))
     except SpecError as e:
         return render_template("stores.html", stores=g.kit.catalog.stores(), queue=service.queue().counts(),
-                               tiers=TIER_ORDER, errors=dict(e.problems), form=form), 400
+                               tiers=tier_names(), errors=dict(e.problems), form=form), 400
     except StorekitError as e:
         flash(str(e), "error")
         return redirect(url_for("ui.stores"))
@@ -74,11 +75,9 @@ def store(slug):
     try:
         if tab == "timeline":
             data["events"] = g.kit.catalog.events(slug)
-            data["jobs"] = service.queue().active(slug)
+            data["jobs"] = service.queue().for_store(slug)
         elif tab == "changes":
-            tier = request.args.get("tier")
-            if tier:
-                data["plan"] = service.plan_change(slug, {"tier": tier})
+            pass  # a plan runs the engine: only on the form's POST (preview), never on a GET
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
@@ -89,7 +88,20 @@ def store(slug):
             data["entries"] = g.kit.catalog.audit_entries(store=slug, limit=100)
     except StorekitError as e:
         data["error"] = str(e)
-    return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=TIER_ORDER, **data)
+    return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=tier_names(), **data)
+
+
+@bp.post("/stores/<slug:slug>/preview")
+@require("viewer", ui=True)
+@limiter.limit(plan_limit, key_func=caller_key)
+def preview(slug):
+    record = service.store_or_404(slug)
+    data: dict = {}
+    try:
+        data["plan"] = service.plan_change(slug, {"tier": request.form.get("tier", "")})
+    except StorekitError as e:
+        data["error"] = str(e)
+    return render_template("store.html", store=record, tab="changes", tabs=TABS, tiers=TIER_ORDER, **data)
 
 
 def _act(slug: str, action, done, *, tab: str | None = None):
@@ -114,7 +126,7 @@ def change(slug):
 def restart(slug):
     service.store_or_404(slug)
     return _act(slug, lambda: g.kit.restart(slug, request.form.get("component", "all"), actor=actor("web")),
-                lambda result: f"Restarted {', '.join(result['restarted'])}: new pods are ready.", tab="actions")
+                lambda result: result.text, tab="actions")
 
 
 @bp.post("/stores/<slug:slug>/reset-password")
@@ -130,7 +142,7 @@ def reset_password(slug):
         flash(str(e), "error")
         return redirect(url_for("ui.store", slug=slug, tab="actions"))
     # Rendered once, never stored in the session or flashed.
-    return render_template("store.html", store=record, tab="actions", tabs=TABS, tiers=TIER_ORDER,
+    return render_template("store.html", store=record, tab="actions", tabs=TABS, tiers=tier_names(),
                            new_password=password)
 
 

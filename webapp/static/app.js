@@ -17,9 +17,9 @@
       fetch(timeline.dataset.src, {credentials: "same-origin"}).then(function (r) { return r.json(); })
         .then(function (data) {
           var badge = document.getElementById("status");
-          if (badge) { badge.textContent = data.status; badge.className = "badge " + data.status.toLowerCase(); }
+          if (badge) { badge.textContent = data.status; badge.className = "badge " + data.status; }
           var jobs = document.getElementById("jobs");
-          if (jobs && ["Ready", "Failed", "Deleted"].indexOf(data.status) >= 0) jobs.hidden = true;
+          if (jobs && ["ready", "failed", "deleted"].indexOf(data.status) >= 0) jobs.hidden = true;
           timeline.replaceChildren.apply(timeline, data.events.map(function (e) {
             var li = document.createElement("li");
             li.className = e.status;

@@ -1,0 +1,105 @@
+"""Running plans: apply and destroy over one ``Snapshot``, reporting through events.
+
+``Runner`` refuses a plan whose store is being changed (``StoreBusy``) or has changed
+since the plan was made (``StalePlan``), runs the engine through the gateway, and emits
+``OperationStarted`` / resource events / ``OperationFinished``. It writes nothing to the
+catalog: the catalog subscribes to the events (``recorder``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from .engine import Engine
+from .engines import registry
+from .errors import StalePlan, StoreBusy, StoreNotFound, StorekitError
+from .events import EventCallback, EventTranslator, OperationFinished, OperationStarted, StoreInSync
+from .gateway import Snapshot, StackGateway
+from .plan import Plan
+from .planning import Planner
+from .results import ApplyResult, ResourceOutcome, StoreOutputs
+
+
+class Runner:
+    def __init__(self, planner: Planner, gateway: StackGateway):
+        self.planner, self.gateway = planner, gateway
+
+    def check_current(self, snap: Snapshot, plan: Plan) -> None:
+        """Refuse a plan whose store is being changed (StoreBusy) or has changed (StalePlan)."""
+        holder = self.gateway.lock_holder(plan.store)
+        if holder:
+            raise StoreBusy(plan.store, holder=holder[0], since=holder[1])
+        if snap.fingerprint != plan.fingerprint:
+            raise StalePlan(plan.store)
+
+    def apply(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None,
+              secrets: dict[str, str] | None = None, operation: str = "apply") -> ApplyResult:
+        spec, engine = self.planner.resolve(plan.spec)
+        snap = snap or self.gateway.snapshot(plan.store)
+        self.check_current(snap, plan)
+        if not plan.has_changes:
+            outputs = self.outputs(snap)
+            emit(StoreInSync(store=plan.store, spec=spec, outputs=outputs))
+            return ApplyResult(store=plan.store, action="noop", seconds=0.0, summary=plan.summary.to_dict(),
+                               outputs=outputs)
+        secrets = secrets or snap.secrets or engine.generate_secrets()
+        program = self.planner.program(spec, engine, secrets)
+        stack = snap.stack or self.gateway.create(plan.store, program)
+        self.gateway.keep_secrets(stack, secrets)
+        return self._run(
+            plan, operation, engine, secrets, emit, spec,
+            lambda translator: self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator),
+            lambda: self.outputs(Snapshot(plan.store, stack, self.gateway.outputs(stack))))
+
+    def destroy(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None) -> ApplyResult:
+        snap = snap or self.gateway.snapshot(plan.store)
+        if not snap.exists:
+            raise StoreNotFound(plan.store)
+        self.check_current(snap, plan)
+        engine = registry().get(snap.outputs.get("engine"))  # None: resources are named by kind
+        result = self._run(plan, "destroy", engine, snap.secrets or {}, emit, None,
+                           lambda translator: self.gateway.destroy(snap.stack, translator=translator),
+                           lambda: None)
+        self.gateway.remove(plan.store)
+        return result
+
+    def _run(self, plan: Plan, operation: str, engine: Engine | None, secrets: dict, emit: EventCallback,
+             spec, call: Callable, read_outputs: Callable) -> ApplyResult:
+        translator = EventTranslator(plan.store, engine.step_of if engine else _step_by_kind,
+                                     secrets.values(), emit)
+        emit(OperationStarted(store=plan.store, operation=operation, spec=spec,
+                              steps=tuple(engine.step_names) if engine else ()))
+        started = time.monotonic()
+        try:
+            call(translator)
+        except StorekitError as error:
+            emit(OperationFinished(store=plan.store, operation=operation, ok=False,
+                                   seconds=round(time.monotonic() - started, 3), message=error.message))
+            raise
+        seconds = round(time.monotonic() - started, 3)
+        outputs = read_outputs()
+        emit(OperationFinished(store=plan.store, operation=operation, ok=True, seconds=seconds, outputs=outputs))
+        outcomes = tuple(ResourceOutcome(**{k: o[k] for k in ("resource", "type", "op", "step", "status",
+                                                                "seconds")}, message=o.get("message", ""))
+                         for o in translator.outcomes.values())
+        return ApplyResult(store=plan.store, action=plan.action, seconds=seconds, summary=plan.summary.to_dict(),
+                           resources=outcomes, outputs=outputs)
+
+    def outputs(self, snap: Snapshot) -> StoreOutputs:
+        out = snap.outputs
+        if not snap.exists or not out.get("slug"):
+            raise StoreNotFound(snap.slug)
+        last = self.gateway.last_update(snap.stack)
+        status = "ready"
+        if last is not None and last.result != "succeeded":
+            status = "updating" if last.result == "in-progress" else "failed"
+        return StoreOutputs(
+            name=out.get("name", snap.slug), slug=out["slug"], namespace=out.get("namespace", ""),
+            url=out.get("url", ""), admin_url=out.get("admin_url", ""), admin_user=out.get("admin_user", ""),
+            engine=out.get("engine", ""), tier=out.get("tier", ""), status=status,
+            last_update=last.end_time.isoformat() if last and last.end_time else None)
+
+
+def _step_by_kind(resource_type: str, resource_name: str) -> str:
+    return resource_type.rsplit(":", 1)[-1]

@@ -1,0 +1,84 @@
+"""The one error classifier: a failed pulumi command becomes a storekit error.
+
+Every engine call goes through ``StackGateway`` (``storekit.gateway``), which hands each
+``CommandError`` to ``translate`` here and nowhere else. The message is scrubbed of every
+known secret and cut down to the first line that says what broke; a held stack lock
+becomes ``StoreBusy`` with its holder, an unreachable cluster ``ClusterUnreachable``, a
+readiness timeout ``OperationTimeout``, anything else ``OperationFailed``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable
+
+from pulumi import automation as auto
+
+from .errors import ClusterUnreachable, OperationFailed, OperationTimeout, StoreBusy, StorekitError
+from .events import scrub
+
+_LOCK_HOLDER = re.compile(r"created by (?P<who>\S+) \(pid (?P<pid>\d+)\) at (?P<at>[0-9T:.+\-Z ]+)")
+_UNREACHABLE = ("connection refused", "unable to load kubernetes client", "cluster is unreachable",
+                "no such host", "i/o timeout", "failed to read kubeconfig", "unable to read kubectl config")
+
+
+_NOISE = re.compile(r"^(error: )?(preview failed: |update failed: )?(\d+ errors? occurred:)?\s*(\* )?"
+                    r"(the kubernetes api server reported that )?", re.IGNORECASE)
+
+
+_RESOURCE = re.compile(r'resource "urn:[^"]*::([^":]+)" was successfully created, but the Kubernetes API '
+                       r'server reported that it ', re.IGNORECASE)
+
+
+def summarize(diagnostics: Iterable[str]) -> str:
+    """The first meaningful error line of the engine's diagnostics, without its boilerplate."""
+    for d in diagnostics:
+        for line in d.splitlines():
+            line = _NOISE.sub("", line.strip().lstrip("\t* ")).strip()
+            line = _RESOURCE.sub(r"\1 ", line)
+            if line and line.lower() not in ("preview failed", "update failed", "destroy failed"):
+                return line
+    return ""
+
+
+def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
+              diagnostics: Iterable[str] = (), warnings: Iterable[str] = ()) -> StorekitError:
+    """A storekit error for a failed pulumi command, with every known secret scrubbed.
+
+    ``warnings`` (the last warning of each failed resource) say what the cluster reported
+    while it waited; they are added to the message because they usually name the cause.
+    """
+    secrets = list(secrets)
+    text = scrub(f"{error}", secrets)
+    diagnostics = [scrub(d, secrets) for d in diagnostics]
+    detail = "\n".join(diagnostics) or text
+    low = text.lower()
+    if isinstance(error, auto.ConcurrentUpdateError) or "currently locked" in low:
+        m = _LOCK_HOLDER.search(text)
+        return StoreBusy(slug, holder=f"{m['who']} (pid {m['pid']})" if m else None,
+                         since=m["at"].strip() if m else None)
+    if any(s in low for s in _UNREACHABLE):
+        return ClusterUnreachable(
+            f"the Kubernetes cluster is unreachable while changing store '{slug}'",
+            hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG.")
+    first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
+    warnings = [scrub(w, secrets) for w in warnings]
+    if warnings:
+        first += f" (cluster said: {'; '.join(warnings)})"
+    if "timed out" in detail.lower() or "timeout occurred" in detail.lower():
+        return OperationTimeout(
+            f"store '{slug}' did not become ready in time: {first}", details=detail,
+            hint="Check `storekit health` and the pod logs; raise STOREKIT_TIMEOUT if it is only slow.")
+    return OperationFailed(f"changing store '{slug}' failed: {first}", details=detail)
+
+
+def json_diagnostics(stdout: str) -> list[str]:
+    """Error diagnostics from a failed ``preview --json`` (its stdout is the digest)."""
+    try:
+        digest = json.loads(stdout or "{}")
+    except ValueError:
+        return []
+    diagnostics = [d for d in digest.get("diagnostics") or () if d.get("severity") == "error"]
+    diagnostics.sort(key=lambda d: not d.get("urn"))  # resource errors first: they say what broke
+    return [d.get("message", "").strip() for d in diagnostics]

@@ -1,0 +1,127 @@
+"""The public engine API: everything a store engine declares, and all it may import.
+
+An engine is one module that builds an ``Engine`` and is registered under the
+``storekit.engines`` entry-point group (``storekit.engines``). The engine declares its whole
+shape, and the core derives everything else from it: spec validation (tiers, images), the
+volume check (volumes grow, never shrink), day-2 operations (which components restart,
+which must be ready for a healthy store, which have logs), the timeline's steps, the
+OpenAPI enums and the CLI's choices. The core imports no engine.
+
+``program(ctx)`` returns a Pulumi inline program (a function of no arguments) that creates
+the store's objects and exports at least ``name``, ``slug``, ``engine``, ``tier``,
+``namespace``, ``url``, ``admin_url``, ``admin_user``, ``spec`` and the secrets as a secret
+output named ``secrets``. Import Pulumi inside ``program``, not at the top of the module:
+the CLI reads every engine's shape at start-up and should not pay for Pulumi then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .errors import EngineUnavailable
+
+__all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
+
+
+def quantity(text: str | None):
+    """A Kubernetes quantity as a number ("500m" -> 0.5, "1Gi" -> 1073741824); None if unreadable."""
+    from lightkube.utils.quantity import parse_quantity  # here: lightkube's package import is not cheap
+
+    if text is None:
+        return None
+    try:
+        return parse_quantity(str(text))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A size of store. The core reads ``name`` and the ``volumes`` sizes; ``sizes`` is the
+    engine's own (container resources, quotas, ...)."""
+
+    name: str
+    volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> requested size
+    sizes: Any = None
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A persistent volume of a store. Kubernetes volumes grow but never shrink, so a tier
+    change that would shrink one is refused before anything runs (unless ``may_shrink``)."""
+
+    name: str
+    component: str
+    may_shrink: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramContext:
+    """What a program gets: the resolved spec, its tier, the platform settings and the secrets."""
+
+    spec: Any  # StoreSpec, resolved: images and platform settings filled in
+    settings: Any  # Settings
+    secrets: Mapping[str, str]
+    tier: Tier | None = None
+
+
+def _no_secrets() -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    description: str
+    program: Callable[[ProgramContext], Callable[[], None]] | None
+    available: bool = True
+    unavailable_reason: str = ""
+    images: Mapping[str, str] = field(default_factory=dict)  # image key -> default reference
+    tiers: tuple[Tier, ...] = ()  # in order, smallest first; the first is the default
+    volumes: tuple[Volume, ...] = ()
+    components: tuple[str, ...] = ()  # long-running workloads (Deployments): restartable
+    health_components: tuple[str, ...] = ()  # must be ready for the store to be healthy
+    log_components: tuple[str, ...] = ()  # offered by `logs` and the dashboard
+    generate_secrets: Callable[[], dict[str, str]] = _no_secrets  # made once per store
+    # Steps shown in timelines, in order, and which resource types or names belong to each.
+    steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def require_available(self) -> "Engine":
+        if not self.available or self.program is None:
+            from .engines import available_engines
+
+            raise EngineUnavailable(
+                f"the '{self.name}' engine is not available yet: {self.unavailable_reason}",
+                hint=f"Use one of: {', '.join(available_engines())}.",
+            )
+        return self
+
+    @property
+    def tier_names(self) -> list[str]:
+        return [t.name for t in self.tiers]
+
+    def tier(self, name: str) -> Tier | None:
+        return next((t for t in self.tiers if t.name == name), None)
+
+    @property
+    def step_names(self) -> list[str]:
+        return [step for step, _ in self.steps]
+
+    def step_of(self, resource_type: str, resource_name: str) -> str:
+        for step, matches in self.steps:
+            if any(m == resource_type or m == resource_name for m in matches):
+                return step
+        return resource_type.rsplit(":", 1)[-1]
+
+    def shrinking_volumes(self, before: str, after: str) -> list[str]:
+        """"wordpress 5Gi > 1Gi" for each volume moving from tier ``before`` to ``after`` would shrink."""
+        old, new = self.tier(before), self.tier(after)
+        if old is None or new is None:
+            return []
+        out = []
+        for volume in self.volumes:
+            a, b = old.volumes.get(volume.name), new.volumes.get(volume.name)
+            if not volume.may_shrink and a and b and quantity(b) < quantity(a):
+                out.append(f"{volume.name} {a} > {b}")
+        return out

@@ -1,0 +1,97 @@
+"""Planning: desired against recorded (refreshed against live), as a ``Plan``.
+
+``Planner.plan`` previews a spec over one ``Snapshot`` of the store's stack; planning a
+store that does not exist yet creates its stack, previews, and removes it again, so a
+plan leaves nothing behind. Nothing here writes the catalog or changes a store.
+"""
+
+from __future__ import annotations
+
+from .engine import Engine, ProgramContext
+from .engines import get_engine
+from .errors import SpecError
+from .events import urn_name
+from .gateway import Snapshot, StackGateway
+from .plan import Plan, ResourceChange, changes_from_digest
+from .settings import Settings
+from .spec import StoreSpec
+
+
+class Planner:
+    def __init__(self, settings: Settings, gateway: StackGateway):
+        self.settings, self.gateway = settings, gateway
+
+    def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
+        """The spec with platform settings filled in, and its engine; one SpecError lists
+        every problem (including an unknown engine)."""
+        if not isinstance(spec, StoreSpec):
+            raise SpecError([("spec", "must be a StoreSpec")])
+        problems = spec.problems()
+        if problems:
+            raise SpecError(problems)
+        engine = get_engine(spec.engine)
+        return spec.resolve(self.settings), engine.require_available()
+
+    def program(self, spec: StoreSpec, engine: Engine, secrets: dict[str, str]):
+        return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,
+                                             tier=engine.tier(spec.tier)))
+
+    def plan(self, spec: StoreSpec, *, refresh: bool, snap: Snapshot | None = None,
+             secrets: dict[str, str] | None = None) -> Plan:
+        spec, engine = self.resolve(spec)
+        slug = spec.slug
+        snap = snap or self.gateway.snapshot(slug)
+        recorded_name = snap.outputs.get("name")
+        if recorded_name and recorded_name != spec.name:  # two names that slug alike
+            raise SpecError([("name", f"slugs to '{slug}', which store '{recorded_name}' already uses")])
+        recorded_spec = snap.spec
+        if recorded_spec is not None:
+            check_volumes_grow(engine, recorded_spec, spec)
+        created_here = not snap.exists
+        secrets = secrets or snap.secrets or engine.generate_secrets()
+        program = self.program(spec, engine, secrets)
+        stack = snap.stack or self.gateway.create(slug, program)
+        try:
+            digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
+                                          secrets=secrets.values())
+        finally:
+            if created_here:
+                self.gateway.remove(slug)
+        changes = changes_from_digest(digest, snap.deployment)
+        has_changes = any(c.op not in ("same", "read") for c in changes)
+        action = "create" if created_here or not snap.has_resources else ("update" if has_changes else "noop")
+        drift = ()
+        if refresh and not created_here:
+            drift = drift_of(changes, snap.deployment, spec_unchanged=recorded_spec == spec)
+        return Plan(store=slug, action=action, spec=spec, changes=changes, fingerprint=snap.fingerprint,
+                    state_url=self.settings.state_url, drift=drift, refreshed=refresh)
+
+    def plan_destroy(self, snap: Snapshot) -> Plan:
+        changes = tuple(
+            ResourceChange(name=urn_name(r["urn"]), type=r["type"], op="delete",
+                           kube_name=((r.get("inputs") or {}).get("metadata") or {}).get("name"))
+            for r in reversed((snap.deployment or {}).get("resources") or [])
+            if r.get("custom") and not r["type"].startswith("pulumi:providers:"))
+        return Plan(store=snap.slug, action="destroy", spec=None, changes=changes, fingerprint=snap.fingerprint,
+                    state_url=self.settings.state_url)
+
+
+def check_volumes_grow(engine: Engine, before: StoreSpec, after: StoreSpec) -> None:
+    """Kubernetes volumes can grow but never shrink: refuse a tier that would shrink one."""
+    shrinking = engine.shrinking_volumes(before.tier, after.tier)
+    if shrinking:
+        raise SpecError([("tier", f"cannot move from {before.tier} to {after.tier}: volumes can grow "
+                                  f"but not shrink ({', '.join(shrinking)})")])
+
+
+def drift_of(changes, recorded: dict | None, *, spec_unchanged: bool) -> tuple[ResourceChange, ...]:
+    """The changes that come from the live cluster, not from the spec.
+
+    A refreshed preview reports an object deleted behind storekit's back as a create of
+    a resource the recorded state has. When the spec did not change, every change is
+    drift (an object changed live, being put back).
+    """
+    known = {(urn_name(r["urn"]), r["type"]) for r in (recorded or {}).get("resources") or ()}
+    return tuple(c for c in changes
+                 if (c.op == "create" and (c.name, c.type) in known)
+                 or (spec_unchanged and c.op in ("update", "replace", "delete")))
