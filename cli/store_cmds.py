@@ -72,8 +72,10 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
 @click.option("--prune", is_flag=True, help="With -f: also plan to destroy stores the file does not list.")
 @spec_options
 @click.option("--destroy", is_flag=True, help="Plan the destruction of store NAME.")
-@click.option("--refresh/--no-refresh", default=True, show_default=True,
-              help="Compare against the live cluster too (detects drift).")
+@click.option("--refresh/--no-refresh", default=None,
+              help="--refresh: always run the engine's refresh against the live cluster. --no-refresh: "
+                   "compare with the recorded state only. Default: refreshed, but without the engine when "
+                   "the store's live objects provably are those of its last apply.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to apply it later.")
 @json_option
 @detailed_option
@@ -201,7 +203,7 @@ def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve,
         plan = load_plan_file(target)
         apply_and_report(app, ctx, plan, as_json)
         return
-    plan = make_plan(app, target, file, prune, True, {"admin_email": admin_email, "tier": tier, "engine": engine})
+    plan = make_plan(app, target, file, prune, None, {"admin_email": admin_email, "tier": tier, "engine": engine})
     review_and_apply(app, ctx, plan, auto_approve, as_json)
 
 
@@ -235,10 +237,12 @@ def destroy_cmd(ctx, name, auto_approve, as_json):
 
 @cli.command("drift")
 @click.argument("name")
+@click.option("--refresh", is_flag=True, help="Always run the engine's refresh (by default it is skipped "
+                                              "when the live objects provably are those of the last apply).")
 @json_option
 @detailed_option
 @click.pass_context
-def drift_cmd(ctx, name, as_json, detailed_exitcode):
+def drift_cmd(ctx, name, refresh, as_json, detailed_exitcode):
     """Show what changed in the cluster behind storekit's back.
 
     \b
@@ -246,7 +250,7 @@ def drift_cmd(ctx, name, as_json, detailed_exitcode):
       storekit drift "My Shop" --detailed-exitcode   # exit 2 when drifted
     """
     ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
-    report = ctx.obj.kit.drift(name)
+    report = ctx.obj.kit.drift(name, refresh=True if refresh else None)
     if as_json:
         click.echo(render.to_json(report.to_dict()))
     elif report.has_drift:

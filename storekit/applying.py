@@ -30,7 +30,10 @@ class Runner:
         holder = self.gateway.lock_holder(plan.store)
         if holder:
             raise StoreBusy(plan.store, holder=holder[0], since=holder[1])
-        if snap.fingerprint != plan.fingerprint:
+        if plan.fingerprint.startswith("baseline:"):  # an engine-free plan: is it still the store?
+            if not self.planner.fast.verify(plan):
+                raise StalePlan(plan.store)
+        elif snap.fingerprint != plan.fingerprint:
             raise StalePlan(plan.store)
 
     def apply(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None,
@@ -47,16 +50,20 @@ class Runner:
         program = self.planner.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(plan.store, program)
         self.gateway.keep_secrets(stack, secrets)
-        return self._run(
-            plan, operation, engine, secrets, emit, spec,
-            lambda translator: self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator),
-            lambda: self.outputs(Snapshot(plan.store, stack, self.gateway.outputs(stack))))
+
+        def up(translator) -> None:
+            self.planner.fast.forget(plan.store)  # whatever happens next, the old baseline is gone
+            self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator)
+            self.planner.fast.remember(spec, engine, translator.states.items())
+        return self._run(plan, operation, engine, secrets, emit, spec, up,
+                         lambda: self.outputs(Snapshot(plan.store, stack, self.gateway.outputs(stack))))
 
     def destroy(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None) -> ApplyResult:
         snap = snap or self.gateway.snapshot(plan.store)
         if not snap.exists:
             raise StoreNotFound(plan.store)
         self.check_current(snap, plan)
+        self.planner.fast.forget(plan.store)
         engine = registry().get(snap.outputs.get("engine"))  # None: resources are named by kind
         result = self._run(plan, "destroy", engine, snap.secrets or {}, emit, None,
                            lambda translator: self.gateway.destroy(snap.stack, translator=translator),

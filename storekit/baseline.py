@@ -60,6 +60,7 @@ class Baseline:
     spec: dict  # the resolved spec, StoreSpec.to_dict()
     engine_file: str  # the engine's source, re-hashed at every check
     objects: dict  # "apiVersion|kind|namespace|name" -> resourceVersion
+    names: dict  # the same keys -> [logical name in the stack, resource type]
 
     @property
     def digest(self) -> str:
@@ -168,11 +169,12 @@ def current(settings, slug: str) -> Baseline | None:
     return baseline if live(settings, slug, kinds_of(baseline.objects)) == baseline.objects else None
 
 
-def objects_from_outputs(outputs: Iterable[tuple[str, dict]]) -> dict[str, str] | None:
-    """Baseline objects from (resource type, engine outputs) pairs; None when any object
-    of a Kubernetes type cannot be keyed (unknown kind, no resourceVersion)."""
-    objects = {}
-    for resource_type, out in outputs:
+def index(resources: Iterable[tuple[str, str, dict]]) -> tuple[dict, dict] | None:
+    """From (logical name, resource type, engine outputs) triples: the objects (key ->
+    resourceVersion) and their names (key -> [logical name, type]). None when an object of
+    a Kubernetes type cannot be keyed (unknown kind, no resourceVersion)."""
+    objects, names = {}, {}
+    for name, resource_type, out in resources:
         if not resource_type.startswith("kubernetes:"):
             continue
         kinds = api_version_of(resource_type)
@@ -180,5 +182,6 @@ def objects_from_outputs(outputs: Iterable[tuple[str, dict]]) -> dict[str, str] 
         if kinds is None or not meta.get("resourceVersion") or not meta.get("name"):
             return None
         namespace = "" if kinds[1] in CLUSTER_SCOPED else meta.get("namespace", "")
-        objects[key(*kinds, namespace, meta["name"])] = meta["resourceVersion"]
-    return objects
+        k = key(*kinds, namespace, meta["name"])
+        objects[k], names[k] = meta["resourceVersion"], [name, resource_type]
+    return objects, names

@@ -131,14 +131,24 @@ class Storekit:
         return self.planner.resolve(spec)
 
     def spec_of(self, name: str) -> StoreSpec:
-        """The spec a store was last applied with (its recorded state)."""
+        """The spec a store was last applied with (its recorded state; from the store's
+        baseline when its live objects prove it current, see ``storekit.fastpath``)."""
+        recorded = self.planner.fast.recorded_spec(slugify(name) or name)
+        if recorded is not None:
+            return StoreSpec.from_dict(recorded)
         spec = self._snapshot(name).spec
         if spec is None:
             raise StoreNotFound(name)
         return spec
 
-    def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
-        """Preview what applying ``spec`` would change. Nothing is changed."""
+    def plan(self, spec: StoreSpec, *, refresh: bool | None = None) -> Plan:
+        """Preview what applying ``spec`` would change. Nothing is changed.
+
+        By default the engine runs (refreshing against the cluster) unless the store
+        provably matches ``spec`` without it (``storekit.fastpath``); ``refresh=True``
+        always runs the engine's refresh, ``refresh=False`` compares with the recorded
+        state only.
+        """
         return self.planner.plan(spec, refresh=refresh)
 
     def plan_destroy(self, name: str) -> Plan:
@@ -193,8 +203,13 @@ class Storekit:
 
         return objects_from_state(self._snapshot(name).deployment, reveal=reveal)
 
-    def drift(self, name: str) -> DriftReport:
-        """What changed in the cluster behind storekit's back (nothing is changed)."""
+    def drift(self, name: str, *, refresh: bool | None = None) -> DriftReport:
+        """What changed in the cluster behind storekit's back (nothing is changed); without
+        the engine when the live objects are provably those of the last apply, unless
+        ``refresh=True``."""
+        slug = slugify(name) or name
+        if refresh is not True and self.planner.fast.recorded_spec(slug) is not None:
+            return DriftReport(store=slug, changes=())
         snap = self._snapshot(name)
         if snap.spec is None:
             raise StoreNotFound(name)
@@ -293,12 +308,12 @@ class Storekit:
     # ---- fleets --------------------------------------------------------------------
 
     def plan_many(self, specs: Sequence[StoreSpec], *, parallel: int | None = None,
-                  refresh: bool = True) -> FleetResult:
+                  refresh: bool | None = None) -> FleetResult:
         return self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.plan(s, refresh=refresh)),
                            parallel)
 
     def plan_fleet(self, specs: Sequence[StoreSpec], *, prune: bool = False, parallel: int | None = None,
-                   refresh: bool = True) -> FleetPlan:
+                   refresh: bool | None = None) -> FleetPlan:
         """Plan every store of a fleet; with ``prune``, destroy stores the fleet lacks."""
         planned = self.plan_many(specs, parallel=parallel, refresh=refresh)
         plans = [i.plan for i in planned.items if i.plan is not None]

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from storekit import baseline
-from storekit.baseline import Baseline, api_version_of, objects_from_outputs
+from storekit.baseline import Baseline, api_version_of, index
 from storekit.kubelist import Unsupported, lister
 from storekit.settings import Settings
 
@@ -30,15 +30,16 @@ def test_api_versions_of_resource_types():
     assert api_version_of("pulumi:providers:kubernetes") is None
 
 
-def test_objects_from_engine_outputs():
-    outputs = [("pulumi:providers:kubernetes", {}),
-               ("kubernetes:core/v1:Namespace", {"metadata": {"name": "store-a", "resourceVersion": "5"}}),
-               ("kubernetes:apps/v1:Deployment",
+def test_index_of_engine_outputs():
+    outputs = [("cluster", "pulumi:providers:kubernetes", {}),
+               ("namespace", "kubernetes:core/v1:Namespace", {"metadata": {"name": "store-a", "resourceVersion": "5"}}),
+               ("mysql", "kubernetes:apps/v1:Deployment",
                 {"metadata": {"name": "mysql", "namespace": "store-a", "resourceVersion": "9"}})]
-    assert objects_from_outputs(outputs) == {"v1|Namespace||store-a": "5", "apps/v1|Deployment|store-a|mysql": "9"}
-    assert objects_from_outputs(outputs + [("kubernetes:core/v1:Secret", {"metadata": {"name": "x"}})]) is None
-    assert objects_from_outputs([("kubernetes:example.com/v1:Widget", {"metadata": {"name": "w",
-                                                                                     "resourceVersion": "1"}})]) is None
+    objects, names = index(outputs)
+    assert objects == {"v1|Namespace||store-a": "5", "apps/v1|Deployment|store-a|mysql": "9"}
+    assert names["apps/v1|Deployment|store-a|mysql"] == ["mysql", "kubernetes:apps/v1:Deployment"]
+    assert index(outputs + [("x", "kubernetes:core/v1:Secret", {"metadata": {"name": "x"}})]) is None
+    assert index([("w", "kubernetes:example.com/v1:Widget", {"metadata": {"name": "w", "resourceVersion": "1"}})]) is None
 
 
 def test_fingerprint_follows_spec_settings_and_engine_source(settings, tmp_path):
@@ -57,7 +58,7 @@ def test_fingerprint_follows_spec_settings_and_engine_source(settings, tmp_path)
 
 def test_baseline_file_round_trip(settings):
     b = Baseline(store="a", fingerprint="sha256:x", spec={"name": "A"}, engine_file="/e.py",
-                 objects={"v1|Namespace||store-a": "5"})
+                 objects={"v1|Namespace||store-a": "5"}, names={"v1|Namespace||store-a": ["namespace", "t"]})
     assert baseline.load(settings, "a") is None
     baseline.save(settings, b)
     assert baseline.load(settings, "a") == b and b.digest.startswith("baseline:")
