@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pulumi import automation as auto
 
 from .classify import json_diagnostics, translate
 from .errors import SpecError
 from .plan import fingerprint
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import pulumi_command, pulumi_env
+from .toolchain import LazyModule, pulumi_command, pulumi_env
+
+auto = LazyModule("pulumi.automation")
 
 PROJECT = "storekit"
 SECRETS_CONFIG_KEY = "storekit:secrets"

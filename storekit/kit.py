@@ -22,11 +22,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
-from . import ops
 from .applying import Runner
-from .catalog import Catalog
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
@@ -40,6 +38,10 @@ from .recorder import Actor, CatalogRecorder, os_user
 from .results import ApplyResult, DriftReport, FleetItem, FleetResult, StoreOutputs, StoreSummary
 from .settings import Settings
 from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
+
+if TYPE_CHECKING:  # loaded when used: the catalog (peewee) and the cluster client (lightkube)
+    from . import ops
+    from .catalog import Catalog
 
 
 class Storekit:
@@ -80,6 +82,8 @@ class Storekit:
     def catalog(self) -> Catalog:
         with self._catalog_guard:
             if self._catalog is None:
+                from .catalog import Catalog
+
                 self._catalog = Catalog.open(self.settings.db_url)
             return self._catalog
 
@@ -249,18 +253,24 @@ class Storekit:
     def health(self, name: str) -> ops.StoreHealth:
         """Pods, volumes and quota usage of a store, read live."""
         slug, namespace, engine = self._live(name)
+        from . import ops
+
         return ops.health(self._kube(), slug, namespace, engine.health_components if engine else ())
 
     def logs(self, name: str, component: str = "wordpress", *, tail: int | None = 200,
              since: int | None = None, follow: bool = False) -> Iterator[str]:
         """Log lines of a store's component (``wordpress``, ``mysql``) or of a named pod."""
         slug, namespace, _ = self._live(name)
+        from . import ops
+
         return ops.logs(self._kube(), namespace, component, tail=tail, since=since, follow=follow)
 
     def restart(self, name: str, component: str = "all", *, actor: Actor | None = None,
                 on_event: EventCallback | None = None) -> ops.RestartResult:
         """Rollout-restart the store's components (``all``, or one the engine declares) and
         wait until the new pods are ready."""
+        from . import ops
+
         slug = slugify(name) or name
         with self._audited("restart", slug, name, actor, {"component": component}):
             slug, namespace, engine = self._live(name)
