@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-engine bench-stores clean \
-	node node-tools node-down node-status test-node \
+	node node-tools node-down node-status test-node medusa-app test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
@@ -56,8 +56,12 @@ node-status: ## say whether the real node runs, with its pods
 test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, NetworkPolicy, metrics
 	@$(PY) -m pytest -m node $(PYTEST_ARGS)
 
-test-unit: venv ## fast tests only (no cluster)
-	@$(PY) -m pytest -m 'not cluster and not store_images and not node' $(PYTEST_ARGS)
+# The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
+# shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
+UNIT_MARKERS := not cluster and not image and not store_images and not redis and not shellcheck and not gcc and not node \
+	and not medusa
+test-unit: venv ## the fast tests: no tools, no cluster, under a minute
+	@$(PY) -m pytest -m '$(UNIT_MARKERS)' $(PYTEST_ARGS)
 
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
@@ -75,6 +79,14 @@ NODE_CONTAINERD ?= $(STOREKIT_HOME)/node/run/containerd/containerd.sock
 images: venv ## build the node's and the stores' images (pause, mariadb, wordpress, ...; cached) and import them if the node runs
 	@$(PY) kind/images.py build
 	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
+
+# The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
+# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa.
+medusa-app: ## build the Medusa app from npm (cached by its inputs) into $STOREKIT_HOME/medusa
+	@python3 kind/medusa_app.py build >/dev/null
+
+test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL: a real order from cart to checkout
+	@$(PY) -m pytest -m medusa $(PYTEST_ARGS)
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)

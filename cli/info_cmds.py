@@ -5,44 +5,39 @@ from __future__ import annotations
 import click
 
 from . import render
-from .main import AppContext, cli
+from storekit.vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
+
+from .context import AppContext
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
-@cli.command("list")
+@click.command("list")
 @json_option
 @click.pass_obj
 def list_cmd(app: AppContext, as_json):
-    """List the stores the state backend knows, with their catalog status.
+    """List the stores in the catalog, with their status (the same list the dashboard shows).
 
     \b
     Example:
       storekit list --json | jq '.[].slug'
     """
-    catalog = {s.slug: s for s in app.kit.catalog.stores()}
-    rows = []
-    for s in app.kit.list():
-        record = catalog.get(s.slug)
-        rows.append({"slug": s.slug, "name": record.name if record else None,
-                     "status": record.status if record else None,
-                     "tier": record.tier if record else None, "url": record.url if record else None,
-                     "resources": s.resource_count, "last_update": s.last_update,
-                     "updating": s.update_in_progress})
+    rows = [s.to_dict() for s in app.service.stores()]
     if as_json:
         click.echo(render.to_json(rows))
     elif rows:
-        click.echo(render.table(rows, ["slug", "name", "status", "tier", "url", "last_update"]))
+        click.echo(render.table(rows, ["slug", "name", "status", "tier", "url", "updated_at"],
+                                ["SLUG", "NAME", "STATUS", "TIER", "URL", "UPDATED"]))
     else:
         click.echo("No stores. Create one with: storekit apply NAME --email EMAIL")
 
 
-@cli.command("show")
+@click.command("show")
 @click.argument("name")
 @json_option
 @click.pass_obj
 def show_cmd(app: AppContext, name, as_json):
-    """Show a store: outputs, catalog record and recent timeline.
+    """Show a store: outputs, catalog record and its timeline (one line per step).
 
     \b
     Example:
@@ -50,11 +45,10 @@ def show_cmd(app: AppContext, name, as_json):
     """
     outputs = app.kit.outputs(name)
     record = app.kit.catalog.store(outputs.slug)
-    events = app.kit.catalog.events(outputs.slug)[-20:]
-    data = {"outputs": outputs.to_dict(), "catalog": record.to_dict() if record else None,
-            "events": [e.to_dict() for e in events]}
+    timeline = app.service.timeline(outputs.slug) if record else None
     if as_json:
-        click.echo(render.to_json(data))
+        click.echo(render.to_json({"outputs": outputs.to_dict(), "catalog": record.to_dict() if record else None,
+                                   "timeline": timeline.to_dict() if timeline else None}))
         return
     for key, value in outputs.to_dict().items():
         click.echo(f"{key + ':':<13}{'' if value is None else value}")
@@ -62,13 +56,12 @@ def show_cmd(app: AppContext, name, as_json):
         click.echo(f"{'created:':<13}{record.to_dict()['created_at']}")
         if record.error_message:
             click.echo(f"{'error:':<13}{record.error_message}")
-    if events:
+    if timeline and timeline.operations:
         click.echo("\nTimeline:")
-        click.echo(render.table([e.to_dict() for e in events], ["created_at", "step", "status", "resource",
-                                                                  "seconds"]))
+        click.echo(render.timeline_text(timeline, color=app.color))
 
 
-@cli.command("outputs")
+@click.command("outputs")
 @click.argument("name")
 @click.option("--reveal", is_flag=True, help="Also print the admin password.")
 @json_option
@@ -90,11 +83,12 @@ def outputs_cmd(app: AppContext, name, reveal, as_json):
             click.echo(f"{key + ':':<16}{'' if value is None else value}")
 
 
-@cli.command("audit")
+@click.command("audit")
 @click.option("--store", help="Only entries about this store (name or slug).")
 @click.option("--action", help="Only this action (apply, destroy, restart, reset-password, unlock).")
 @click.option("--since", help="Only entries newer than this: 30m, 2h, 7d or an ISO date.")
-@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, AUDIT_MAX_LIMIT), default=AUDIT_DEFAULT_LIMIT, show_default=True,
+              help="At most this many entries, newest first.")
 @json_option
 @click.pass_obj
 def audit_cmd(app: AppContext, store, action, since, limit, as_json):
@@ -105,11 +99,7 @@ def audit_cmd(app: AppContext, store, action, since, limit, as_json):
       storekit audit --store "My Shop" --since 1h
       storekit audit --action destroy --json
     """
-    from storekit.catalog import parse_since
-    from storekit.spec import slugify
-
-    entries = app.kit.catalog.audit_entries(store=slugify(store) if store else None, action=action,
-                                            since=parse_since(since), limit=limit)
+    entries = app.service.audit(store=store, action=action, since=since, limit=limit)
     rows = [e.to_dict() for e in entries]
     if as_json:
         click.echo(render.to_json(rows))
@@ -118,3 +108,6 @@ def audit_cmd(app: AppContext, store, action, since, limit, as_json):
                                        "ip_address"], ["TIME", "ACTION", "STORE", "ACTOR", "SOURCE", "OUTCOME", "IP"]))
     else:
         click.echo("No audit entries match.")
+
+
+COMMANDS = [list_cmd, show_cmd, outputs_cmd, audit_cmd]

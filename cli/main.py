@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import click
 
@@ -25,46 +23,32 @@ from storekit.errors import StorekitError
 from storekit.redact import redact_url
 from storekit.settings import SETTINGS, Settings
 
-if TYPE_CHECKING:  # the engine's SDK loads only when a command needs it (start-up time)
-    from storekit.kit import Storekit
+from .context import AppContext
 
 # Settings that get a global option (the rest: environment only, see `storekit config`).
 GLOBAL_OPTIONS = ("kubeconfig", "context", "state_url", "db_url", "parallel")
 
 
-@dataclass
-class AppContext:
-    overrides: dict
-    color: bool
-    debug: bool
-    _kit: Storekit | None = field(default=None, repr=False)
+def _plugged() -> dict:
+    """Commands other packages add through the ``storekit.commands`` entry points (the web
+    app adds ``serve``), by name; loaded only when used."""
+    from importlib.metadata import entry_points
 
-    @property
-    def settings(self) -> Settings:
-        return self.kit.settings
-
-    @property
-    def kit(self) -> Storekit:
-        if self._kit is None:
-            from storekit.kit import Storekit
-            from storekit.recorder import Actor
-
-            settings = Settings.load(self.overrides)
-            self._kit = Storekit(settings, actor=Actor(name=_user(), source="cli"))
-        return self._kit
-
-
-def _user() -> str:
-    import getpass
-
-    try:
-        return os.environ.get("STOREKIT_ACTOR") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return {ep.name: ep for ep in entry_points(group="storekit.commands")}
 
 
 class StorekitGroup(click.Group):
-    """Turns library errors into one clear line and the error's exit code."""
+    """Turns library errors into one clear line and the error's exit code; finds the
+    commands other packages plug in."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_plugged()))
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugged := _plugged()):
+            command = plugged[name].load()
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -159,4 +143,13 @@ def main() -> None:
     cli(prog_name="storekit")
 
 
-from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds  # noqa: E402,F401 - they register their commands
+def _register() -> None:
+    from . import info_cmds, manifest_cmds, ops_cmds, serve_cmds, store_cmds, token_cmds
+
+    for module in (store_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+
+_register()

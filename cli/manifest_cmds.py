@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from . import render
-from .main import AppContext, cli
+from .context import AppContext
 
 
-@cli.command("render")
+@click.command("render")
 @click.argument("name")
 @click.option("--reveal", is_flag=True, help="Show secret values (passwords, salts) instead of (sensitive).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects instead of YAML.")
@@ -29,3 +29,6 @@ def render_cmd(app: AppContext, name, reveal, as_json):
 
     objects = app.kit.manifests(name, reveal=reveal)
     click.echo(render.to_json(objects) if as_json else to_yaml(objects), nl=as_json)
+
+
+COMMANDS = [render_cmd]

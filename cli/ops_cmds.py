@@ -7,8 +7,7 @@ import click
 from storekit.engines import components
 
 from . import render
-from .main import AppContext, cli
-from .store_cmds import confirm
+from .context import AppContext, confirm
 
 
 def _age(seconds: int) -> str:
@@ -18,7 +17,7 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
-@cli.command("health")
+@click.command("health")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -46,7 +45,7 @@ def health_cmd(ctx, name, as_json):
         ctx.exit(1)
 
 
-@cli.command("logs")
+@click.command("logs")
 @click.argument("name")
 @click.argument("component", default="wordpress")
 @click.option("--tail", type=click.IntRange(0, None), default=200, show_default=True, help="Lines from the end.")
@@ -65,7 +64,7 @@ def logs_cmd(app: AppContext, name, component, tail, since, follow):
         click.echo(line, nl=not line.endswith("\n"))
 
 
-@cli.command("restart")
+@click.command("restart")
 @click.argument("name")
 @click.option("--component", type=click.Choice(["all", *components()]), default="all", show_default=True,
               help="What to restart: all of the store's components, or one.")
@@ -78,10 +77,10 @@ def restart_cmd(app: AppContext, name, component):
       storekit restart "My Shop" --component wordpress
     """
     click.echo(f"Restarting {component} of store '{name}' ...", err=True)
-    click.echo(app.kit.restart(name, component).text)
+    click.echo(app.service.restart(name, component, app.kit.actor, now=True).text)
 
 
-@cli.command("reset-password")
+@click.command("reset-password")
 @click.argument("name")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -94,12 +93,12 @@ def reset_password_cmd(app: AppContext, name, auto_approve):
     """
     click.echo(f"This replaces the admin password of store '{name}'.", err=True)
     confirm(app, auto_approve)
-    password = app.kit.reset_admin_password(name)
+    password = app.service.reset_password(name, app.kit.actor, now=True)
     click.echo("New admin password (shown once; `storekit outputs NAME --reveal` shows it again):")
     click.echo(password)
 
 
-@cli.command("unlock")
+@click.command("unlock")
 @click.argument("name")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
@@ -114,3 +113,6 @@ def unlock_cmd(app: AppContext, name, auto_approve):
     confirm(app, auto_approve)
     app.kit.unlock(name)
     click.echo("Lock cleared.")
+
+
+COMMANDS = [health_cmd, logs_cmd, restart_cmd, reset_password_cmd, unlock_cmd]

@@ -1,5 +1,9 @@
-"""Renderers: plans, results, events and tables as text. The differ lives in the library;
-these only turn its data into lines (the JSON view is ``Plan.to_dict()``)."""
+"""The text renderer: the library's views (``storekit.views``) as terminal lines, with colour.
+
+Nothing here decides what a plan, an event or a timeline says; it only paints the lines
+the library computed, and lays out tables. The JSON renderer is ``to_json`` of a result's
+``to_dict()``; the dashboard's HTML templates read the same views.
+"""
 
 from __future__ import annotations
 
@@ -8,85 +12,36 @@ from typing import Any, Iterable, Sequence
 
 import click
 
-from storekit.events import (Event, OperationFinished, OperationStarted, ResourceFailed,
-                             ResourceFinished, ResourceStarted)
-from storekit.plan import Plan, ResourceChange
+from storekit.events import Event
+from storekit.plan import Plan
+from storekit.timeline import Timeline
+from storekit.views import Line, event_text, plan_view, timeline_view
 
-COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan"}
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, str):
-        return v if v == "(sensitive)" else json.dumps(v)
-    if v is None:
-        return "(none)"
-    text = json.dumps(v, sort_keys=True, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan", "!": "yellow",
+          "✓": "green", "✗": "red", "…": "yellow"}
 
 
-def _paint(text: str, symbol: str, color: bool) -> str:
-    return click.style(text, fg=COLORS.get(symbol)) if color else text
+def _paint(line: Line, color: bool) -> str:
+    text = line.render()
+    if color and line.symbol in COLORS and line.kind in ("resource", "property", "summary", "drift", "step"):
+        return click.style(text, fg=COLORS[line.symbol])
+    return text
 
 
-def change_lines(change: ResourceChange, *, color: bool, indent: str = "  ") -> list[str]:
-    """``~ Deployment wordpress`` and, below it, each changed property: before -> after."""
-    sym = change.symbol
-    head = f"{indent}{sym:>3} {change.kind:<22} {change.kube_name or change.name}"
-    if change.op == "replace" and change.replace_reasons:
-        head += f"   (replaced: {', '.join(change.replace_reasons)} changed)"
-    lines = [_paint(head, sym, color)]
-    for p in change.properties:
-        psym = {"add": "+", "delete": "-"}.get(p.kind, "~")
-        note = "   # forces replacement" if p.forces_replacement else ""
-        if p.kind == "add":
-            text = f"{p.path}: {_value(p.after)}"
-        elif p.kind == "delete":
-            text = f"{p.path}: {_value(p.before)}"
-        else:
-            text = f"{p.path}: {_value(p.before)} -> {_value(p.after)}"
-        lines.append(_paint(f"{indent}        {psym} {text}{note}", psym, color))
-    return lines
-
-
-def drift_line(change: ResourceChange) -> str:
-    what = "was deleted" if change.op == "create" else "was changed"
-    return f"  {change.kind} {change.kube_name or change.name} {what} outside storekit"
+def lines_text(lines: Iterable[Line], *, color: bool = False) -> str:
+    return "\n".join(_paint(line, color) for line in lines)
 
 
 def plan_text(plan: Plan, *, color: bool = False) -> str:
-    lines: list[str] = []
-    if plan.drift:
-        lines.append(f"Drift: objects of store '{plan.store}' changed outside storekit (apply restores them):")
-        lines.extend(drift_line(c) for c in plan.drift)
-        lines.append("")
-    changed = [c for c in plan.changes if c.op not in ("same", "read")]
-    if changed:
-        verb = {"destroy": "destroy", "create": "create"}.get(plan.action, "change")
-        lines.append(f"storekit will {verb} store '{plan.store}':")
-        lines.append("")
-        for c in changed:
-            lines.extend(change_lines(c, color=color))
-        lines.append("")
-        lines.append(_paint(plan.summary.text, "~", color))
-    else:
-        lines.append(f"No changes. Store '{plan.store}' matches its spec.")
-    return "\n".join(lines)
+    return lines_text(plan_view(plan), color=color)
+
+
+def timeline_text(timeline: Timeline, *, color: bool = False) -> str:
+    return lines_text(timeline_view(timeline), color=color)
 
 
 def event_line(event: Event) -> str | None:
-    """One progress line for a live event (None for events not shown)."""
-    if isinstance(event, ResourceStarted):
-        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} ..."
-    if isinstance(event, ResourceFinished):
-        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} done ({event.seconds:.1f}s)"
-    if isinstance(event, ResourceFailed):
-        return f"{event.step}: {event.op} {event.type.rsplit(':', 1)[-1]} {event.resource} FAILED ({event.seconds:.1f}s): {event.message}"
-    if isinstance(event, OperationStarted):
-        return f"{event.operation.capitalize()} of store '{event.store}' started"
-    if isinstance(event, OperationFinished):
-        state = "finished" if event.ok else "failed"
-        return f"{event.operation.capitalize()} of store '{event.store}' {state} in {event.seconds:.1f}s"
-    return None
+    return event_text(event)
 
 
 def to_json(data: Any) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-
 import click
 
 from storekit.errors import SpecError, StoreNotFound
@@ -12,9 +9,10 @@ from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
 from storekit.engines import registry, tier_names
 from storekit.spec import StoreSpec
+from storekit.views import drift_text
 
 from . import render
-from .main import AppContext, cli
+from .context import AppContext, Progress, confirm
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print a JSON document (see docs/plan-format.md) instead of text.")
@@ -66,7 +64,7 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
         click.echo(render.plan_text(plan, color=app.color))
 
 
-@cli.command("plan")
+@click.command("plan")
 @click.argument("name", required=False)
 @click.option("-f", "--file", type=click.Path(dir_okay=False), help="Fleet file (YAML) declaring many stores.")
 @click.option("--prune", is_flag=True, help="With -f: also plan to destroy stores the file does not list.")
@@ -116,35 +114,6 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
         ctx.exit(2)
 
 
-def confirm(app: AppContext, auto_approve: bool) -> None:
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise click.UsageError("refusing to apply without confirmation: there is no terminal to ask on; "
-                               "review the plan and pass --auto-approve")
-    answer = click.prompt("\nDo you want to apply these changes? Only 'yes' will be accepted",
-                          default="", show_default=False)
-    if answer != "yes":
-        click.echo("Apply cancelled.")
-        raise click.exceptions.Exit(1)
-
-
-class Progress:
-    """Live progress lines for events; thread-safe (fleets apply in parallel)."""
-
-    def __init__(self, enabled: bool, prefix: bool):
-        self.enabled, self.prefix = enabled, prefix
-        self.lock = threading.Lock()
-
-    def __call__(self, event) -> None:
-        if not self.enabled:
-            return
-        line = render.event_line(event)
-        if line:
-            with self.lock:
-                click.echo(f"[{event.store}] {line}" if self.prefix else line, err=True)
-
-
 def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool) -> None:
     if isinstance(plan, FleetPlan):
         progress = Progress(not as_json, prefix=True)
@@ -179,7 +148,7 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
                    f"\nAdmin:     {o.admin_user} (password: storekit outputs {o.slug} --reveal)")
 
 
-@cli.command("apply")
+@click.command("apply")
 @click.argument("target", required=False, metavar="[PLAN_FILE | NAME]")
 @click.option("-f", "--file", type=click.Path(dir_okay=False), help="Fleet file (YAML) declaring many stores.")
 @click.option("--prune", is_flag=True, help="With -f: also destroy stores the file does not list.")
@@ -219,7 +188,7 @@ def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve:
     apply_and_report(app, ctx, plan, as_json)
 
 
-@cli.command("destroy")
+@click.command("destroy")
 @click.argument("name")
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for 'yes'.")
 @json_option
@@ -235,7 +204,7 @@ def destroy_cmd(ctx, name, auto_approve, as_json):
     review_and_apply(app, ctx, app.kit.plan_destroy(name), auto_approve, as_json)
 
 
-@cli.command("drift")
+@click.command("drift")
 @click.argument("name")
 @click.option("--refresh", is_flag=True, help="Always run the engine's refresh (by default it is skipped "
                                               "when the live objects provably are those of the last apply).")
@@ -256,9 +225,12 @@ def drift_cmd(ctx, name, refresh, as_json, detailed_exitcode):
     elif report.has_drift:
         click.echo(f"Store '{report.store}' drifted:")
         for c in report.changes:
-            click.echo(render.drift_line(c))
+            click.echo("  " + drift_text(c))
         click.echo("Run `storekit apply` for the store to restore it.")
     else:
         click.echo(f"No drift: store '{report.store}' matches its recorded state.")
     if detailed_exitcode and report.has_drift:
         ctx.exit(2)
+
+
+COMMANDS = [plan_cmd, apply_cmd, destroy_cmd, drift_cmd]

@@ -194,10 +194,10 @@ apply_addons() { # before kubelet starts: its pods wait for the node; the DNS Se
 
 # ---- processes ----------------------------------------------------------------------------
 
-cgroup_setup() { # the cgroup storekit-node in every v1 hierarchy (kubelet's cgroupRoot)
+cgroup_setup() { # the cgroup storekit-node in every v1 hierarchy, name=systemd too (kubelet's cgroupRoot)
   local h
   for h in /sys/fs/cgroup/*/; do
-    case $h in */unified/|*/systemd/) continue ;; esac
+    case $h in */unified/) continue ;; esac
     mkdir -p "$h$CGROUP/daemons"
   done
   if [ -f "/sys/fs/cgroup/cpuset/$CGROUP/cpuset.cpus" ]; then
@@ -342,7 +342,9 @@ down() {
     if [ -d "$h" ]; then find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   if [ -e "/run/netns/$NETNS" ]; then ip netns delete "$NETNS"; fi
-  ip link del "$HOST_IF" 2>/dev/null || true  # gone with the namespace; routes go with it
+  # The veth pair (and the routes through it) goes when the namespace is freed; make sure.
+  wait_for 10 "the interface $HOST_IF to go" bash -c "! ip link show $HOST_IF >/dev/null 2>&1" \
+    || ip link del "$HOST_IF" 2>/dev/null || true
   if [ -f "$RUN/made-run-netns-mount" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
     umount /run/netns 2>/dev/null || true; rmdir /run/netns 2>/dev/null || true
   fi

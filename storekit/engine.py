@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .errors import EngineUnavailable
-
 __all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
 
 
@@ -86,16 +84,6 @@ class Engine:
     generate_secrets: Callable[[], dict[str, str]] = _no_secrets  # made once per store
     # Steps shown in timelines, in order, and which resource types or names belong to each.
     steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def require_available(self) -> "Engine":
-        if not self.available or self.program is None:
-            from .engines import available_engines
-
-            raise EngineUnavailable(
-                f"the '{self.name}' engine is not available yet: {self.unavailable_reason}",
-                hint=f"Use one of: {', '.join(available_engines())}.",
-            )
-        return self
 
     @property
     def tier_names(self) -> list[str]:

@@ -164,13 +164,13 @@ class StackGateway:
         return Snapshot(slug=slug, stack=stack, outputs=outputs, deployment=deployment,
                         config_secrets=config_secrets)
 
-    def refreshed(self, snap: Snapshot) -> Snapshot:
-        """The same stack's deployment read again (after another process may have changed it)."""
-        if snap.stack is None:
-            return self.snapshot(snap.slug)
-        with self._engine(snap.slug):
-            snap.deployment = snap.stack.export_stack().deployment or {}
-        return snap
+    def fingerprint(self, slug: str) -> str:
+        """The fingerprint of the stack's recorded state, read now (``absent`` without a stack)."""
+        stack = self.select(slug)
+        if stack is None:
+            return fingerprint(None)
+        with self._engine(slug):
+            return fingerprint(stack.export_stack().deployment or {})
 
     def create(self, slug: str, program: Callable) -> auto.Stack:
         with self._engine(slug):

@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,9 +64,49 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
     if job.kind == "restart":
         return kit.restart(job.store, payload.get("component", "all"), actor=actor)
     if job.kind == "reset-password":
-        kit.reset_admin_password(job.store, actor=actor)  # shown by an explicit reveal, never kept here
-        return None
+        return kit.reset_admin_password(job.store, actor=actor)  # workers drop it: read by an explicit reveal
     raise SpecError([("kind", f"no runner for jobs of kind {job.kind!r}")], subject="job")
+
+
+@contextmanager
+def _heartbeat(queue, job_id: int):
+    """Beat every few seconds while the block runs, so recovery knows the job is alive."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(HEARTBEAT_SECONDS):
+            queue.heartbeat(job_id)
+    threading.Thread(target=beat, daemon=True, name=f"storekit-heartbeat-{job_id}").start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def run_job(kit: Storekit, job: JobRecord, actor: Actor, *, busy_requeues: bool = False):
+    """Run a claimed (running) job with heartbeats and record how it ended; its result.
+
+    Errors are recorded on the job and raised again. With ``busy_requeues`` (workers), a
+    store another process is changing puts the job back in the queue instead.
+    """
+    queue = kit.catalog.jobs
+    try:
+        with _heartbeat(queue, job.id):
+            result = execute(kit, job, actor)
+    except StoreBusy as e:
+        if busy_requeues:
+            queue.requeue(job.id, error=e.message)
+        else:
+            queue.finish(job.id, error=str(e))
+        raise
+    except StorekitError as e:
+        queue.finish(job.id, error=str(e))
+        raise
+    except Exception as e:
+        queue.finish(job.id, error=f"internal error: {type(e).__name__}: {e}")
+        raise
+    queue.finish(job.id)
+    return result
 
 
 def _lock_holder_process(holder: str) -> tuple[str, int] | None:
@@ -160,29 +201,15 @@ class WorkerPool:
             self.run(job)
 
     def run(self, job: JobRecord) -> None:
-        beat = threading.Event()
-
-        def heartbeat():
-            while not beat.wait(HEARTBEAT_SECONDS):
-                self.queue.heartbeat(job.id)
-        pulse = threading.Thread(target=heartbeat, daemon=True)
-        pulse.start()
         actor = Actor(name=job.actor, source=job.source, ip=job.ip_address)
         log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store, job.attempts, job.actor)
         try:
-            execute(self.kit, job, actor)
-            self.queue.finish(job.id)
+            run_job(self.kit, job, actor, busy_requeues=True)
             log.info("job %s: %s %s succeeded", job.id, job.kind, job.store)
-        except StoreBusy as e:
-            # Another process changes this store right now: try again later.
-            self.queue.requeue(job.id, error=e.message)
+        except StoreBusy:
             log.info("job %s: %s is busy, queued again", job.id, job.store)
             self._stop.wait(self.poll * 5)
         except StorekitError as e:
-            self.queue.finish(job.id, error=str(e))
             log.warning("job %s: %s %s failed: %s", job.id, job.kind, job.store, e)
-        except Exception as e:  # a bug must fail the job, not kill the worker
-            self.queue.finish(job.id, error=f"internal error: {type(e).__name__}: {e}")
+        except Exception:  # a bug must fail the job, not kill the worker
             log.exception("job %s: internal error", job.id)
-        finally:
-            beat.set()

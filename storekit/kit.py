@@ -98,7 +98,7 @@ class Storekit:
         return emit
 
     @contextmanager
-    def _audited(self, action: str, slug: str, name: str | None, actor: Actor | None, details: dict):
+    def audited(self, action: str, slug: str, name: str | None, actor: Actor | None, details: dict):
         """Emit one ``Audited`` event for a mutating call, whatever its outcome."""
         actor = actor or self.actor
         emit = self._emitter(None)
@@ -165,7 +165,7 @@ class Storekit:
         """Apply a plan (refusing a stale one) or plan-and-apply a spec."""
         slug = target.store if isinstance(target, Plan) else target.slug
         action = target.action if isinstance(target, Plan) else "apply"
-        with self._audited("destroy" if action == "destroy" else "apply", slug, target.name, actor, {}) as details:
+        with self.audited("destroy" if action == "destroy" else "apply", slug, target.name, actor, {}) as details:
             plan = target if isinstance(target, Plan) else self.plan(target)
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
@@ -181,7 +181,7 @@ class Storekit:
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
                 actor: Actor | None = None) -> ApplyResult:
         """Remove every object of the store and its stack."""
-        with self._audited("destroy", slugify(name) or name, name, actor, {}) as details:
+        with self.audited("destroy", slugify(name) or name, name, actor, {}) as details:
             snap = self._snapshot(name)
             plan = self.planner.plan_destroy(snap)
             details.update(action="destroy", summary=plan.summary.text)
@@ -228,7 +228,7 @@ class Storekit:
 
     def unlock(self, name: str, *, actor: Actor | None = None) -> None:
         """Clear a stuck lock left by a crashed process (``pulumi cancel``)."""
-        with self._audited("unlock", slugify(name) or name, name, actor, {}):
+        with self.audited("unlock", slugify(name) or name, name, actor, {}):
             stack = self.gateway.select(slugify(name) or name)  # only select: the stack is locked
             if stack is None:
                 raise StoreNotFound(name)
@@ -272,7 +272,7 @@ class Storekit:
         from . import ops
 
         slug = slugify(name) or name
-        with self._audited("restart", slug, name, actor, {"component": component}):
+        with self.audited("restart", slug, name, actor, {"component": component}):
             slug, namespace, engine = self._live(name)
             known = engine.components if engine else ()
             if component != "all" and component not in known:
@@ -281,7 +281,7 @@ class Storekit:
             components = known if component == "all" else (component,)
             emit = self._emitter(on_event)
             with self._store_lock(slug):
-                emit(OperationStarted(store=slug, operation="restart", steps=tuple(components)))
+                emit(OperationStarted(store=slug, operation="restart"))
                 started = time.monotonic()
                 try:
                     done = ops.restart(self._kube(), namespace, components, timeout=self.settings.timeout)
@@ -303,7 +303,7 @@ class Storekit:
         change, and the engine's setup runs again to set it.
         """
         slug = slugify(name) or name
-        with self._audited("reset-password", slug, name, actor, {}):
+        with self.audited("reset-password", slug, name, actor, {}):
             with self._store_lock(slug):
                 snap = self._snapshot(name)
                 if snap.spec is None:

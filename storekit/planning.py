@@ -8,8 +8,8 @@ plan leaves nothing behind. Nothing here writes the catalog or changes a store.
 from __future__ import annotations
 
 from .engine import Engine, ProgramContext
-from .engines import get_engine
-from .errors import SpecError
+from .engines import available_engines, get_engine
+from .errors import EngineUnavailable, SpecError
 from .events import urn_name
 from .fastpath import FastPath
 from .gateway import Snapshot, StackGateway
@@ -32,7 +32,10 @@ class Planner:
         if problems:
             raise SpecError(problems)
         engine = get_engine(spec.engine)
-        return spec.resolve(self.settings), engine.require_available()
+        if not engine.available or engine.program is None:
+            raise EngineUnavailable(f"the '{engine.name}' engine is not available yet: {engine.unavailable_reason}",
+                                    hint=f"Use one of: {', '.join(available_engines())}.")
+        return spec.resolve(self.settings), engine
 
     def program(self, spec: StoreSpec, engine: Engine, secrets: dict[str, str]):
         return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,

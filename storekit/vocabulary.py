@@ -8,3 +8,6 @@ STORE_STATUSES = ("pending", "provisioning", "ready", "failed", "deleting", "del
 JOB_KINDS = ("create", "update", "destroy", "restart", "reset-password")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 TOKEN_ROLES = ("viewer", "admin")
+# One set of audit limits for every edge: a page holds this many entries by default, and at most that many.
+AUDIT_DEFAULT_LIMIT = 100
+AUDIT_MAX_LIMIT = 1000

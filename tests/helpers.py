@@ -43,15 +43,15 @@ def service_account_folder(folder: Path, kubeconfig: str, token: str, namespace:
     return host, port
 
 
-def web_app(settings, tmp_path, **config):
-    """A dashboard app on its own SQLite catalog under ``tmp_path``, with an admin and a
-    viewer token (``app.admin_token``, ``app.viewer_token``)."""
+def web_app(settings, tmp_path, *, db_url: str | None = None, **config):
+    """A dashboard app on its own catalog (``db_url``, default SQLite under ``tmp_path``),
+    with an admin and a viewer token (``app.admin_token``, ``app.viewer_token``)."""
     from storekit.kit import Storekit
     from storekit.recorder import Actor
     from storekit.webapp import create_app
     from storekit.tokens import create_token, ensure_admin_token
 
-    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
+    local = settings.replace(db_url=db_url or f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
     kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
     app = create_app({"TESTING": True, "SETTINGS": local, "KIT": kit, "SECRET_KEY": "test",
                       "CREATE_LIMIT": "100 per minute", **config})

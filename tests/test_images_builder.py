@@ -104,6 +104,7 @@ def test_layers_are_deterministic_and_keep_numeric_owners(images, tmp_path):
     assert {m.mtime for m in members.values()} == {images.EPOCH}
 
 
+@pytest.mark.gcc
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc (Debian's) compiles the pause program")
 def test_binary_image_archive_for_ctr_and_docker_and_a_free_rebuild(images):
     _recipe(images, "pause", (ROOT / "kind/images/pause/image.yaml").read_text(),

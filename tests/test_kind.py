@@ -19,6 +19,7 @@ KIND = ROOT / "kind"
 MANIFESTS = sorted((KIND / "ingress").glob("traefik-v*.yaml"))
 
 
+@pytest.mark.shellcheck
 def test_every_script_passes_shellcheck():
     scripts = sorted(KIND.glob("**/*.sh")) + [ROOT / ".ci" / "run"]
     result = subprocess.run(["shellcheck", "-x", *map(str, scripts)], capture_output=True, text=True, cwd=ROOT)

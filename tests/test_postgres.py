@@ -1,63 +1,23 @@
 """The production data path: the catalog and the Pulumi stack state on a real PostgreSQL.
 
 values-prod.yaml points both at PostgreSQL, so a store's whole life runs here against a
-server from Debian's packages (started for the test on loopback, as the `postgres` user),
+server from Debian's packages (the `postgres` fixture of conftest.py: loopback, as the `postgres` user),
 with the real engine and plugin on the local cluster. The job queue's atomic claim is
 checked on PostgreSQL too: two workers racing for the same jobs take each exactly once.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import uuid
-from pathlib import Path
 
 import psycopg2
 import pytest
-from helpers import free_port
 
 from storekit import Storekit, StoreSpec
 from storekit.recorder import Actor
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL server on 127.0.0.1; yields a function making a database."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins or os.geteuid() != 0:
-        pytest.fail("needs Debian's postgresql and root to run it as `postgres` (make packages)", pytrace=False)
-    bindir = os.path.dirname(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="storekit-pg-"))  # pytest's folders are root's alone
-    shutil.chown(root, "postgres")
-    port = free_port()
-
-    def as_postgres(*args: str) -> None:
-        result = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
-                                cwd=root, timeout=120)
-        assert result.returncode == 0, result.stdout + result.stderr
-    as_postgres(f"{bindir}/initdb", "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
-    as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
-                "-o", f"-p {port} -h 127.0.0.1 -k {root}")
-
-    def database(name: str) -> str:
-        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        return f"postgres@127.0.0.1:{port}/{name}"
-    try:
-        yield database
-    finally:
-        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _query(address: str, sql: str) -> list[tuple]:

@@ -20,6 +20,8 @@ import urllib.request
 import pytest
 from helpers import free_port
 
+pytestmark = pytest.mark.redis
+
 
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout

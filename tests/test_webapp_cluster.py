@@ -54,12 +54,41 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         assert health["healthy"]
         logs = client.get(f"/api/stores/{slug}/logs/wordpress?tail=5", headers=h).json
         assert logs["lines"] and "simulated" in logs["lines"][-1]
-        assert client.post(f"/api/stores/{slug}/actions/restart", json={"component": "mysql"},
-                           headers=h).json["restarted"] == ["mysql"]
-        reset = client.post(f"/api/stores/{slug}/actions/reset-password", headers=h).json
-        assert reset["admin_password"] == kit.reveal_admin_password(slug)
-        plan = client.post(f"/api/stores/{slug}/plan", json={"tier": "medium"}, headers=h).json
-        assert plan["summary"]["change"] == 6 and plan["action"] == "update"
+        # Restart and password reset are jobs, with their lines in the timeline.
+        def finished(job):
+            wait_for(lambda: client.get(f"/api/jobs/{job['id']}", headers=h).json["status"] in ("succeeded", "failed"))
+            return client.get(f"/api/jobs/{job['id']}", headers=h).json
+        r = client.post(f"/api/stores/{slug}/actions/restart", json={"component": "mysql"}, headers=h)
+        assert r.status_code == 202 and r.json["job"]["kind"] == "restart"
+        assert finished(r.json["job"])["status"] == "succeeded"
+        before = kit.reveal_admin_password(slug)
+        r = client.post(f"/api/stores/{slug}/actions/reset-password", headers=h)
+        assert r.status_code == 202 and "admin_password" not in r.json
+        assert finished(r.json["job"])["status"] == "succeeded"
+        reset = client.post(f"/api/stores/{slug}/actions/reveal-password", headers=h).json
+        assert reset["admin_password"] == kit.reveal_admin_password(slug) != before
+        kinds = [o["kind"] for o in client.get(f"/api/stores/{slug}/events", headers=h).json["timeline"]["operations"]]
+        assert kinds[:3] == ["reset-password", "restart", "apply"]
+
+        # The API and the CLI list the same stores, from the same catalog.
+        from click.testing import CliRunner
+        from storekit.cli.main import cli
+        listed = CliRunner().invoke(cli, ["--db-url", local.db_url, "--state-url", local.state_url, "list", "--json"])
+        api_stores = client.get("/api/stores", headers=h).json["stores"]
+        assert [s["slug"] for s in json.loads(listed.output)] == [s["slug"] for s in api_stores] == [slug]
+
+        # The change applied is exactly the plan shown; a stale plan is refused with a fresh one.
+        shown = client.post(f"/api/stores/{slug}/plan", json={"tier": "medium"}, headers=h).json
+        assert shown["summary"]["change"] == 6 and shown["action"] == "update" and shown["plan_id"]
+        kit.apply(kit.spec_of(slug).with_changes(admin_email="other@example.com"))  # someone changes it
+        r = client.patch(f"/api/stores/{slug}", json={"plan_id": shown["plan_id"]}, headers=h)
+        assert r.status_code == 409 and r.json["error"] == "stale_plan", r.json
+        fresh = r.json["plan"]
+        assert fresh["plan_id"] != shown["plan_id"] and fresh["fingerprint"] != shown["fingerprint"]
+        r = client.patch(f"/api/stores/{slug}", json={"plan_id": fresh["plan_id"]}, headers=h)
+        assert r.status_code == 202
+        assert finished(r.json["job"])["status"] == "succeeded"
+        assert kit.outputs(slug).tier == "medium"
 
         r = client.delete(f"/api/stores/{slug}", headers=h)
         assert r.status_code == 202
@@ -69,7 +98,9 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         assert client.get(f"/api/stores/{slug}", headers=h).status_code == 404
 
         actions = [e["action"] for e in client.get(f"/api/audit?store={slug}", headers=h).json["entries"]]
-        assert actions == ["destroy", "delete-requested", "reset-password", "restart", "apply", "create-requested"]
+        assert actions == ["destroy", "destroy-requested", "apply", "update-requested", "apply", "reveal-password",
+                           "reset-password", "reset-password-requested", "restart", "restart-requested", "apply",
+                           "create-requested"]
         assert reset["admin_password"] not in json.dumps(client.get("/api/audit", headers=h).json)
     finally:
         app.extensions["storekit.workers"].stop(timeout=5)

@@ -10,6 +10,7 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 
 from __future__ import annotations
 
+import os
 import secrets
 from flask import Flask, abort, g
 from peewee import OperationalError
@@ -17,10 +18,12 @@ from peewee import OperationalError
 from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.redact import redact_text
+from storekit.service import StoreService
 from storekit.settings import Settings
 
+from . import sessions
 from .extensions import limiter
-from .guards import BoundedClientAddress, NameConverter, SlugConverter, no_store
+from .guards import BoundedClientAddress, NameConverter, SlugConverter, TokenNameConverter, no_store
 
 DEFAULTS = {
     "MAX_STORES": 10,
@@ -39,6 +42,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     "MAX_FORM_PARTS": 100,
+    "SESSION_HOURS": 12,  # a dashboard login lasts at most this long
 }
 
 
@@ -46,8 +50,9 @@ def _secret_key(settings: Settings) -> str:
     path = settings.home_path / "webapp-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -61,10 +66,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):  # Flask's default is None: sessions need a real key
         app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    app.url_map.converters.update(slug=SlugConverter, name=NameConverter)
+    sessions.init_app(app)
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter)
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
+    app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
@@ -88,12 +95,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     def close_db(_exc):
         kit.catalog.close()
 
-    from . import api, auth, errors, health, ui
+    from . import api, auth, errors, health, tokens_api, ui
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(tokens_api.bp)
     app.register_blueprint(ui.bp)
 
     @app.after_request

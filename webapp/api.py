@@ -1,16 +1,22 @@
-"""The REST API under /api (see /api/openapi.json). Bearer tokens; JSON in and out."""
+"""The REST API under /api (see /api/openapi.json). Bearer tokens; JSON in and out.
+
+Every route is a few lines over the library's service layer (``storekit.service``), the
+one the CLI uses: the same store list, the same desired spec, the same audit limits.
+Long work is a job (202 with the job); ``GET /api/jobs/<id>`` follows it.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify
 
-from storekit.catalog import parse_since
+from storekit.errors import SpecError
+from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
-from . import service
 from .auth import actor, require
-from .extensions import caller_key, limiter, plan_limit
-from .guards import int_arg, json_body, string_fields, text_arg
+from .extensions import action_limit, caller_key, limiter, plan_limit
+from .guards import int_arg, json_body, text_arg
 from .openapi import SPEC
+from .service import fields, svc
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
@@ -18,10 +24,6 @@ MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
 
 def _create_limit() -> str:
     return current_app.config["CREATE_LIMIT"]
-
-
-def _action_limit() -> str:
-    return current_app.config["ACTION_LIMIT"]
 
 
 @bp.get("/openapi.json")
@@ -32,68 +34,74 @@ def openapi():
 @bp.get("/stores")
 @require("viewer")
 def list_stores():
-    stores = [s.to_dict() for s in g.kit.catalog.stores()]
-    return jsonify(stores=stores, queue=service.queue().counts())
+    return jsonify(stores=[s.to_dict() for s in svc().stores()], queue=svc().queue())
 
 
 @bp.post("/stores")
 @require("admin")
 @limiter.limit(_create_limit)
 def create_store():
-    store, job = service.create_store(json_body(), actor("api"))
+    store, job = svc().create(fields(json_body(), "store spec"), actor("api"),
+                              max_stores=int(current_app.config["MAX_STORES"]))
     return jsonify(store=store.to_dict(), job=job.to_dict()), 202
 
 
 @bp.get("/stores/<slug:slug>")
 @require("viewer")
 def get_store(slug):
-    store = service.store_or_404(slug)
-    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in service.queue().for_store(slug)])
+    store = svc().store(slug)
+    return jsonify(store=store.to_dict(), jobs=[j.to_dict() for j in svc().jobs(slug)])
 
 
 @bp.patch("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def change_store(slug):
-    job = service.change_store(slug, json_body(), actor("api"))
+    """``{"plan_id"}``: apply exactly a previewed plan (409 with a fresh one when stale);
+    ``{"tier"}``: a change the worker plans afresh."""
+    data = fields(json_body(), "store spec")
+    if "plan_id" in data:
+        if set(data) != {"plan_id"}:
+            raise SpecError([("body", "give either plan_id or the fields to change, not both")])
+        job = svc().apply_previewed(slug, data["plan_id"], actor("api"))
+    else:
+        job = svc().change(slug, data, actor("api"))
     return jsonify(job=job.to_dict()), 202
 
 
 @bp.delete("/stores/<slug:slug>")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def delete_store(slug):
-    job = service.delete_store(slug, actor("api"))
-    return jsonify(job=job.to_dict()), 202
+    return jsonify(job=svc().destroy(slug, actor("api")).to_dict()), 202
 
 
 @bp.post("/stores/<slug:slug>/plan")
 @require("viewer")
 @limiter.limit(plan_limit, key_func=caller_key)
 def plan_store(slug):
-    return jsonify(service.plan_change(slug, json_body()).to_dict())
+    return jsonify(svc().preview(slug, fields(json_body(), "store spec")).to_dict())
 
 
 @bp.get("/stores/<slug:slug>/events")
 @require("viewer")
 def events(slug):
-    store = g.kit.catalog.store(slug)  # a deleted store keeps its history
-    if store is None:
-        service.store_or_404(slug)
-    return jsonify(status=store.status, events=[e.to_dict() for e in g.kit.catalog.events(slug)])
+    timeline = svc().timeline(slug)  # a deleted store keeps its history
+    return jsonify(status=timeline.status, events=[e.to_dict() for e in g.kit.catalog.events(timeline.store)],
+                   timeline=timeline.to_dict())
 
 
 @bp.get("/stores/<slug:slug>/health")
 @require("viewer")
 def health(slug):
-    service.store_or_404(slug)
+    svc().store(slug)
     return jsonify(g.kit.health(slug).to_dict())
 
 
 @bp.get("/stores/<slug:slug>/logs/<name:pod>")
 @require("viewer")
 def logs(slug, pod):
-    service.store_or_404(slug)
+    svc().store(slug)
     tail = int_arg("tail", 200, 1, 5000, subject="logs request")
     lines = list(g.kit.logs(slug, pod, tail=tail))
     return jsonify(pod=pod, lines=[line.rstrip("\n") for line in lines])
@@ -101,27 +109,33 @@ def logs(slug, pod):
 
 @bp.post("/stores/<slug:slug>/actions/restart")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def restart(slug):
-    service.store_or_404(slug)
-    data = json_body(required=False)
-    string_fields(data, {"component": 40}, subject="restart request")
-    return jsonify(g.kit.restart(slug, data.get("component", "all"), actor=actor("api")).to_dict())
+    data = fields(json_body(required=False), "restart request")
+    job = svc().restart(slug, data.get("component", "all"), actor("api"))
+    return jsonify(job=job.to_dict()), 202
 
 
 @bp.post("/stores/<slug:slug>/actions/reset-password")
 @require("admin")
-@limiter.limit(_action_limit)
+@limiter.limit(action_limit)
 def reset_password(slug):
-    service.store_or_404(slug)
-    password = g.kit.reset_admin_password(slug, actor=actor("api"))
-    return jsonify(admin_password=password, shown="once")
+    job = svc().reset_password(slug, actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.post("/stores/<slug:slug>/actions/reveal-password")
+@require("admin")
+@limiter.limit(action_limit)
+def reveal_password(slug):
+    svc().store(slug)
+    return jsonify(admin_password=svc().reveal_password(slug, actor("api")), shown="once")
 
 
 @bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
 @require("viewer")
 def job(job_id):
-    found = service.queue().get(job_id)
+    found = svc().job(job_id)
     if found is None:
         from werkzeug.exceptions import NotFound
 
@@ -132,9 +146,8 @@ def job(job_id):
 @bp.get("/audit")
 @require("viewer")
 def audit():
-    limit = int_arg("limit", 200, 1, 1000, subject="audit filter")
-    entries = g.kit.catalog.audit_entries(store=text_arg("store", subject="audit filter"),
-                                          action=text_arg("action", subject="audit filter"),
-                                          since=parse_since(text_arg("since", subject="audit filter")),
-                                          limit=limit)
+    entries = svc().audit(store=text_arg("store", subject="audit filter"),
+                          action=text_arg("action", subject="audit filter"),
+                          since=text_arg("since", subject="audit filter"),
+                          limit=int_arg("limit", AUDIT_DEFAULT_LIMIT, 1, AUDIT_MAX_LIMIT, subject="audit filter"))
     return jsonify(entries=[e.to_dict() for e in entries])

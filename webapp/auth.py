@@ -4,7 +4,8 @@
   stored): ``storekit serve`` prints the first admin token, ``storekit token create``
   makes more, a deployment may hand in the admin token (``STOREKIT_ADMIN_TOKEN``).
 - The API takes ``Authorization: Bearer <token>``; the UI takes the same token at
-  ``/login`` and keeps the token's id and role in the (signed, HttpOnly) session.
+  ``/login`` and starts a server-side session (``webapp.sessions``) that ends on logout,
+  after ``SESSION_HOURS``, and when the token is revoked, rotated or expires.
 - Roles: ``viewer`` reads, ``admin`` does everything.
 - Every UI form carries a per-session CSRF token; failed logins are rate limited.
 """
@@ -18,22 +19,23 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from storekit.recorder import Actor
-from storekit.tokens import find_token
+from storekit.tokens import end_session, find_token, session_token, start_session
 
 from .extensions import limiter
 from .guards import safe_next
+from .sessions import session_lifetime
 
 bp = Blueprint("auth", __name__)
 
 
 def current_identity() -> tuple[str, str] | None:
-    """(name, role) of the caller: a bearer token, else the session's login."""
+    """(name, role) of the caller: a live bearer token, else the session's live login."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         found = find_token(g.kit.catalog, header[7:].strip())
         return (found.name, found.role) if found else None
-    if session.get("token_id"):
-        found = g.kit.catalog.tokens.by_id(session["token_id"])
+    if session.get("sid"):
+        found = session_token(g.kit.catalog, session["sid"])
         return (found.name, found.role) if found else None
     return None
 
@@ -115,8 +117,10 @@ def login():
         if found is None:
             flash("That token is not valid.", "error")
             return render_template("login.html"), 401
+        end_session(g.kit.catalog, session.get("sid"))
         session.clear()
-        session["token_id"] = found.id
+        session.permanent = True  # the cookie expires with the server-side session
+        session["sid"] = start_session(g.kit.catalog, found, lifetime=session_lifetime(current_app))
         session["csrf"] = secrets.token_urlsafe(24)
         return redirect(safe_next(request.args.get("next")) or url_for("ui.stores"))
     return render_template("login.html")
@@ -125,5 +129,6 @@ def login():
 @bp.post("/logout")
 def logout():
     check_csrf()
+    end_session(g.kit.catalog, session.get("sid"))  # a copy of the cookie stops working too
     session.clear()
     return redirect(url_for("auth.login"))

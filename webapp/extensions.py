@@ -19,3 +19,7 @@ def caller_key() -> str:
 
 def plan_limit() -> str:
     return current_app.config["PLAN_LIMIT"]
+
+
+def action_limit() -> str:
+    return current_app.config["ACTION_LIMIT"]

@@ -131,6 +131,12 @@ class NameConverter(BaseConverter):
     regex = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
 
 
+class TokenNameConverter(BaseConverter):
+    """``<token:name>``: what ``storekit.tokens`` accepts as a token's name."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"
+
+
 def string_fields(data: dict, limits: dict[str, int], *, subject: str = "store spec") -> None:
     """Every present field of ``limits`` is a string of at most its length (one SpecError)."""
     problems = []

@@ -29,14 +29,27 @@ _NEW_STORE = {"type": "object", "required": ["name", "admin_email"], "additional
                              "tier": {"enum": tier_names(), "default": tier_names()[0]}}}
 _CHANGE = {"type": "object", "additionalProperties": False,
            "properties": {"tier": {"enum": tier_names()}}}
+_APPLY = {"oneOf": [_CHANGE, {"type": "object", "additionalProperties": False, "required": ["plan_id"],
+                              "properties": {"plan_id": {"type": "string", "description":
+                                             "apply exactly this previewed plan (409 and a fresh plan when stale)"}}}]}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
+_DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
+_NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"},
+                             "role": {"enum": ["viewer", "admin"], "default": "viewer"},
+                             "expires_in": _DURATION}}
+_ROTATE = {"type": "object", "additionalProperties": False, "properties": {"expires_in": _DURATION}}
+_TOKEN = {"parameters": [{"name": "name", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}}]}
 _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "storekit API", "version": __version__,
-             "description": "Isolated WooCommerce stores on Kubernetes. Send `Authorization: Bearer <token>`."},
+             "description": "Isolated WooCommerce stores on Kubernetes. Send `Authorization: Bearer <token>`. "
+                            "A write with the dashboard's login cookie instead needs the page's CSRF token "
+                            "in `X-CSRF-Token` and a JSON body."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {"Error": {"type": "object", "required": ["error", "message"], "properties": {
@@ -47,7 +60,8 @@ SPEC = {
             "schema": {"$ref": "#/components/schemas/Error"}}}}
             for code, text in ((400, "invalid input: every bad field and its rule"), (401, "no or bad token"),
                                (403, "the admin role is needed"), (404, "no such store or job"),
-                               (409, "store busy, or the name is taken"),
+                               (409, "store busy, or the name is taken"), (413, "the body is over 64 KiB"),
+                               (415, "a write with the login cookie that is not JSON"),
                                (429, "rate limited, or MAX_STORES reached"), (503, "cluster unreachable"))},
     },
     "security": [{"bearer": []}],
@@ -60,13 +74,13 @@ SPEC = {
         "/api/stores/{slug}": {
             **_STORE,
             "get": _op("A store and its active jobs"),
-            "patch": _op("Change a store's tier (queued as a job)", role="admin", body=_CHANGE, ok=202,
-                         errors=(400, 401, 403, 404, 429)),
-            "delete": _op("Delete a store (queued as a job)", role="admin", ok=202, errors=(401, 403, 404, 429)),
+            "patch": _op("Apply a previewed plan ({plan_id}) or change the tier ({tier}); queued as a job",
+                         role="admin", body=_APPLY, ok=202, errors=(400, 401, 403, 404, 409, 429)),
+            "delete": _op("Destroy a store (queued as a job)", role="admin", ok=202, errors=(401, 403, 404, 429)),
         },
-        "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change (the plan document)", body=_CHANGE,
+        "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change: the plan document and its plan_id", body=_CHANGE,
                                                           errors=(400, 401, 404, 409, 503))},
-        "/api/stores/{slug}/events": {**_STORE, "get": _op("The provisioning timeline")},
+        "/api/stores/{slug}/events": {**_STORE, "get": _op("The timeline: raw events, and one line per engine step")},
         "/api/stores/{slug}/health": {**_STORE, "get": _op("Pods, volumes and quota usage", errors=(401, 404, 503))},
         "/api/stores/{slug}/logs/{pod}": {
             "parameters": _STORE["parameters"] + [
@@ -76,14 +90,32 @@ SPEC = {
                 {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
             "get": _op("Log lines of a pod", errors=(400, 401, 404, 503))},
         "/api/stores/{slug}/actions/restart": {**_STORE, "post": _op(
-            "Rollout-restart pods and wait until ready", role="admin", body=_RESTART, errors=(400, 401, 403, 404, 409, 429))},
+            "Rollout-restart pods (queued as a job)", role="admin", body=_RESTART, ok=202,
+            errors=(400, 401, 403, 404, 409, 429))},
         "/api/stores/{slug}/actions/reset-password": {**_STORE, "post": _op(
-            "New admin password, returned once", role="admin", errors=(401, 403, 404, 409, 429))},
+            "A new admin password (queued as a job; read it with reveal-password)", role="admin", ok=202,
+            errors=(401, 403, 404, 409, 429))},
+        "/api/stores/{slug}/actions/reveal-password": {**_STORE, "post": _op(
+            "The admin password, on an explicit, audited request", role="admin", errors=(401, 403, 404, 429))},
         "/api/jobs/{job_id}": {"parameters": [{"name": "job_id", "in": "path", "required": True,
                                                "schema": {"type": "integer", "minimum": 0,
                                                           "maximum": 2**31 - 1}}],
                                "get": _op("A job's status")},
-        "/api/audit": {"get": _op("The audit trail (filters: store, action, since, limit)", errors=(400, 401))},
+        "/api/audit": {"parameters": [
+            {"name": "store", "in": "query", "schema": {"type": "string", "maxLength": 120}},
+            {"name": "action", "in": "query", "schema": {"type": "string", "maxLength": 120}},
+            {"name": "since", "in": "query", "description": "30m, 2h, 7d or an ISO date", "schema": {"type": "string"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+            "get": _op("The audit trail", errors=(400, 401))},
+        "/api/tokens": {
+            "get": _op("Every token (never its value), with its state", role="admin", errors=(401, 403)),
+            "post": _op("Make a token; its value is returned once", role="admin", body=_NEW_TOKEN, ok=201,
+                        errors=(400, 401, 403, 429))},
+        "/api/tokens/{name}": {**_TOKEN, "delete": _op(
+            "Revoke a token; its dashboard logins end", role="admin", errors=(401, 403, 404, 429))},
+        "/api/tokens/{name}/rotate": {**_TOKEN, "post": _op(
+            "A new value for a token, returned once; the old one and its logins stop working", role="admin",
+            body=_ROTATE, errors=(400, 401, 403, 404, 429))},
         "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                       "responses": {"200": {"description": "success"}}}},
     },

@@ -1,21 +1,24 @@
 """The dashboard: server-rendered pages with plain HTML forms (they work without
-JavaScript); static/app.js adds live refresh of the timeline and logs and the theme
-toggle. Every form is CSRF-protected; actions need the admin role."""
+JavaScript), over the library's service layer (the CLI's too). static/app.js only swaps
+in server-rendered fragments (the live timeline) and refreshes logs; it renders nothing
+itself. Every form is CSRF-protected; actions need the admin role. The Changes tab
+applies exactly the plan it showed (by its id), or shows a fresh one when it went stale."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from storekit.catalog import parse_since
+from storekit.engines import components, log_components, registry, tier_names
 from storekit.errors import SpecError, StorekitError
-from storekit.engines import tier_names
+from storekit.service import StalePreview
+from storekit.views import plan_view
 
-from . import service
 from .auth import actor, require
 from .extensions import caller_key, limiter, plan_limit
 from .guards import text_arg
+from .service import fields, svc
 
 bp = Blueprint("ui", __name__)
 TABS = ("timeline", "changes", "health", "logs", "actions", "audit")
@@ -40,11 +43,20 @@ def when(value: datetime | str | None) -> str:
     return f"{value.strftime('%a, %b')} {value.day}, {hour}:{value.strftime('%M %p')} UTC ({ago})"
 
 
+@bp.app_template_global("plan_view")
+def _plan_view(plan):
+    return plan_view(plan)
+
+
+def _stores_page(errors: dict | None = None, form: dict | None = None, status: int = 200):
+    return render_template("stores.html", stores=svc().stores(), queue=svc().queue(), tiers=tier_names(),
+                           engines=registry(), errors=errors or {}, form=form or {}), status
+
+
 @bp.get("/")
 @require("viewer", ui=True)
 def stores():
-    return render_template("stores.html", stores=g.kit.catalog.stores(), queue=service.queue().counts(),
-                           tiers=tier_names(), errors={}, form={})
+    return _stores_page()
 
 
 @bp.post("/stores")
@@ -52,10 +64,10 @@ def stores():
 def create():
     form = {k: request.form.get(k, "").strip() for k in ("name", "admin_email", "engine", "tier")}
     try:
-        store, _ = service.create_store({k: v for k, v in form.items() if v}, actor("web"))
+        store, _ = svc().create(fields({k: v for k, v in form.items() if v}, "store spec"), actor("web"),
+                                max_stores=int(current_app.config["MAX_STORES"]))
     except SpecError as e:
-        return render_template("stores.html", stores=g.kit.catalog.stores(), queue=service.queue().counts(),
-                               tiers=tier_names(), errors=dict(e.problems), form=form), 400
+        return _stores_page(dict(e.problems), form, 400)
     except StorekitError as e:
         flash(str(e), "error")
         return redirect(url_for("ui.stores"))
@@ -63,45 +75,59 @@ def create():
     return redirect(url_for("ui.store", slug=store.slug))
 
 
+def _page(record, tab: str, status: int = 200, **data):
+    return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=tier_names(), **data), status
+
+
 @bp.get("/stores/<slug:slug>")
 @require("viewer", ui=True)
 def store(slug):
-    record = g.kit.catalog.store(slug)  # a deleted store's page still shows its history
-    if record is None:
-        service.store_or_404(slug)
+    record = svc().store(slug, deleted=True)  # a deleted store's page still shows its history
     tab = request.args.get("tab", "timeline")
     tab = tab if tab in TABS else "timeline"
     data: dict = {}
     try:
         if tab == "timeline":
-            data["events"] = g.kit.catalog.events(slug)
-            data["jobs"] = service.queue().for_store(slug)
+            data["timeline"] = svc().timeline(slug)
+            data["jobs"] = svc().jobs(slug)
         elif tab == "changes":
             pass  # a plan runs the engine: only on the form's POST (preview), never on a GET
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
+            data["components"] = log_components()
             data["pod"] = request.args.get("pod", "wordpress")
             data["lines"] = list(g.kit.logs(slug, data["pod"], tail=200))
             data["pods"] = [p.name for p in g.kit.health(slug).pods]
+        elif tab == "actions":
+            data["components"] = components()
         elif tab == "audit":
-            data["entries"] = g.kit.catalog.audit_entries(store=slug, limit=100)
+            data["entries"] = svc().audit(store=slug)
     except StorekitError as e:
         data["error"] = str(e)
-    return render_template("store.html", store=record, tab=tab, tabs=TABS, tiers=tier_names(), **data)
+    return _page(record, tab, **data)
+
+
+@bp.get("/stores/<slug:slug>/timeline")
+@require("viewer", ui=True)
+def timeline(slug):
+    """The timeline as an HTML fragment: the page's script swaps it in while a job runs."""
+    return render_template("_timeline.html", timeline=svc().timeline(slug), jobs=svc().jobs(slug))
 
 
 @bp.post("/stores/<slug:slug>/preview")
 @require("viewer", ui=True)
 @limiter.limit(plan_limit, key_func=caller_key)
 def preview(slug):
-    record = service.store_or_404(slug)
+    """Plan a change (on the form's POST only: a plan runs the engine) and show it, saved
+    under an id so that the Apply button applies exactly it."""
+    record = svc().store(slug)
     data: dict = {}
     try:
-        data["plan"] = service.plan_change(slug, {"tier": request.form.get("tier", "")})
+        data["preview"] = svc().preview(slug, fields({"tier": request.form.get("tier", "")}, "store spec"))
     except StorekitError as e:
         data["error"] = str(e)
-    return render_template("store.html", store=record, tab="changes", tabs=TABS, tiers=TIER_ORDER, **data)
+    return _page(record, "changes", **data)
 
 
 def _act(slug: str, action, done, *, tab: str | None = None):
@@ -114,42 +140,68 @@ def _act(slug: str, action, done, *, tab: str | None = None):
     return redirect(url_for("ui.store", slug=slug, **({"tab": tab} if tab else {})))
 
 
-@bp.post("/stores/<slug:slug>/tier")
+@bp.post("/stores/<slug:slug>/apply")
 @require("admin", ui=True)
-def change(slug):
-    return _act(slug, lambda: service.change_store(slug, {"tier": request.form.get("tier")}, actor("web")),
-                lambda _job: "The tier change is queued.")
+def apply(slug):
+    """Apply exactly the plan the Changes tab showed; a stale one shows a fresh preview (409)."""
+    record = svc().store(slug)
+    try:
+        svc().apply_previewed(slug, request.form.get("plan_id", ""), actor("web"))
+    except StalePreview as e:
+        return _page(record, "changes", 409, preview=e.preview,
+                     error="The store changed since that plan was made; here is a fresh plan to review.")
+    except StorekitError as e:
+        flash(str(e), "error")
+        return redirect(url_for("ui.store", slug=slug, tab="changes"))
+    flash("The change is queued: exactly the plan you reviewed.", "ok")
+    return redirect(url_for("ui.store", slug=slug))
 
 
 @bp.post("/stores/<slug:slug>/restart")
 @require("admin", ui=True)
 def restart(slug):
-    service.store_or_404(slug)
-    return _act(slug, lambda: g.kit.restart(slug, request.form.get("component", "all"), actor=actor("web")),
-                lambda result: result.text, tab="actions")
+    component = request.form.get("component", "all")
+    return _act(slug, lambda: svc().restart(slug, component, actor("web")),
+                lambda job: f"The restart of {component} is queued (job {job.id}).")
+
+
+def _confirmed(record) -> bool:
+    if request.form.get("confirm") == record.slug:
+        return True
+    flash(f"Type the store's slug ({record.slug}) to confirm.", "error")
+    return False
 
 
 @bp.post("/stores/<slug:slug>/reset-password")
 @require("admin", ui=True)
 def reset_password(slug):
-    record = service.store_or_404(slug)
-    if request.form.get("confirm") != record.slug:
-        flash(f"Type the store's slug ({record.slug}) to confirm the password reset.", "error")
+    record = svc().store(slug)
+    if not _confirmed(record):
+        return redirect(url_for("ui.store", slug=slug, tab="actions"))
+    return _act(slug, lambda: svc().reset_password(slug, actor("web")),
+                lambda job: f"The password reset is queued (job {job.id}); reveal the new password "
+                            "on the Actions tab when it is done.")
+
+
+@bp.post("/stores/<slug:slug>/reveal-password")
+@require("admin", ui=True)
+def reveal_password(slug):
+    record = svc().store(slug)
+    if not _confirmed(record):
         return redirect(url_for("ui.store", slug=slug, tab="actions"))
     try:
-        password = g.kit.reset_admin_password(slug, actor=actor("web"))
+        password = svc().reveal_password(slug, actor("web"))
     except StorekitError as e:
         flash(str(e), "error")
         return redirect(url_for("ui.store", slug=slug, tab="actions"))
     # Rendered once, never stored in the session or flashed.
-    return render_template("store.html", store=record, tab="actions", tabs=TABS, tiers=tier_names(),
-                           new_password=password)
+    return _page(record, "actions", components=components(), new_password=password)
 
 
 @bp.post("/stores/<slug:slug>/delete")
 @require("admin", ui=True)
 def delete(slug):
-    return _act(slug, lambda: service.delete_store(slug, actor("web")),
+    return _act(slug, lambda: svc().destroy(slug, actor("web")),
                 lambda _job: "The store is queued for deletion.")
 
 
@@ -158,10 +210,9 @@ def delete(slug):
 def audit():
     filters = {k: request.args.get(k, "") for k in ("store", "action", "since")}
     try:
-        entries = g.kit.catalog.audit_entries(store=text_arg("store", subject="audit filter"),
-                                              action=text_arg("action", subject="audit filter"),
-                                              since=parse_since(text_arg("since", subject="audit filter")),
-                                              limit=300)
+        entries = svc().audit(store=text_arg("store", subject="audit filter"),
+                              action=text_arg("action", subject="audit filter"),
+                              since=text_arg("since", subject="audit filter"))
         error = None
     except SpecError as e:
         entries, error = [], str(e)

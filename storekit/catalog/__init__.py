@@ -7,7 +7,8 @@ works through the same URL (``postgresql://...``).
 
 A ``Catalog`` binds its own model classes once (``models.define``), and is the only code
 that touches them: everyone else calls its methods and gets frozen records back
-(``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``.
+(``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``,
+plans as shown (to apply exactly them) in ``catalog.plans``.
 
 Schema changes are versioned migrations (``MIGRATIONS``): ``Catalog.open()`` applies the
 ones an older database lacks, in order, each in a transaction, and records the version.
@@ -26,13 +27,14 @@ from playhouse.db_url import connect
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
-from .jobs import JobRepository, TokenRepository
+from .jobs import JobRepository, PlanRepository
 from .models import utcnow
+from .tokens import TokenRepository
 from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, EventRecord, JobRecord,
-                      StoreRecord, TokenRecord)
+                      SessionRecord, StoreRecord, TokenRecord)
 
 __all__ = ["AuditRecord", "Catalog", "EventRecord", "JOB_KINDS", "JobRecord", "MIGRATIONS", "STORE_STATUSES",
-           "StoreRecord", "TOKEN_ROLES", "TokenRecord", "parse_since", "utcnow"]
+           "SessionRecord", "StoreRecord", "TOKEN_ROLES", "TokenRecord", "parse_since", "utcnow"]
 
 SECRET_KEYS = ("password", "passphrase", "secret", "token", "salt")
 
@@ -79,7 +81,24 @@ def _v3(db, m) -> None:
     m.Job.update(kind="destroy").where(m.Job.kind == "delete").execute()
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3]
+def _v4(db, m) -> None:
+    """Tokens expire and are revoked; dashboard sessions live in the catalog, so they can end."""
+    from peewee import DateTimeField
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db)
+    have = {c.name for c in db.get_columns("apitoken")}  # a new database made them in _v2 already
+    migrate(*(migrator.add_column("apitoken", name, DateTimeField(null=True))
+              for name in ("expires_at", "revoked_at") if name not in have))
+    db.create_tables([m.WebSession])
+
+
+def _v5(db, m) -> None:
+    """Plans as shown by the dashboard and the API, so that exactly they can be applied."""
+    db.create_tables([m.SavedPlan])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def _store(row) -> StoreRecord:
@@ -106,6 +125,7 @@ class Catalog:
         self._m = _models.define(self.db)
         self.jobs = JobRepository(self.db, self._m)
         self.tokens = TokenRepository(self.db, self._m)
+        self.plans = PlanRepository(self.db, self._m)
 
     @classmethod
     def open(cls, url: str) -> "Catalog":

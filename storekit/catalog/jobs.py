@@ -1,19 +1,19 @@
-"""Job and token queries: the parts of the catalog workers and the web's access control use.
+"""Job and saved-plan queries: what workers and previews use.
 
 Jobs: queued -> running -> succeeded | failed. ``claim`` takes the oldest queued job whose
 store has no running job, with an atomic ``UPDATE ... WHERE status='queued'``, so jobs on
 one store run one at a time across every worker process sharing the catalog.
-Tokens: rows of (name, role, SHA-256 of the token); what a token is and how it is checked
-is the caller's business (``storekit.tokens``).
 """
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Callable
 
 from ..errors import SpecError
 from .models import utcnow
-from .records import JOB_KINDS, TOKEN_ROLES, JobRecord, TokenRecord
+from .records import JOB_KINDS, JobRecord
 
 
 def _job(row) -> JobRecord:
@@ -21,11 +21,6 @@ def _job(row) -> JobRecord:
                      error=row.error, actor=row.actor, source=row.source, ip_address=row.ip_address,
                      worker=row.worker, attempts=row.attempts, created_at=row.created_at,
                      started_at=row.started_at, finished_at=row.finished_at, heartbeat_at=row.heartbeat_at)
-
-
-def _token(row) -> TokenRecord:
-    return TokenRecord(id=row.id, name=row.name, role=row.role, token_hash=row.token_hash,
-                       created_at=row.created_at, last_used_at=row.last_used_at)
 
 
 class JobRepository:
@@ -95,41 +90,24 @@ class JobRepository:
         return orphans
 
 
-class TokenRepository:
+class PlanRepository:
+    """Plans as they were shown, kept a day so that exactly they can be applied."""
+
+    KEEP = timedelta(days=1)
+
     def __init__(self, db, models):
-        self.db, self.ApiToken = db, models.ApiToken
+        self.db, self.SavedPlan = db, models.SavedPlan
 
-    def add(self, name: str, role: str, token_hash: str) -> TokenRecord:
-        if role not in TOKEN_ROLES:
-            raise SpecError([("role", f"must be one of {', '.join(TOKEN_ROLES)}")], subject="token")
+    def save(self, slug: str, payload: dict) -> str:
+        plan_id = secrets.token_hex(16)
         with self.db.atomic():
-            if self.ApiToken.get_or_none(self.ApiToken.name == name):
-                raise SpecError([("name", f"a token named {name!r} exists")], subject="token")
-            row = self.ApiToken.create(name=name, role=role, token_hash=token_hash)
-        return _token(row)
+            self.SavedPlan.delete().where(self.SavedPlan.created_at < utcnow() - self.KEEP).execute()
+            self.SavedPlan.create(id=plan_id, store_slug=slug, payload=payload)
+        return plan_id
 
-    def by_hash(self, token_hash: str, *, touch: bool = False) -> TokenRecord | None:
-        row = self.ApiToken.get_or_none(self.ApiToken.token_hash == token_hash)
-        if row is not None and touch:
-            self.ApiToken.update(last_used_at=utcnow()).where(self.ApiToken.id == row.id).execute()
-        return _token(row) if row else None
-
-    def by_id(self, token_id: int) -> TokenRecord | None:
-        row = self.ApiToken.get_or_none(self.ApiToken.id == token_id)
-        return _token(row) if row else None
-
-    def by_name(self, name: str) -> TokenRecord | None:
-        row = self.ApiToken.get_or_none(self.ApiToken.name == name)
-        return _token(row) if row else None
-
-    def all(self) -> list[TokenRecord]:
-        return [_token(r) for r in self.ApiToken.select().order_by(self.ApiToken.id)]
-
-    def any(self) -> bool:
-        return self.ApiToken.select().exists()
-
-    def update(self, token_id: int, **fields) -> None:
-        self.ApiToken.update(**fields).where(self.ApiToken.id == token_id).execute()
-
-    def remove(self, token_id: int) -> bool:
-        return bool(self.ApiToken.delete().where(self.ApiToken.id == token_id).execute())
+    def get(self, plan_id: str) -> tuple[str, dict] | None:
+        """(store slug, plan document) of a saved plan, or None (unknown or expired)."""
+        row = self.SavedPlan.get_or_none(self.SavedPlan.id == plan_id)
+        if row is None or row.created_at < utcnow() - self.KEEP:
+            return None
+        return row.store_slug, row.payload

@@ -104,6 +104,26 @@ def define(db) -> SimpleNamespace:
         token_hash = CharField(max_length=64, unique=True)
         created_at = DateTimeField(default=utcnow)
         last_used_at = DateTimeField(null=True)
+        expires_at = DateTimeField(null=True)
+        revoked_at = DateTimeField(null=True)
+
+    class WebSession(Base):
+        """A dashboard login: the cookie holds a secret, this row its SHA-256 (``id``)."""
+        id = CharField(max_length=64, primary_key=True)
+        token_id = IntegerField(index=True)
+        token_hash = CharField(max_length=64)  # the token's hash at login: a rotation ends the session
+        created_at = DateTimeField(default=utcnow)
+        expires_at = DateTimeField()
+        ended_at = DateTimeField(null=True)
+
+    class SavedPlan(Base):
+        """A plan as it was shown (dashboard, API), so that exactly it can be applied."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        payload = JSONField()
+        created_at = DateTimeField(default=utcnow, index=True)
 
     return SimpleNamespace(SchemaVersion=SchemaVersion, Store=Store, ProvisioningEvent=ProvisioningEvent,
-                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken)
+                           AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, WebSession=WebSession,
+                           SavedPlan=SavedPlan)

@@ -115,9 +115,28 @@ class TokenRecord(_Record):
     token_hash: str
     created_at: datetime
     last_used_at: datetime | None
-    _times = ("created_at", "last_used_at")
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    _times = ("created_at", "last_used_at", "expires_at", "revoked_at")
+
+    def state(self, now: datetime) -> str:
+        """active, expired or revoked."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at is not None and self.expires_at <= now else "active"
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
         d.pop("token_hash")
         return d
+
+
+@dataclass(frozen=True)
+class SessionRecord(_Record):
+    id: str
+    token_id: int
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    _times = ("created_at", "expires_at", "ended_at")

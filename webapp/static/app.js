@@ -1,4 +1,4 @@
-// storekit dashboard: theme toggle (remembered), live timeline, log auto-refresh.
+// storekit dashboard: theme toggle (remembered), live timeline (server-rendered fragments), log auto-refresh.
 // No inline script anywhere: the Content-Security-Policy allows only this file.
 (function () {
   var root = document.documentElement;
@@ -12,24 +12,22 @@
       localStorage.setItem("storekit-theme", next);
     });
 
-    var timeline = document.getElementById("timeline");
-    if (timeline) setInterval(function () {
-      fetch(timeline.dataset.src, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-        .then(function (data) {
+    // The live timeline: the server renders it; this only swaps the fresh fragment in.
+    function refreshTimeline() {
+      var timeline = document.getElementById("timeline");
+      if (!timeline || timeline.dataset.live !== "yes") return;
+      fetch(timeline.dataset.src, {credentials: "same-origin"}).then(function (r) { return r.text(); })
+        .then(function (html) {
+          var holder = document.createElement("div");
+          holder.innerHTML = html;
+          var fresh = holder.querySelector("#timeline");
+          if (!fresh) return;
+          timeline.replaceWith(fresh);
           var badge = document.getElementById("status");
-          if (badge) { badge.textContent = data.status; badge.className = "badge " + data.status; }
-          var jobs = document.getElementById("jobs");
-          if (jobs && ["ready", "failed", "deleted"].indexOf(data.status) >= 0) jobs.hidden = true;
-          timeline.replaceChildren.apply(timeline, data.events.map(function (e) {
-            var li = document.createElement("li");
-            li.className = e.status;
-            li.textContent = e.step + " " + e.status + (e.resource ? " · " + e.resource : "") +
-              (e.seconds !== null ? " · " + e.seconds.toFixed(1) + "s" : "") +
-              (e.status === "failed" && e.message ? " — " + e.message : "");
-            return li;
-          }));
+          if (badge) { badge.textContent = fresh.dataset.status; badge.className = "badge " + fresh.dataset.status; }
         });
-    }, 2000);
+    }
+    setInterval(refreshTimeline, 2000);
 
     var logs = document.getElementById("logs"), auto = document.getElementById("autorefresh");
     if (logs && auto) setInterval(function () {

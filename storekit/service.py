@@ -1,0 +1,226 @@
+"""The one service layer both edges use: what the CLI and the dashboard/API do, written once.
+
+- **Stores** come from one source, the catalog (``stores``, ``store``); a store's desired
+  spec comes from one source too (``desired_spec``: the catalog row, or the recorded
+  stack for a store the catalog has not seen yet, which it then records).
+- **Audit** queries have one set of limits (``AUDIT_DEFAULT_LIMIT``, ``AUDIT_MAX_LIMIT``).
+- **Jobs**: create, update, destroy, restart and reset-password are jobs with timeline
+  entries. The web queues them for workers (``submit``); the CLI runs its job at once in
+  its own process (``run_now``), so both leave the same record.
+- **Plans shown, plans applied**: ``preview`` saves the plan it returns under an id;
+  ``apply_previewed`` queues exactly that plan, after checking its fingerprint against the
+  store's recorded state. A stale one raises ``StalePreview`` (409) carrying a fresh preview.
+- **Tokens**: made and checked by ``storekit.tokens``; ``tokens()`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from .catalog import AuditRecord, JobRecord, StoreRecord, TokenRecord, parse_since
+from .errors import SpecError, StalePlan, StoreNotFound, StorekitError
+from .jobs import run_job
+from .kit import Storekit
+from .plan import Plan
+from .recorder import Actor
+from .redact import clip
+from .spec import StoreSpec, slugify
+from .timeline import Timeline, build_timeline
+from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
+
+NEW_STORE_FIELDS = ("name", "admin_email", "email", "engine", "tier")
+CHANGEABLE_FIELDS = ("tier",)
+
+
+class Conflict(StorekitError):
+    http_status = 409
+    exit_code = 4
+    kind = "conflict"
+
+
+class QuotaExceeded(StorekitError):
+    http_status = 429
+    kind = "max_stores"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A plan as shown to someone, saved so that exactly it can be applied."""
+
+    id: str
+    plan: Plan
+
+    def to_dict(self) -> dict:
+        return {**self.plan.to_dict(), "plan_id": self.id}
+
+
+class StalePreview(StalePlan):
+    """The store changed since the plan was shown; ``preview`` is a fresh one."""
+
+    def __init__(self, name: str, preview: Preview):
+        super().__init__(name)
+        self.preview = preview
+        self.hint = "Review the fresh plan and apply it instead."
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "plan": self.preview.to_dict()}
+
+
+class StoreService:
+    def __init__(self, kit: Storekit):
+        self.kit = kit
+
+    @property
+    def catalog(self):
+        return self.kit.catalog
+
+    # ---- reading -----------------------------------------------------------------
+
+    def stores(self) -> list[StoreRecord]:
+        """Every store that is not deleted: the one list both edges show."""
+        return self.catalog.stores()
+
+    def store(self, name: str, *, deleted: bool = False) -> StoreRecord:
+        """A store by name or slug; a deleted one only with ``deleted`` (its history stays)."""
+        record = self.catalog.store(slugify(name) or name)
+        if record is None or (record.status == "deleted" and not deleted):
+            raise StoreNotFound(name)
+        return record
+
+    def desired_spec(self, name: str) -> StoreSpec:
+        """The spec a store should have: the catalog's; for a store made before this catalog
+        knew it, the recorded one (then kept in the catalog)."""
+        record = self.catalog.store(slugify(name) or name)
+        if record is not None and record.status != "deleted" and record.spec:
+            return StoreSpec.from_dict(record.spec)
+        spec = self.kit.spec_of(name)  # StoreNotFound when the backend has no such store either
+        outputs = self.kit.outputs(name)
+        self.catalog.upsert_store(spec, status="ready", url=outputs.url, admin_url=outputs.admin_url)
+        return spec
+
+    def timeline(self, name: str) -> Timeline:
+        record = self.store(name, deleted=True)
+        return build_timeline(record.slug, record.status, self.catalog.events(record.slug))
+
+    def audit(self, *, store: str | None = None, action: str | None = None, since: str | None = None,
+              limit: int | None = None) -> list[AuditRecord]:
+        limit = AUDIT_DEFAULT_LIMIT if limit is None else limit
+        if not isinstance(limit, int) or not 1 <= limit <= AUDIT_MAX_LIMIT:
+            raise SpecError([("limit", f"must be a whole number from 1 to {AUDIT_MAX_LIMIT}")], subject="audit filter")
+        return self.catalog.audit_entries(store=slugify(store) or store if store else None, action=action or None,
+                                          since=parse_since(since), limit=limit)
+
+    def job(self, job_id: int) -> JobRecord | None:
+        return self.catalog.jobs.get(job_id)
+
+    def jobs(self, name: str) -> list[JobRecord]:
+        return self.catalog.jobs.for_store(slugify(name) or name)
+
+    def queue(self) -> dict:
+        return self.catalog.jobs.counts()
+
+    def tokens(self) -> list[TokenRecord]:
+        return self.catalog.tokens.all()
+
+    # ---- jobs ------------------------------------------------------------------
+
+    def submit(self, kind: str, slug: str, actor: Actor, payload: dict | None = None, *,
+               details: dict | None = None) -> JobRecord:
+        """Queue a job for the workers, and audit the request."""
+        job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip,
+                                        payload=payload)
+        record = self.catalog.store(slug)
+        self.catalog.audit(f"{kind}-requested", resource_id=slug, resource_name=record.name if record else None,
+                           actor=actor.name, source=actor.source, ip_address=actor.ip,
+                           details={"job": job.id, **(details or {})})
+        return job
+
+    def run_now(self, kind: str, slug: str, actor: Actor, payload: dict | None = None):
+        """Run a job in this process (the CLI), recorded like a worker's; its result."""
+        job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip,
+                                        payload=payload, status="running",
+                                        worker=f"{socket.gethostname()}:{os.getpid()}/{actor.source}")
+        return run_job(self.kit, job, actor)
+
+    # ---- changes ---------------------------------------------------------------
+
+    def create(self, data: dict, actor: Actor, *, max_stores: int) -> tuple[StoreRecord, JobRecord]:
+        """Validate a new store (every bad field at once), record it, queue its creation."""
+        if not isinstance(data, dict):
+            raise SpecError([("body", "must be a JSON object with name and admin_email")])
+        unknown = sorted(set(data) - set(NEW_STORE_FIELDS))
+        if unknown:
+            raise SpecError([(clip(k, 40), "is not a field of a new store") for k in unknown])
+        spec, _ = self.kit.resolve(StoreSpec.from_dict(data))
+        existing = self.catalog.store(spec.slug)
+        if existing is not None and existing.status != "deleted":
+            raise Conflict(f"a store named '{existing.name}' already uses the slug '{spec.slug}'",
+                           hint="Choose another name.")
+        if self.catalog.count_stores() >= max_stores:
+            raise QuotaExceeded(f"the platform already has {max_stores} stores (MAX_STORES)",
+                                hint="Delete a store or raise STOREKIT_WEB_MAX_STORES.")
+        store = self.catalog.upsert_store(spec, status="pending", error_message=None, provisioned_at=None)
+        job = self.submit("create", spec.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
+        return store, job
+
+    def changed_spec(self, name: str, changes: dict) -> StoreSpec:
+        if not isinstance(changes, dict) or not changes or set(changes) - set(CHANGEABLE_FIELDS):
+            raise SpecError([("body", f"may change only: {', '.join(CHANGEABLE_FIELDS)}")])
+        spec = self.desired_spec(name).with_changes(**changes)
+        return self.kit.resolve(spec)[0]
+
+    def change(self, name: str, changes: dict, actor: Actor) -> JobRecord:
+        """Queue a change planned afresh by the worker (the API's PATCH with fields)."""
+        record = self.store(name)
+        spec = self.changed_spec(record.slug, changes)
+        return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
+
+    def preview(self, name: str, changes: dict) -> Preview:
+        """Plan a change and keep the plan, so that exactly it can be applied."""
+        record = self.store(name)
+        plan = self.kit.plan(self.changed_spec(record.slug, changes))
+        return Preview(id=self.catalog.plans.save(record.slug, plan.to_dict()), plan=plan)
+
+    def apply_previewed(self, name: str, plan_id: str, actor: Actor) -> JobRecord:
+        """Queue exactly the plan shown as ``plan_id``; refuse it when the store changed since."""
+        record = self.store(name)
+        saved = self.catalog.plans.get(plan_id) if isinstance(plan_id, str) else None
+        if saved is None or saved[0] != record.slug:
+            raise SpecError([("plan_id", "is not a plan of this store (preview the change again)")])
+        plan = Plan.from_dict(saved[1])
+        if self.kit.gateway.fingerprint(record.slug) != plan.fingerprint:
+            fresh = self.preview(record.slug, {"tier": plan.spec.tier} if plan.spec else {})
+            raise StalePreview(record.slug, fresh)
+        return self.submit("update", record.slug, actor, {"plan": saved[1]},
+                           details={"plan": plan_id, "tier": plan.spec.tier if plan.spec else None,
+                                    "summary": plan.summary.text})
+
+    def destroy(self, name: str, actor: Actor) -> JobRecord:
+        record = self.store(name)
+        self.catalog.set_status(record.slug, "deleting")
+        return self.submit("destroy", record.slug, actor)
+
+    def restart(self, name: str, component: str, actor: Actor, *, now: bool = False):
+        """Queue a restart (a job), or with ``now`` run it here and return its result."""
+        slug = slugify(name) or name
+        if not now:
+            self.store(name)
+            return self.submit("restart", slug, actor, {"component": component}, details={"component": component})
+        return self.run_now("restart", slug, actor, {"component": component})
+
+    def reset_password(self, name: str, actor: Actor, *, now: bool = False):
+        """Queue a password reset (a job; the new password is read with ``reveal_password``),
+        or with ``now`` run it here and return the new password."""
+        slug = slugify(name) or name
+        if not now:
+            self.store(name)
+            return self.submit("reset-password", slug, actor)
+        return self.run_now("reset-password", slug, actor)
+
+    def reveal_password(self, name: str, actor: Actor) -> str:
+        """The store's admin password, shown on an explicit request (audited)."""
+        slug = slugify(name) or name
+        with self.kit.audited("reveal-password", slug, name, actor, {}):
+            return self.kit.reveal_admin_password(name)
