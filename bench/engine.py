@@ -34,12 +34,14 @@ _run = _cmd.PulumiCommand.run
 
 
 def _timed_run(self, args, *rest, **kw):
-    words = [a for a in args if not a.startswith("-")]
+    words = [a for a in args if not a.startswith("-")][:2]
+    if words and words[0] not in ("stack", "config", "plugin"):  # `up --color never`: one word
+        words = words[:1]
     started = time.monotonic()
     try:
         return _run(self, args, *rest, **kw)
     finally:
-        CALLS.append((" ".join(words[:2]), time.monotonic() - started))
+        CALLS.append((" ".join(words), time.monotonic() - started))
 
 
 _cmd.PulumiCommand.run = _timed_run

@@ -1,22 +1,33 @@
 """The WooCommerce engine: WordPress + WooCommerce + MySQL in the store's own namespace.
 
-Objects, in dependency order (each arrow is a real dependency the engine waits on):
+Objects, and what each waits for (only what correctness needs: every wait is time a
+store takes to become ready):
 
     Namespace -> NetworkPolicy, ResourceQuota, LimitRange   (isolation before any pod)
-              -> Secrets (credentials, WordPress salts)
-              -> MySQL: PVC -> Deployment (Recreate, probes) -> Service
-              -> WordPress: PVC -> Deployment (Recreate, probes) -> Service
-              -> WooCommerce setup Job (wp-cli; idempotent when re-run)
-              -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
+              -> Secrets (credentials, WordPress salts); Services (names only, no wait)
+    isolation, Secrets -> MySQL:     PVC -> Deployment (Recreate, probes)
+                       -> WordPress: PVC -> Deployment (Recreate, probes)
+    (WordPress starts beside MySQL: its entrypoint retries the database.)
+    both Deployments available -> WooCommerce setup Job (idempotent when re-run)
+                               -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
+
+The Ingress comes last on purpose: until the setup Job has installed WordPress, its
+install page must not be reachable from outside.
 
 Every object carries ``app.kubernetes.io/managed-by: storekit`` and
 ``storekit.io/store: <slug>``. Sizes come from the tier; a tier change touches only
 container resources, volume sizes, the quota and the limit range. The setup Job's pod
 does not depend on the tier, so it is not re-run by a tier change.
 
-Awaits stay on for everything that can become ready (PVC, Deployments, Services, Job).
-The Ingress is awaited too unless the platform setting ``await_ingress`` is off (a
-cluster without an ingress controller never fills ``status.loadBalancer``).
+What "ready" means is awaited on the objects that prove it: each Deployment available
+(which includes its PVC bound: the provider waits for the claims in the pod template),
+the setup Job complete (which proves WordPress reached MySQL through its Service), the
+Ingress admitted. Two waits are skipped because they prove nothing more and cost time:
+a PVC's own wait (its Deployment's covers it, and skipping it lets the Deployment be
+created at once) and a Service's (the provider's endpoint wait adds a 10-second "settle"
+per Service, which the Deployment's readiness and the Job already prove). The Ingress
+wait is skipped only when the platform setting ``await_ingress`` is off (a cluster
+without an ingress controller never fills ``status.loadBalancer``).
 """
 
 from __future__ import annotations
@@ -146,6 +157,8 @@ def program(ctx: ProgramContext):
             enable_secret_mutable=True,
         )
 
+        skip_await = {"pulumi.com/skipAwait": "true"}
+
         def opts(*deps, awaited: bool = False, **kw) -> pulumi.ResourceOptions:
             if awaited:
                 kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
@@ -225,10 +238,11 @@ def program(ctx: ProgramContext):
         def volume_claim(name: str, component: str, size: str, *deps):
             return PersistentVolumeClaim(
                 f"{component}-data",
-                metadata=meta(name, component),
+                # Bound is awaited by the Deployment that mounts it (see the module docstring).
+                metadata=meta(name, component, annotations=skip_await),
                 spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": spec.storage_class,
                       "resources": {"requests": {"storage": size}}},
-                opts=opts(*deps, awaited=True))
+                opts=opts(*deps))
 
         def deployment(component: str, container: dict, claim, *deps):
             mount_path = container.pop("mount_path")
@@ -253,13 +267,14 @@ def program(ctx: ProgramContext):
                 },
                 opts=opts(claim, *deps, awaited=True))
 
-        def service(component: str, port: int, workload):
+        def service(component: str, port: int):
             return Service(
                 f"{component}-service",
-                metadata=meta(component, component),
+                # Its endpoints are the Deployment's ready pods: awaited there, not here.
+                metadata=meta(component, component, annotations=skip_await),
                 spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
                       "ports": [{"name": component, "port": port, "target_port": port}]},
-                opts=opts(workload, awaited=True))
+                opts=opts(namespace))
 
         # MySQL
         mysql_claim = volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
@@ -276,7 +291,7 @@ def program(ctx: ProgramContext):
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/lib/mysql",
         }, mysql_claim, credentials)
-        mysql_service = service("mysql", 3306, mysql)
+        mysql_service = service("mysql", 3306)
 
         # WordPress
         wordpress_env = [
@@ -296,8 +311,8 @@ def program(ctx: ProgramContext):
             "liveness_probe": {"tcp_socket": {"port": 80},
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/www/html",
-        }, wordpress_claim, mysql_service, salts)
-        wordpress_service = service("wordpress", 80, wordpress)
+        }, wordpress_claim, credentials, salts)
+        wordpress_service = service("wordpress", 80)
 
         # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
         setup = Job(
@@ -339,7 +354,8 @@ def program(ctx: ProgramContext):
                     },
                 },
             },
-            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
+            opts=opts(mysql, wordpress, mysql_service, wordpress_service, awaited=True,
+                      delete_before_replace=True))
 
         # Ingress
         annotations = {}
