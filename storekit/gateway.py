@@ -153,8 +153,10 @@ class StackGateway:
         if stack is None:
             return Snapshot(slug=slug, stack=None)
         with self._engine(slug):
-            outputs = {k: v.value for k, v in stack.outputs().items()}
+            # One export, not `stack output` twice (masked, then revealed): the stack's outputs
+            # are in the deployment, secrets as plaintext (export runs with --show-secrets).
             deployment = stack.export_stack().deployment or {}
+            outputs = stack_outputs(deployment)
             config_secrets = None
             if not isinstance(outputs.get("secrets"), dict):
                 try:
@@ -224,10 +226,12 @@ class StackGateway:
         with self._engine(stack.name, secrets.values()):
             stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
 
-    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> None:
+    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> dict:
+        """Run the update; the stack's outputs after it (read by the SDK's ``up`` anyway)."""
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
-            stack.up(program=program, on_event=translator, refresh=refresh, color="never", show_secrets=False,
-                     suppress_outputs=True)
+            result = stack.up(program=program, on_event=translator, refresh=refresh, color="never",
+                              show_secrets=False, suppress_outputs=True)
+        return {k: v.value for k, v in result.outputs.items()}
 
     def destroy(self, stack: auto.Stack, *, translator) -> None:
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
@@ -246,6 +250,16 @@ class StackGateway:
         with self._engine(stack.name):
             history = stack.history(page_size=1)
         return history[0] if history else None
+
+
+def stack_outputs(deployment: dict | None) -> dict:
+    """The stack's outputs, from an exported deployment (``--show-secrets``)."""
+    from .plan import reveal
+
+    for resource in (deployment or {}).get("resources") or ():
+        if resource.get("type") == "pulumi:pulumi:Stack":
+            return reveal(resource.get("outputs") or {})
+    return {}
 
 
 def _no_program() -> None:

@@ -166,7 +166,7 @@ class Storekit:
         slug = target.store if isinstance(target, Plan) else target.slug
         action = target.action if isinstance(target, Plan) else "apply"
         with self.audited("destroy" if action == "destroy" else "apply", slug, target.name, actor, {}) as details:
-            plan = target if isinstance(target, Plan) else self.plan(target)
+            plan, snap = (target, None) if isinstance(target, Plan) else self.planner.plan_to_apply(target)
             details.update(action=plan.action, summary=plan.summary.text,
                            tier=plan.spec.tier if plan.spec else None)
             made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
@@ -176,7 +176,7 @@ class Storekit:
             with self._store_lock(plan.store):
                 if plan.action == "destroy":
                     return self.runner.destroy(plan, self._emitter(on_event))
-                return self.runner.apply(plan, self._emitter(on_event))
+                return self.runner.apply(plan, self._emitter(on_event), snap=snap)
 
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
                 actor: Actor | None = None) -> ApplyResult:

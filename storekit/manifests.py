@@ -12,10 +12,8 @@ Secret values (what Pulumi marks secret, and every value of a Kubernetes Secret'
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from .plan import _SECRET_SIG, SENSITIVE, _redacted_inputs
+from .plan import _redacted_inputs
+from .plan import reveal as _revealed
 
 _KUBERNETES = "kubernetes:"
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")
@@ -47,16 +45,3 @@ def to_yaml(objects: list[dict]) -> str:
     import yaml
 
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
-
-
-def _revealed(value: Any) -> Any:
-    """The value with every secret marker replaced by its plaintext."""
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG) is not None:
-            if "plaintext" not in value:  # exported without --show-secrets: nothing to reveal
-                return SENSITIVE
-            return _revealed(json.loads(value["plaintext"]))
-        return {k: _revealed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_revealed(v) for v in value]
-    return value

@@ -42,9 +42,10 @@ class Planner:
                                              tier=engine.tier(spec.tier)))
 
     def plan(self, spec: StoreSpec, *, refresh: bool | None, snap: Snapshot | None = None,
-             secrets: dict[str, str] | None = None) -> Plan:
+             secrets: dict[str, str] | None = None, keep_stack: bool = False) -> Plan:
         """``refresh``: True runs the engine's refresh; None and False first try the
-        engine-free plan (``storekit.fastpath``), then the engine with or without refresh."""
+        engine-free plan (``storekit.fastpath``), then the engine with or without refresh.
+        ``keep_stack``: a new store's stack stays (in ``snap``) for the apply that follows."""
         spec, engine = self.resolve(spec)
         slug = spec.slug
         if refresh is not True and snap is None and secrets is None:
@@ -64,12 +65,16 @@ class Planner:
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
         done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
+        kept = False
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
                                           secrets=secrets.values())
+            kept = keep_stack
         finally:
-            if created_here:
+            if created_here and not kept:
                 self.gateway.remove(slug)
+        if created_here and kept:
+            snap.stack = stack
         changes = changes_from_digest(digest, snap.deployment)
         has_changes = any(c.op not in ("same", "read") for c in changes)
         action = "create" if created_here or not snap.has_resources else ("update" if has_changes else "noop")
@@ -81,6 +86,16 @@ class Planner:
         if done is not None and recorded_spec == spec:
             done(plan)
         return plan
+
+    def plan_to_apply(self, spec: StoreSpec) -> tuple[Plan, Snapshot | None]:
+        """A plan about to be applied in the same call, and the snapshot it was made from,
+        so the apply reads and creates nothing twice (None: an engine-free no-op plan)."""
+        resolved, engine = self.resolve(spec)
+        quick = self.fast.plan(resolved, engine)
+        if quick is not None:
+            return quick, None
+        snap = self.gateway.snapshot(resolved.slug)
+        return self.plan(spec, refresh=True, snap=snap, keep_stack=True), snap
 
     def plan_destroy(self, snap: Snapshot) -> Plan:
         changes = tuple(
