@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit demo bench bench-engine bench-stores clean \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores clean \
 	node node-tools node-down node-status test-node medusa-app test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
@@ -78,7 +78,8 @@ packages: ## install the Debian packages the tests need (chromium, shellcheck, d
 NODE_CONTAINERD ?= $(STOREKIT_HOME)/node/run/containerd/containerd.sock
 images: venv ## build the node's and the stores' images (pause, mariadb, wordpress, ...; cached) and import them if the node runs
 	@$(PY) kind/images.py build
-	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
+	@if [ -S "$(NODE_CONTAINERD)" ] && kind/node.sh status >/dev/null 2>&1; then \
+	  $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
 
 # The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
 # sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa.
@@ -90,6 +91,9 @@ test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL
 
 test: venv tools cluster packages images ## every test, against the local control plane with the real engine
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+soak: venv tools cluster packages ## the long fault suite: the engine killed at every crash point of create, tier change, destroy
+	@$(PY) -m pytest -m soak tests/faults $(PYTEST_ARGS)
 
 DEMO_STORE ?= Demo Shop
 DEMO_EMAIL ?= demo@example.com
@@ -140,6 +144,10 @@ bench: venv tools cluster ## storekit against kubectl on the same objects (creat
 
 bench-engine: venv tools cluster ## where the time goes inside the engine: every pulumi process of each operation
 	@$(PY) bench/engine.py
+
+SCALE_ARGS ?=
+bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on PostgreSQL and Redis provision stores (SCALE_ARGS="--stores 200 --kill")
+	@$(PY) bench/scale.py $(SCALE_ARGS)
 
 bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py

@@ -7,7 +7,8 @@ code; a traceback only with ``--debug``.
 
 Exit codes: 0 success; 1 operation failed; 2 usage error (or, with
 ``--detailed-exitcode``, changes present); 3 store not found; 4 store busy; 5 stale
-plan; 6 cluster or tool unavailable; 7 invalid input. With ``--detailed-exitcode``
+plan; 6 cluster or tool unavailable; 7 invalid input; 8 refused by a mandatory policy
+or the two-person rule. With ``--detailed-exitcode``
 every error exits 1, as Terraform's does.
 """
 
@@ -41,10 +42,11 @@ def _plugged() -> dict:
 # that command runs, so `storekit --version` or `storekit plan` pay for nothing else.
 # tests/test_cli_input.py checks this table against each module's COMMANDS.
 COMMAND_MODULES = {
-    "plan": "store_cmds", "apply": "store_cmds", "destroy": "store_cmds", "drift": "store_cmds",
+    "plan": "store_cmds", "apply": "store_cmds", "destroy": "store_cmds", "drift": "drift_cmds",
     "list": "info_cmds", "show": "info_cmds", "outputs": "info_cmds", "audit": "info_cmds",
     "health": "ops_cmds", "logs": "ops_cmds", "restart": "ops_cmds", "reset-password": "ops_cmds",
     "unlock": "ops_cmds", "render": "manifest_cmds", "worker": "serve_cmds", "token": "token_cmds",
+    "approve": "approval_cmds", "approvals": "approval_cmds", "rollout": "rollout_cmds",
 }
 
 

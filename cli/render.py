@@ -15,7 +15,7 @@ import click
 from storekit.events import Event
 from storekit.plan import Plan
 from storekit.timeline import Timeline
-from storekit.views import Line, event_text, plan_view, timeline_view
+from storekit.views import Line, event_text, fleet_view, plan_view, timeline_view
 
 COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan", "!": "yellow",
           "✓": "green", "✗": "red", "…": "yellow"}
@@ -23,7 +23,8 @@ COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta", "<=": "cyan
 
 def _paint(line: Line, color: bool) -> str:
     text = line.render()
-    if color and line.symbol in COLORS and line.kind in ("resource", "property", "summary", "drift", "step"):
+    if color and line.symbol in COLORS and line.role in ("resource", "property", "summary", "drift", "step", "group", "policy",
+                                                          "capacity"):
         return click.style(text, fg=COLORS[line.symbol])
     return text
 
@@ -34,6 +35,12 @@ def lines_text(lines: Iterable[Line], *, color: bool = False) -> str:
 
 def plan_text(plan: Plan, *, color: bool = False) -> str:
     return lines_text(plan_view(plan), color=color)
+
+
+def fleet_text(fleet, *, expand: bool = False, color: bool = False) -> str:
+    summary = fleet.summary.text + ("" if fleet.has_changes else " Every store matches its spec.")
+    return lines_text(fleet_view(fleet.groups, summary, expand=expand, plans=fleet.plans, capacity=fleet.capacity),
+                      color=color)
 
 
 def timeline_text(timeline: Timeline, *, color: bool = False) -> str:

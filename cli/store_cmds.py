@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
-from storekit.errors import SpecError, StoreNotFound
+from storekit.errors import ApprovalRequired, PolicyViolation, SpecError, StoreNotFound
+from storekit.policy import blocking
 from storekit.fleet import FleetPlan, load_fleet, load_plan_file
 from storekit.plan import Plan
 from storekit.engines import registry, tier_names
-from storekit.spec import StoreSpec
-from storekit.views import drift_text
+from storekit.spec import StoreSpec, expiry_from_ttl
 
 from . import render
 from .context import AppContext, Progress, confirm
+from .rollout_cmds import rollout_options, rollout_settings, run_rollout
 
+PLAN_ID = re.compile(r"[0-9a-f]{32}")
+GOVERNANCE_ERRORS = (PolicyViolation.kind, ApprovalRequired.kind)
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print a JSON document (see docs/plan-format.md) instead of text.")
 detailed_option = click.option("--detailed-exitcode", is_flag=True,
@@ -21,6 +26,8 @@ detailed_option = click.option("--detailed-exitcode", is_flag=True,
 
 
 def spec_options(f):
+    f = click.option("--ttl", metavar="DURATION",
+                     help="A preview store: destroyed by the reaper after 90m, 12h, 7d (sets expires_at).")(f)
     f = click.option("--email", "admin_email", metavar="EMAIL", help="Admin email (required for a new store).")(f)
     f = click.option("--tier", type=click.Choice(tier_names()), help="Size of the store (default small).")(f)
     f = click.option("--engine", type=click.Choice(sorted(registry())),
@@ -29,9 +36,15 @@ def spec_options(f):
 
 
 def desired_spec(app: AppContext, name: str, **flags) -> StoreSpec:
-    """The spec for NAME: the recorded one with the given flags changed, or a new one."""
+    """The spec for NAME: its desired spec (the service's one source, as the dashboard's)
+    with the given flags changed, or a new one."""
+    ttl = flags.pop("ttl", None)
+    if ttl is not None:
+        flags["expires_at"] = expiry_from_ttl(ttl)
+        if flags["expires_at"] is None:
+            raise SpecError([("ttl", "must be a duration like 90m, 12h or 7d")])
     try:
-        base = app.kit.spec_of(name)
+        base = app.service.desired_spec(name)
     except StoreNotFound:
         if not flags.get("admin_email"):
             raise SpecError([("admin_email", "is required for a new store (use --email)")]) from None
@@ -51,15 +64,15 @@ def make_plan(app: AppContext, name, file, prune, refresh, flags) -> Plan | Flee
     return app.kit.plan(desired_spec(app, name, **flags), refresh=refresh)
 
 
-def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
+expand_option = click.option("--expand", is_flag=True,
+                             help="Fleets: list every store of each group and the group's property changes.")
+
+
+def show_plan(app: AppContext, plan: Plan | FleetPlan, expand: bool = False) -> None:
     if isinstance(plan, FleetPlan):
-        for p in plan.plans:
-            if p.has_changes or p.drift:
-                click.echo(render.plan_text(p, color=app.color))
-                click.echo()
         for store, message in plan.errors:
             click.echo(f"Error planning store '{store}': {message}", err=True)
-        click.echo(plan.summary.text + ("" if plan.has_changes else " Every store matches its spec."))
+        click.echo(render.fleet_text(plan, expand=expand, color=app.color))
     else:
         click.echo(render.plan_text(plan, color=app.color))
 
@@ -75,10 +88,13 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan) -> None:
                    "compare with the recorded state only. Default: refreshed, but without the engine when "
                    "the store's live objects provably are those of its last apply.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to apply it later.")
+@click.option("--submit", is_flag=True,
+              help="Submit the plan for approval (two-person rule): prints its id for `storekit approve`.")
+@expand_option
 @json_option
 @detailed_option
 @click.pass_context
-def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh, out, as_json,
+def plan_cmd(ctx, name, file, prune, admin_email, ttl, tier, engine, destroy, refresh, out, submit, expand, as_json,
              detailed_exitcode):
     """Show what applying would change, without changing anything.
 
@@ -89,7 +105,11 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
       storekit plan "My Shop" --email owner@example.com --out plan.json
       storekit plan "My Shop" --tier medium --detailed-exitcode
       storekit plan -f stores.yaml --prune --out fleet.json
+      storekit plan -f stores.yaml --expand    # every store of each group of identical change
       storekit plan "My Shop" --destroy --out destroy.json
+
+    A fleet's plan is shown grouped by identical change ("14 stores: tier small →
+    medium; 3 stores: new (small)"); --json has the groups and every store's plan.
     """
     ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
     app: AppContext = ctx.obj
@@ -99,15 +119,25 @@ def plan_cmd(ctx, name, file, prune, admin_email, tier, engine, destroy, refresh
         plan = app.kit.plan_destroy(name)
     else:
         plan = make_plan(app, name, file, prune, refresh,
-                         {"admin_email": admin_email, "tier": tier, "engine": engine})
+                         {"admin_email": admin_email, "tier": tier, "engine": engine, "ttl": ttl})
     if out:
         plan.save(out)
+    submitted = None
+    if submit:
+        if isinstance(plan, FleetPlan):
+            raise click.UsageError("--submit takes one store's plan; a fleet is approved store by store")
+        from storekit import approvals
+
+        submitted = approvals.submit(app.kit, plan, app.kit.actor)
     if as_json:
-        click.echo(render.to_json(plan.to_dict()))
+        click.echo(render.to_json({**plan.to_dict(), **({"plan_id": submitted.id} if submitted else {})}))
     else:
-        show_plan(app, plan)
+        show_plan(app, plan, expand)
         if out:
             click.echo(f"\nSaved the plan to {out}. Apply exactly this plan with: storekit apply {out}")
+        if submitted:
+            click.echo(f"\nSubmitted for approval as plan {submitted.id} ({submitted.plan_hash[:19]}...). "
+                       f"A different admin approves it with: storekit approve {submitted.id}")
     if isinstance(plan, FleetPlan) and plan.errors:
         ctx.exit(1)
     if detailed_exitcode and plan.has_changes:
@@ -127,7 +157,8 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
             click.echo(f"Apply complete: {len(result.items) - len(result.failed)} of {len(result.items)} "
                        f"stores in {result.seconds:.1f}s.")
         if not result.ok:
-            ctx.exit(1)
+            governed = all(i.error_kind in GOVERNANCE_ERRORS for i in result.failed)
+            ctx.exit(PolicyViolation.exit_code if governed else 1)
         return
     result = app.kit.apply(plan, on_event=Progress(not as_json, prefix=False))
     if as_json:
@@ -149,41 +180,77 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
 
 
 @click.command("apply")
-@click.argument("target", required=False, metavar="[PLAN_FILE | NAME]")
+@click.argument("target", required=False, metavar="[PLAN_FILE | PLAN_ID | NAME]")
 @click.option("-f", "--file", type=click.Path(dir_okay=False), help="Fleet file (YAML) declaring many stores.")
 @click.option("--prune", is_flag=True, help="With -f: also destroy stores the file does not list.")
 @spec_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
+@rollout_options
 @json_option
 @click.pass_context
-def apply_cmd(ctx, target, file, prune, admin_email, tier, engine, auto_approve, as_json):
+def apply_cmd(ctx, target, file, prune, admin_email, ttl, tier, engine, auto_approve, waves, max_unavailable, bake, gate,
+              as_json):
     """Apply a saved plan exactly, or plan and apply a store or a fleet.
 
-    A saved plan is refused when its store changed since the plan was made.
+    A saved plan is refused when its store changed since the plan was made, when a
+    mandatory policy blocks it (exit 8), and, under the two-person rule, until a second
+    admin approved it (PLAN_ID is the id `plan --submit` printed).
 
     \b
     Examples:
       storekit apply plan.json
+      storekit apply 3f1c0d8e9a7b4c2d1e0f9a8b7c6d5e4f      # an approved plan, by its id
       storekit apply "My Shop" --email owner@example.com --auto-approve
       storekit apply -f stores.yaml --prune
+      storekit apply -f stores.yaml --waves 1,10%,50%,100% --max-unavailable 2
+
+    With --waves (or a fleet file's rollout: section) a fleet rolls out in waves, each
+    followed by a health gate; a failed gate halts it (see `storekit rollout`).
     """
     app: AppContext = ctx.obj
+    rollout = rollout_settings(file, waves=waves, max_unavailable=max_unavailable, bake=bake, gate=gate)
     if target and target.endswith(".json") and not file:
         plan = load_plan_file(target)
+        if rollout is not None:
+            if not isinstance(plan, FleetPlan):
+                raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+            run_rollout(app, ctx, plan, rollout, as_json)
+            return
         apply_and_report(app, ctx, plan, as_json)
         return
-    plan = make_plan(app, target, file, prune, None, {"admin_email": admin_email, "tier": tier, "engine": engine})
+    if rollout is not None:
+        if not file:
+            raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
+        plan = make_plan(app, None, file, prune, None, {})
+        if not as_json:
+            show_plan(app, plan)
+        if plan.has_changes:
+            confirm(app, auto_approve)
+            run_rollout(app, ctx, plan, rollout, as_json)
+        return
+    if target and PLAN_ID.fullmatch(target) and not file:  # a saved (submitted) plan, by its id
+        from storekit import approvals
+
+        apply_and_report(app, ctx, approvals.saved_plan(app.kit, target)[1], as_json)
+        return
+    plan = make_plan(app, target, file, prune, None,
+                     {"admin_email": admin_email, "tier": tier, "engine": engine, "ttl": ttl})
     review_and_apply(app, ctx, plan, auto_approve, as_json)
 
 
 def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve: bool, as_json: bool) -> None:
-    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops early."""
-    if as_json and not plan.has_changes:
+    """Show the plan, ask for 'yes' (unless auto-approved), apply it; nothing to do stops
+    early, except a destroy: a store whose first apply failed before creating anything
+    still has a stack (and a catalog entry) to remove."""
+    removes_a_stack = isinstance(plan, Plan) and plan.action == "destroy"
+    if as_json and not plan.has_changes and not removes_a_stack:
         click.echo(render.to_json(plan.to_dict()))
     if not as_json:
         show_plan(app, plan)
-    if not plan.has_changes:
+    if not plan.has_changes and not removes_a_stack:
         return
+    if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
+        raise PolicyViolation(plan.store, blocking(plan.policy))
     confirm(app, auto_approve)
     apply_and_report(app, ctx, plan, as_json)
 
@@ -204,33 +271,4 @@ def destroy_cmd(ctx, name, auto_approve, as_json):
     review_and_apply(app, ctx, app.kit.plan_destroy(name), auto_approve, as_json)
 
 
-@click.command("drift")
-@click.argument("name")
-@click.option("--refresh", is_flag=True, help="Always run the engine's refresh (by default it is skipped "
-                                              "when the live objects provably are those of the last apply).")
-@json_option
-@detailed_option
-@click.pass_context
-def drift_cmd(ctx, name, refresh, as_json, detailed_exitcode):
-    """Show what changed in the cluster behind storekit's back.
-
-    \b
-    Example:
-      storekit drift "My Shop" --detailed-exitcode   # exit 2 when drifted
-    """
-    ctx.meta["storekit.detailed_exitcode"] = detailed_exitcode
-    report = ctx.obj.kit.drift(name, refresh=True if refresh else None)
-    if as_json:
-        click.echo(render.to_json(report.to_dict()))
-    elif report.has_drift:
-        click.echo(f"Store '{report.store}' drifted:")
-        for c in report.changes:
-            click.echo("  " + drift_text(c))
-        click.echo("Run `storekit apply` for the store to restore it.")
-    else:
-        click.echo(f"No drift: store '{report.store}' matches its recorded state.")
-    if detailed_exitcode and report.has_drift:
-        ctx.exit(2)
-
-
-COMMANDS = [plan_cmd, apply_cmd, destroy_cmd, drift_cmd]
+COMMANDS = [plan_cmd, apply_cmd, destroy_cmd]

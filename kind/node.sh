@@ -48,6 +48,7 @@ POD_CIDR=10.244.0.0/24
 POOL_LABEL=storekit.io/node-pool
 POOL=real
 API_PORT=6443  # the API server as seen from inside the namespace
+LEASE_SECONDS=120  # kubelet's node lease (renewed every 30 s); see hold_lease
 
 DIR=$STOREKIT_HOME/node
 RUN=$DIR/run
@@ -56,7 +57,7 @@ LOGS=$DIR/logs
 PIDS=$RUN/pids
 CGROUP=storekit-node
 CNI_BIN=${STOREKIT_CNI_BIN:-/usr/lib/cni}
-RUNC=${STOREKIT_RUNC:-/usr/sbin/runc}
+RUNC=${STOREKIT_RUNC:-/usr/sbin/runc}  # the real runc, behind kind/node/runc.sh (oom_score_adj)
 export PATH=$BIN:$PATH
 
 say() { printf '[node] %s\n' "$*" >&2; }
@@ -141,13 +142,15 @@ network_up() {
 # ---- files --------------------------------------------------------------------------------
 
 render_file() { # render_file TEMPLATE OUT: replace @NAME@ placeholders with the values below
+  local pause coredns traefik metrics
+  pause=$(image pause); coredns=$(image coredns); traefik=$(image traefik); metrics=$(image metrics-server)
   sed -e "s#@DIR@#$DIR#g" -e "s#@SOCK@#$SOCK#g" -e "s#@NODE_NAME@#$NODE_NAME#g" \
       -e "s#@NODE_IP@#$NODE_IP#g" -e "s#@POD_CIDR@#$POD_CIDR#g" -e "s#@CGROUP@#$CGROUP#g" \
       -e "s#@CLUSTER_DNS@#${CLUSTER_DNS:-}#g" -e "s#@SERVICE_CIDR@#${SERVICE_CIDR:-}#g" \
-      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$RUNC#g" -e "s#@PAUSE_IMAGE@#$(image pause)#g" \
+      -e "s#@CNI_BIN@#$CNI_BIN#g" -e "s#@RUNC@#$HERE/node/runc.sh#g" -e "s#@PAUSE_IMAGE@#$pause#g" \
       -e "s#@POOL_LABEL@#$POOL_LABEL#g" -e "s#@POOL@#$POOL#g" -e "s#@API_PORT@#$API_PORT#g" \
-      -e "s#@COREDNS_IMAGE@#$(image coredns)#g" -e "s#@TRAEFIK_IMAGE@#$(image traefik)#g" \
-      -e "s#@METRICS_SERVER_IMAGE@#$(image metrics-server)#g" "$1" >"$2"
+      -e "s#@COREDNS_IMAGE@#$coredns#g" -e "s#@TRAEFIK_IMAGE@#$traefik#g" \
+      -e "s#@METRICS_SERVER_IMAGE@#$metrics#g" "$1" >"$2"
   if grep -q '@[A-Z_]*@' "$2"; then die "$1: unknown placeholder $(grep -o '@[A-Z_]*@' "$2" | head -1)"; fi
 }
 
@@ -219,10 +222,17 @@ start() {
   echo $! >"$PIDS/$name.pid"
 }
 
+# The fixed paths kind/node/mountns.sh covers with a tmpfs (shim sockets, CNI's result cache):
+# made on the host if missing, and removed again by down.
+MOUNTPOINTS=(/run/containerd /var/lib/cni)
+
 start_containerd() {
-  # kind/node/mountns.sh mounts a tmpfs on /run/containerd: the directory must exist.
-  if [ ! -d /run/containerd ]; then mkdir /run/containerd; : >"$RUN/made-run-containerd"; fi
-  start containerd nsenter --net="/run/netns/$NETNS" -- unshare --mount --propagation unchanged -- \
+  local d
+  for d in "${MOUNTPOINTS[@]}"; do
+    if [ ! -d "$d" ]; then mkdir -p "$d"; echo "$d" >>"$RUN/made-dirs"; fi
+  done
+  start containerd env STOREKIT_RUNC_BINARY="$RUNC" \
+    nsenter --net="/run/netns/$NETNS" -- unshare --mount --propagation unchanged -- \
     "$HERE/node/mountns.sh" "$DIR" "$BIN/containerd" --config "$DIR/etc/containerd.toml"
   wait_for 60 "containerd's socket" ctr_ok
 }
@@ -232,14 +242,53 @@ ctr_ok() { "$BIN/ctr" --address "$SOCK" version >/dev/null 2>&1; }
 mountns_of_containerd() { # the pid whose mount namespace kubelet joins (containerd itself)
   local pid
   pid=$(cat "$PIDS/containerd.pid")
-  # bash -> nsenter -> unshare -> mountns.sh -> containerd, each exec'ing the next: one pid.
+  # bash -> env -> nsenter -> unshare -> mountns.sh -> containerd, each exec'ing the next: one pid.
   echo "$pid"
 }
 
+# The control plane's kwok controller runs with --manage-all-nodes: it takes the lease of every
+# node it sees and then plays its kubelet. A lease already held by storekit-node (and renewed by
+# the kubelet within its duration) is one it leaves alone, so the lease is made before the kubelet
+# registers the node. (kubelet renews a lease without changing its holder.)
+hold_lease() {
+  kc apply -f - >/dev/null <<EOF
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: $NODE_NAME
+  namespace: kube-node-lease
+spec:
+  holderIdentity: $NODE_NAME
+  leaseDurationSeconds: $LEASE_SECONDS
+  renewTime: "$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)"
+EOF
+}
+
+lease_holder() { kc get lease -n kube-node-lease "$NODE_NAME" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
+
+# The API server reaches kubelets by the node's Hostname address first: it resolves the name
+# from the host's /etc/hosts (one marked line, removed by down).
+HOSTS_LINE="$NODE_IP $NODE_NAME # storekit-node (kind/node.sh)"
+hosts_add() { grep -qxF "$HOSTS_LINE" /etc/hosts || echo "$HOSTS_LINE" >>/etc/hosts; }
+hosts_remove() {
+  if grep -qxF "$HOSTS_LINE" /etc/hosts; then
+    # in place (the file may be a bind mount): keep every other line as it is
+    local kept; kept=$(grep -vxF "$HOSTS_LINE" /etc/hosts)
+    printf '%s\n' "$kept" >/etc/hosts
+  fi
+}
+
 start_kubelet() {
+  running kubelet && return
+  local holder; holder=$(lease_holder)
+  if [ -n "$holder" ] && [ "$holder" != "$NODE_NAME" ]; then
+    die "the lease kube-node-lease/$NODE_NAME is held by $holder (kwok?): run kind/node.sh down first"
+  fi
+  hold_lease
+  hosts_add
   local pid; pid=$(mountns_of_containerd)
   start kubelet nsenter --mount="/proc/$pid/ns/mnt" --net="/run/netns/$NETNS" -- \
-    "$BIN/kubelet" --config "$DIR/etc/kubelet.yaml" --kubeconfig "$DIR/etc/kubeconfig" \
+    "$BIN/kubelet" --config "$DIR/etc/kubelet.yaml" --kubeconfig "$DIR/etc/kubeconfig" --root-dir "$DIR/kubelet" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
     --node-labels "$POOL_LABEL=$POOL" --v 1
 }
@@ -278,6 +327,12 @@ up() {
   start_containerd
   import_images
   start_kubelet
+  wait_for 120 "node $NODE_NAME Ready" node_ready || { tail -n 20 "$LOGS/kubelet.log" >&2; exit 1; }
+  # The control plane allocates no pod ranges (no IPAM controller): give the node its own, as
+  # its CNI configuration has it (kube-router and kube-proxy read it from the Node).
+  if [ -z "$(kc get node "$NODE_NAME" -o jsonpath='{.spec.podCIDR}')" ]; then
+    kc patch node "$NODE_NAME" --type merge -p "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" >/dev/null
+  fi
   start kube-proxy nsenter --net="/run/netns/$NETNS" -- "$BIN/kube-proxy" --config "$DIR/etc/kube-proxy.yaml"
   start kube-router nsenter --net="/run/netns/$NETNS" -- "$BIN/kube-router" \
     --kubeconfig "$DIR/etc/kubeconfig" --hostname-override "$NODE_NAME" \
@@ -285,7 +340,6 @@ up() {
     --enable-ipv6=false --service-cluster-ip-range "$SERVICE_CIDR" --metrics-port 0 --health-port 20244
   start volumes "$PYTHON" "$HERE/node/volumes.py" --kubeconfig "$KUBECONFIG_PATH" --root "$DIR/volumes" \
     --node "$NODE_NAME"
-  wait_for 120 "node $NODE_NAME Ready" node_ready || { tail -n 20 "$LOGS/kubelet.log" >&2; exit 1; }
   wait_for 180 "the node's add-ons (CoreDNS, Traefik, metrics-server) Running" addons_ready 3 \
     || { kc get pods -A -o wide --field-selector "spec.nodeName=$NODE_NAME" >&2; exit 1; }
   say "node $NODE_NAME is Ready with its add-ons in $(( $(date +%s) - started ))s"
@@ -341,6 +395,7 @@ down() {
   for h in /sys/fs/cgroup/*/"$CGROUP"; do
     if [ -d "$h" ]; then find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
+  hosts_remove
   if [ -e "/run/netns/$NETNS" ]; then ip netns delete "$NETNS"; fi
   # The veth pair (and the routes through it) goes when the namespace is freed; make sure.
   wait_for 10 "the interface $HOST_IF to go" bash -c "! ip link show $HOST_IF >/dev/null 2>&1" \
@@ -348,9 +403,13 @@ down() {
   if [ -f "$RUN/made-run-netns-mount" ] && [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
     umount /run/netns 2>/dev/null || true; rmdir /run/netns 2>/dev/null || true
   fi
-  if [ -f "$RUN/made-run-containerd" ]; then rmdir /run/containerd 2>/dev/null || true; fi
+  local d
+  if [ -f "$RUN/made-dirs" ]; then
+    while read -r d; do rmdir "$d" 2>/dev/null || true; done <"$RUN/made-dirs"
+  fi
   if [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&1; then
     kc delete node "$NODE_NAME" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    kc delete lease -n kube-node-lease "$NODE_NAME" --ignore-not-found >/dev/null 2>&1 || true
   fi
   # Nothing of the node is mounted on the host; say so if something is, never delete through it.
   if grep -q " $DIR" /proc/self/mountinfo 2>/dev/null; then

@@ -39,11 +39,7 @@ from dataclasses import dataclass
 
 from storekit.engine import Engine, ProgramContext, Tier, Volume
 
-IMAGES = {
-    "wordpress": "wordpress:6.8.3-php8.3-apache",
-    "mysql": "mysql:8.4.7",
-    "wpcli": "wordpress:cli-2.12.0-php8.3",
-}
+IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
 
 
 @dataclass(frozen=True)
@@ -64,13 +60,20 @@ class Sizes:
     quota_pvcs: int = 4
 
 
+def _tier(name: str, volumes: dict, sizes: Sizes) -> Tier:
+    """A tier that reserves what its quota's requests allow (the capacity preview reads it)."""
+    return Tier(name, volumes, sizes, requests={"cpu": sizes.quota_cpu_requests,
+                                                 "memory": sizes.quota_memory_requests,
+                                                 "storage": sizes.quota_storage})
+
+
 TIERS = (
-    Tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
-         Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
-    Tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
-         Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
-    Tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
-         Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
+    _tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
+          Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
+    _tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
+          Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
+    _tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
+          Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
 )
 
 SECRET_NAMES = ("mysql_root_password", "mysql_password", "admin_password") + tuple(

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402  (cheap: no engine, no cluster client)
     ClusterUnreachable,
+    EngineInterrupted,
     EngineUnavailable,
     OperationFailed,
     OperationTimeout,
@@ -29,7 +30,7 @@ from .errors import (  # noqa: E402  (cheap: no engine, no cluster client)
 # ``storekit`` command imports it and the engine's SDK alone takes about half a second.
 _LAZY = {
     "Diagnostic": "events", "Event": "events", "OperationFinished": "events", "OperationStarted": "events",
-    "ResourceFailed": "events", "ResourceFinished": "events", "ResourceStarted": "events",
+    "Recovered": "events", "ResourceFailed": "events", "ResourceFinished": "events", "ResourceStarted": "events",
     "Storekit": "kit",
     "Plan": "plan", "PlanSummary": "plan", "PropertyChange": "plan", "ResourceChange": "plan",
     "ApplyResult": "results", "DriftReport": "results", "FleetResult": "results", "StoreOutputs": "results",
@@ -56,9 +57,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "Actor", "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineUnavailable", "Event",
+    "Actor", "ApplyResult", "ClusterUnreachable", "Diagnostic", "DriftReport", "EngineInterrupted", "EngineUnavailable",
+    "Event",
     "FleetResult", "OperationFailed", "OperationFinished", "OperationStarted", "OperationTimeout",
-    "Plan", "PlanSummary", "PropertyChange", "ResourceChange", "ResourceFailed", "ResourceFinished",
+    "Plan", "PlanSummary", "PropertyChange", "Recovered", "ResourceChange", "ResourceFailed", "ResourceFinished",
     "ResourceStarted", "Settings", "SpecError", "StalePlan", "StoreBusy", "StoreNotFound",
     "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "ToolMissing",
     "slugify",

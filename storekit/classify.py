@@ -13,7 +13,8 @@ import json
 import re
 from typing import Iterable
 
-from .errors import ClusterUnreachable, OperationFailed, OperationTimeout, StoreBusy, StorekitError
+from .errors import (ClusterUnreachable, EngineInterrupted, OperationFailed, OperationTimeout, StoreBusy,
+                     StorekitError)
 from .events import scrub
 from .toolchain import LazyModule
 
@@ -22,6 +23,15 @@ auto = LazyModule("pulumi.automation")
 _LOCK_HOLDER = re.compile(r"created by (?P<who>\S+) \(pid (?P<pid>\d+)\) at (?P<at>[0-9T:.+\-Z ]+)")
 _UNREACHABLE = ("connection refused", "unable to load kubernetes client", "cluster is unreachable",
                 "no such host", "i/o timeout", "failed to read kubeconfig", "unable to read kubectl config")
+
+
+_EXIT_CODE = re.compile(r"^\s*code: (-?\d+)\s*$", re.MULTILINE)
+
+
+def exit_code(error: auto.CommandError) -> int | None:
+    """The engine's exit code (negative: the signal that killed it), from the error's text."""
+    m = _EXIT_CODE.search(str(error))
+    return int(m.group(1)) if m else None
 
 
 _NOISE = re.compile(r"^(error: )?(preview failed: |update failed: )?(\d+ errors? occurred:)?\s*(\* )?"
@@ -44,7 +54,8 @@ def summarize(diagnostics: Iterable[str]) -> str:
 
 
 def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
-              diagnostics: Iterable[str] = (), warnings: Iterable[str] = ()) -> StorekitError:
+              diagnostics: Iterable[str] = (), warnings: Iterable[str] = (), *,
+              cluster: str | None = None) -> StorekitError:
     """A storekit error for a failed pulumi command, with every known secret scrubbed.
 
     ``warnings`` (the last warning of each failed resource) say what the cluster reported
@@ -59,10 +70,17 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
         m = _LOCK_HOLDER.search(text)
         return StoreBusy(slug, holder=f"{m['who']} (pid {m['pid']})" if m else None,
                          since=m["at"].strip() if m else None)
-    if any(s in low for s in _UNREACHABLE):
+    code = exit_code(error)
+    if code is not None and code < 0:
+        return EngineInterrupted(
+            f"the engine changing store '{slug}' was killed (signal {-code}) before it finished",
+            details=text, hint="Run it again: storekit repairs what the interrupted run left and converges.")
+    if any(s in low for s in _UNREACHABLE) or any(s in d.lower() for d in diagnostics for s in _UNREACHABLE):
+        where = f" {cluster}" if cluster else ""
         return ClusterUnreachable(
-            f"the Kubernetes cluster is unreachable while changing store '{slug}'",
-            hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG.")
+            f"the Kubernetes cluster{where} is unreachable while changing store '{slug}'",
+            hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG, then run the operation "
+                 "again: it picks up where this one stopped.")
     first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
     warnings = [scrub(w, secrets) for w in warnings]
     if warnings:

@@ -36,12 +36,16 @@ def quantity(text: str | None):
 
 @dataclass(frozen=True)
 class Tier:
-    """A size of store. The core reads ``name`` and the ``volumes`` sizes; ``sizes`` is the
-    engine's own (container resources, quotas, ...)."""
+    """A size of store. The core reads ``name``, the ``volumes`` sizes and the ``requests``
+    (what the store reserves from the cluster); ``sizes`` is the engine's own (container
+    resources, quotas, ...)."""
 
     name: str
     volumes: Mapping[str, str] = field(default_factory=dict)  # volume name -> requested size
     sizes: Any = None
+    # What a store of this tier reserves from the cluster (its quota's requests): keys cpu,
+    # memory, storage as quantities. The capacity preview in every plan sums these.
+    requests: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

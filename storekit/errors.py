@@ -125,3 +125,42 @@ class OperationFailed(StorekitError):
 
 class OperationTimeout(OperationFailed):
     kind = "timeout"
+
+
+class EngineInterrupted(OperationFailed):
+    """The engine process was killed before it finished (a signal, a lost machine).
+
+    Nothing needs a person: the next run of the operation repairs what it left in the
+    store's state (its lock, its pending operations; ``storekit.recovery``) and converges.
+    Workers run such a job again by themselves.
+    """
+
+    http_status = 503
+    kind = "interrupted"
+
+
+class PolicyViolation(StorekitError):
+    """A mandatory rule fails: the plan may not be applied."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "policy_violation"
+
+    def __init__(self, store: str, failures):
+        self.store, self.failures = store, tuple(failures)
+        names = "; ".join(f"policy '{f.rule}' ({f.type}): {f.message}" for f in failures)
+        super().__init__(f"store '{store}' may not be changed: {names}",
+                         hint="Change the plan to satisfy the policy, or ask the platform team to change "
+                              "STOREKIT_POLICY_FILE.")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "policy": [f.to_dict() for f in self.failures]}
+
+
+class ApprovalRequired(StorekitError):
+    """The two-person rule: this plan (by its hash) has no approval by a second admin, or
+    the approval asked for is not allowed (an admin approving their own plan)."""
+
+    exit_code = 8
+    http_status = 403
+    kind = "approval_required"

@@ -48,11 +48,11 @@ class Event:
     at: str = field(default_factory=now_iso)
 
     @property
-    def kind(self) -> str:
+    def name(self) -> str:
         return type(self).__name__
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
+        return {"event": self.name, **asdict(self)}
 
 
 OPERATIONS = ("apply", "destroy", "restart", "reset-password")
@@ -80,6 +80,23 @@ class StoreInSync(Event):
 
     spec: Any = None
     outputs: Any = None
+
+
+@dataclass(frozen=True)
+class Recovered(Event):
+    """An interrupted run's leftovers were repaired before an operation (``recovery``)."""
+
+    message: str = ""
+    lock_cleared: str | None = None
+    adopted: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriftChecked(Event):
+    """A drift check ran: how many objects drifted (for metrics)."""
+
+    changes: int = 0
 
 
 @dataclass(frozen=True)

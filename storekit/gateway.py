@@ -16,20 +16,22 @@ deployment, recorded spec, secrets) once, so an operation never selects a stack 
 from __future__ import annotations
 
 import json
-import os
 import secrets as _secrets
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 
+from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError
+from .files import secret_file
 from .plan import fingerprint
+from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import LazyModule, pulumi_command, pulumi_env
+from .toolchain import LazyModule, describe_cluster, pulumi_command, pulumi_env
 
 auto = LazyModule("pulumi.automation")
 
@@ -54,6 +56,7 @@ class Snapshot:
     outputs: dict = field(default_factory=dict)
     deployment: dict | None = None
     config_secrets: dict | None = None
+    repair: Repair | None = None  # what an interrupted run left and was repaired (snapshot(repair=True))
 
     @property
     def exists(self) -> bool:
@@ -96,7 +99,8 @@ class StackGateway:
         try:
             yield
         except auto.CommandError as e:
-            raise translate(e, slug, secrets, diagnostics(), warnings()) from e
+            raise translate(e, slug, secrets, diagnostics(), warnings(),
+                            cluster=describe_cluster(self.settings)) from e
 
     # ---- environment ---------------------------------------------------------------
 
@@ -104,11 +108,7 @@ class StackGateway:
         if self.settings.passphrase:
             return {"PULUMI_CONFIG_PASSPHRASE": self.settings.passphrase}
         key = self.settings.home_path / "passphrase"
-        if not key.exists():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(_secrets.token_urlsafe(32))
+        secret_file(key, lambda: _secrets.token_urlsafe(32))
         return {"PULUMI_CONFIG_PASSPHRASE_FILE": str(key)}
 
     def env(self) -> dict[str, str]:
@@ -146,16 +146,24 @@ class StackGateway:
             except auto.StackNotFoundError:
                 return None
 
-    def snapshot(self, slug: str) -> Snapshot:
+    def snapshot(self, slug: str, *, repair: bool = False) -> Snapshot:
         """Select the stack once and read its outputs, deployment and (when the outputs
-        lack them) the secrets kept in its config."""
+        lack them) the secrets kept in its config. With ``repair``, what an interrupted
+        run left behind is repaired first (``Snapshot.repair`` says what was done)."""
+        files = self._repair_files(slug) if repair else []
         stack = self.select(slug)
         if stack is None:
             return Snapshot(slug=slug, stack=None)
         with self._engine(slug):
-            # One export, not `stack output` twice (masked, then revealed): the stack's outputs
-            # are in the deployment, secrets as plaintext (export runs with --show-secrets).
             deployment = stack.export_stack().deployment or {}
+        fixed = None
+        if repair:
+            fixed, deployment = self._repair(slug, stack, deployment)
+            if files:
+                fixed = replace(fixed, files=tuple(files))
+        with self._engine(slug):
+            # Not `stack output` twice (masked, then revealed): the stack's outputs are in the
+            # deployment, secrets as plaintext (export runs with --show-secrets).
             outputs = stack_outputs(deployment)
             config_secrets = None
             if not isinstance(outputs.get("secrets"), dict):
@@ -164,7 +172,7 @@ class StackGateway:
                 except (auto.CommandError, ValueError):
                     config_secrets = None  # never applied far enough to keep any
         return Snapshot(slug=slug, stack=stack, outputs=outputs, deployment=deployment,
-                        config_secrets=config_secrets)
+                        config_secrets=config_secrets, repair=fixed)
 
     def fingerprint(self, slug: str) -> str:
         """The fingerprint of the stack's recorded state, read now (``absent`` without a stack)."""
@@ -193,22 +201,50 @@ class StackGateway:
                           update_in_progress=bool(s.update_in_progress)) for s in summaries]
 
     def lock_holder(self, slug: str) -> tuple[str, str] | None:
-        """(who, since) when an update of the stack holds its lock (file:// backends).
-
-        Other backends report a held lock when the update starts (ConcurrentUpdateError).
-        """
-        url = self.settings.state_url
-        if not url.startswith("file://"):
-            return None
-        locks = Path(url[len("file://"):], ".pulumi", "locks", "organization", PROJECT, slug)
-        for lock in sorted(locks.glob("*.json")):
-            try:
-                info = json.loads(lock.read_text())
-            except (OSError, ValueError):
-                continue
+        """(who, since) when an update of the stack holds its lock (file:// and
+        postgres:// backends; others report a held lock when the update starts)."""
+        for info in _lock_infos(self.settings.state_url, slug):
             return (f"{info.get('username', '?')}@{info.get('hostname', '?')} (pid {info.get('pid', '?')})",
                     str(info.get("timestamp", "")))
         return None
+
+    def _repair_files(self, slug: str) -> list[str]:
+        """Half-written state files of a file:// backend, removed unless a live process
+        holds the stack's lock (``recovery.repair_file_state``)."""
+        url = self.settings.state_url
+        if not url.startswith("file://"):
+            return []
+        holder = self.lock_holder(slug)
+        process = procs.parse_holder(holder[0]) if holder else None
+        if holder and (process is None or not procs.gone(*process)):
+            return []
+        return repair_file_state(Path(url[len("file://"):], ".pulumi", "stacks", PROJECT), slug)
+
+    def _repair(self, slug: str, stack: auto.Stack, deployment: dict) -> tuple[Repair, dict]:
+        """Undo what an interrupted engine run left in the stack (``storekit.recovery``):
+        a lock whose holder provably no longer runs is cancelled; pending operations are
+        resolved and the stack refreshed, so adopted objects carry their live state.
+        (the repair, the deployment now)."""
+        cleared = None
+        holder = self.lock_holder(slug)
+        if holder:
+            process = procs.parse_holder(holder[0])
+            if process is None or not procs.gone(*process):
+                return Repair(store=slug), deployment  # a live update: the caller meets StoreBusy
+            self.cancel(stack)
+            cleared = holder[0]
+        if not pending_operations(deployment):
+            return Repair(store=slug, lock_cleared=cleared), deployment
+        resolution = resolve_pending(deployment)
+        with self._engine(slug):
+            stack.import_stack(auto.Deployment(version=3, deployment=resolution.deployment))
+            stack.refresh(color="never", suppress_outputs=True)
+            deployment = stack.export_stack().deployment or {}
+            deployment, managers = adopt_field_managers(deployment, resolution.adopted)
+            if managers:
+                stack.import_stack(auto.Deployment(version=3, deployment=deployment))
+        return Repair(store=slug, lock_cleared=cleared, adopted=tuple(resolution.adopted),
+                      dropped=tuple(resolution.dropped), refreshed=True), deployment
 
     # ---- operations ----------------------------------------------------------------
 
@@ -260,6 +296,49 @@ def stack_outputs(deployment: dict | None) -> dict:
         if resource.get("type") == "pulumi:pulumi:Stack":
             return reveal(resource.get("outputs") or {})
     return {}
+
+
+def _lock_infos(url: str, slug: str) -> list[dict]:
+    """The lock files of a stack in a file:// or postgres:// backend (pulumi's own layout:
+    ``.pulumi/locks/organization/<project>/<stack>/<id>.json``)."""
+    key = f".pulumi/locks/organization/{PROJECT}/{slug}/"
+    blobs: list[str] = []
+    if url.startswith("file://"):
+        for lock in sorted(Path(url[len("file://"):], key).glob("*.json")):
+            try:
+                blobs.append(lock.read_text())
+            except OSError:
+                continue
+    elif url.startswith(("postgres://", "postgresql://")):
+        blobs = _postgres_blobs(url, key)
+    infos = []
+    for blob in blobs:
+        try:
+            info = json.loads(blob) if isinstance(blob, str) else blob
+        except ValueError:
+            continue
+        if isinstance(info, dict):
+            infos.append(info)
+    return infos
+
+
+def _postgres_blobs(url: str, prefix: str) -> list:
+    """Rows under ``prefix`` in the postgres backend's table (``pulumi_state`` unless the
+    URL names another with ``table=``)."""
+    from urllib.parse import parse_qs, urlsplit, urlunsplit, urlencode
+
+    import psycopg2
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    table = (query.pop("table", ["pulumi_state"]) or ["pulumi_state"])[0]
+    dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, doseq=True), ""))
+    try:
+        with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute(f'SELECT data::text FROM "{table}" WHERE key LIKE %s ORDER BY key', (prefix + "%",))
+            return [row[0] for row in cur.fetchall()]
+    except psycopg2.Error:
+        return []  # the update itself will report what is wrong with the backend
 
 
 def _no_program() -> None:

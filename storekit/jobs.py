@@ -16,6 +16,7 @@ which converges whatever the crash left half done.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -27,15 +28,19 @@ from pathlib import Path
 
 from . import procs
 from .catalog import JobRecord, utcnow
-from .errors import SpecError, StoreBusy, StoreNotFound, StorekitError
+from .errors import EngineInterrupted, SpecError, StoreBusy, StoreNotFound, StorekitError
 from .kit import Storekit
 from .plan import Plan
 from .recorder import Actor
+from .runtime import log_context
 from .spec import StoreSpec
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 3
+# A job is tried at most this many times (its worker or engine dying under it counts):
+# a job that kills whatever runs it fails instead of going round for ever.
+MAX_ATTEMPTS = 3
 
 
 def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
@@ -56,8 +61,8 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
             return kit.apply(plan.spec, actor=actor)
         return kit.apply(StoreSpec.from_dict(payload.get("spec", payload)), actor=actor)
     if job.kind == "destroy":
-        try:
-            return kit.destroy(job.store, actor=actor)
+        try:  # an expired store's destroy was decided by its spec: no policy or approval check
+            return kit.destroy(job.store, actor=actor, governed=not payload.get("expired"))
         except StoreNotFound:  # never created, or a previous attempt got there
             kit.catalog.set_status(job.store, "deleted")
             return None
@@ -75,8 +80,12 @@ def _heartbeat(queue, job_id: int):
 
     def beat():
         while not stop.wait(HEARTBEAT_SECONDS):
-            queue.heartbeat(job_id)
-    threading.Thread(target=beat, daemon=True, name=f"storekit-heartbeat-{job_id}").start()
+            try:
+                queue.heartbeat(job_id)
+            except Exception as e:  # the catalog is away: beat again when it is back
+                log.warning("job %s: heartbeat failed: %s", job_id, e)
+    context = contextvars.copy_context()  # its log lines carry the job's fields
+    threading.Thread(target=context.run, args=(beat,), daemon=True, name=f"storekit-heartbeat-{job_id}").start()
     try:
         yield
     finally:
@@ -99,6 +108,13 @@ def run_job(kit: Storekit, job: JobRecord, actor: Actor, *, busy_requeues: bool 
         else:
             queue.finish(job.id, error=str(e))
         raise
+    except EngineInterrupted as e:
+        # The engine was killed under the job: the next attempt repairs what it left.
+        if busy_requeues and job.attempts < MAX_ATTEMPTS:
+            queue.requeue(job.id, error=e.message)
+        else:
+            queue.finish(job.id, error=str(e))
+        raise
     except StorekitError as e:
         queue.finish(job.id, error=str(e))
         raise
@@ -107,14 +123,6 @@ def run_job(kit: Storekit, job: JobRecord, actor: Actor, *, busy_requeues: bool 
         raise
     queue.finish(job.id)
     return result
-
-
-def _lock_holder_process(holder: str) -> tuple[str, int] | None:
-    """(host, pid) from a lock holder "user@host (pid N)"."""
-    try:
-        return holder.split("@", 1)[1].split(" ", 1)[0], int(holder.rsplit("pid ", 1)[1].rstrip(")"))
-    except (IndexError, ValueError):
-        return None
 
 
 def _worker_gone(worker: str | None) -> bool:
@@ -162,26 +170,35 @@ class WorkerPool:
         def orphan(job: JobRecord) -> bool:
             return (job.heartbeat_at is None or job.heartbeat_at < cutoff
                     or (at_start and _worker_gone(job.worker)))
-        jobs = self.queue.requeue_running(orphan)
+        jobs = self.queue.requeue_running(orphan, max_attempts=MAX_ATTEMPTS)
         for job in jobs:
-            log.warning("job %s: worker %s is gone, queued again", job.id, job.worker)
-            self._clear_dead_lock(job)
+            with log_context(job=job.id, store=job.store):
+                self._recovered(job)
         if at_start:  # plugins of engines that died with their worker
             procs.reap_orphans(str(Path(self.kit.settings.pulumi_home, "plugins")))
         return jobs
+
+    def _recovered(self, job: JobRecord) -> None:
+        """Log a dead worker's job taken back, and free the stack lock it left."""
+        if job.attempts >= MAX_ATTEMPTS:
+            log.warning("job %s: worker %s is gone, and it was attempt %s: failed", job.id, job.worker,
+                        job.attempts)
+        else:
+            log.warning("job %s: worker %s is gone, queued again", job.id, job.worker)
+        self._clear_dead_lock(job)
 
     def _clear_dead_lock(self, job: JobRecord) -> None:
         """Free the stack lock a dead worker left: stop its orphaned engine, then unlock."""
         holder = self.kit.gateway.lock_holder(job.store)
         if not holder:
             return
-        process = _lock_holder_process(holder[0])
+        process = procs.parse_holder(holder[0])
         if process and procs.orphaned(process[1]):
             # The engine of a killed worker runs on without its program; stopping it makes
             # it cancel its update and write what it did, as Ctrl-C would.
             procs.stop(process[1], grace=30)
         holder = self.kit.gateway.lock_holder(job.store)
-        process = _lock_holder_process(holder[0]) if holder else None
+        process = procs.parse_holder(holder[0]) if holder else None
         if process and procs.gone(*process):
             try:
                 self.kit.unlock(job.store, actor=Actor(name="storekit-worker", source="worker"))
@@ -191,16 +208,25 @@ class WorkerPool:
     def _loop(self, worker: str) -> None:
         last_recover = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() - last_recover > self.stale_after:
-                self.recover()
-                last_recover = time.monotonic()
-            job = self.queue.claim(worker)
+            try:
+                if time.monotonic() - last_recover > self.stale_after:
+                    self.recover()
+                    last_recover = time.monotonic()
+                job = self.queue.claim(worker)
+            except Exception as e:  # the catalog is away: a worker waits, it does not die
+                log.warning("worker %s: cannot reach the catalog: %s", worker, e)
+                self._stop.wait(self.poll * 5)
+                continue
             if job is None:
                 self._stop.wait(self.poll)
                 continue
             self.run(job)
 
     def run(self, job: JobRecord) -> None:
+        with log_context(job=job.id, store=job.store):
+            self._run(job)
+
+    def _run(self, job: JobRecord) -> None:
         actor = Actor(name=job.actor, source=job.source, ip=job.ip_address)
         log.info("job %s: %s %s (attempt %s, by %s)", job.id, job.kind, job.store, job.attempts, job.actor)
         try:
@@ -209,6 +235,9 @@ class WorkerPool:
         except StoreBusy:
             log.info("job %s: %s is busy, queued again", job.id, job.store)
             self._stop.wait(self.poll * 5)
+        except EngineInterrupted as e:
+            log.warning("job %s: %s %s: %s (attempt %s of %s)", job.id, job.kind, job.store, e.message,
+                        job.attempts, MAX_ATTEMPTS)
         except StorekitError as e:
             log.warning("job %s: %s %s failed: %s", job.id, job.kind, job.store, e)
         except Exception:  # a bug must fail the job, not kill the worker

@@ -17,6 +17,7 @@ config and outputs; they never appear in plans, events, results or errors.
 
 from __future__ import annotations
 
+import logging
 import secrets as _secrets
 import threading
 import time
@@ -24,13 +25,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from . import approvals
 from .applying import Runner
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import Audited, Event, EventCallback, OperationFinished, OperationStarted, now_iso
+from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
+                     now_iso)
 from .fleet import FleetPlan
 from .gateway import Snapshot, StackGateway
+from .governance import Governance
 from .plan import Plan
 from .planning import Planner
 from .redact import redact_url
@@ -43,6 +47,9 @@ if TYPE_CHECKING:  # loaded when used: the catalog (peewee) and the cluster clie
     from . import ops
     from .catalog import Catalog
 
+log = logging.getLogger(__name__)
+
+SPEC_REPLANS = 3
 
 class Storekit:
     """Provision and change stores. Thread-safe: one instance can serve a whole process
@@ -60,6 +67,7 @@ class Storekit:
         self.gateway = StackGateway(self.settings)
         self.planner = Planner(self.settings, self.gateway)
         self.runner = Runner(self.planner, self.gateway)
+        self.governance = Governance(self.settings, lambda: self.catalog, self._kube)
         self._actor = actor or Actor(name=os_user())
         self._catalog = catalog
         self._catalog_guard = threading.Lock()
@@ -122,11 +130,23 @@ class Storekit:
         finally:
             lock.release()
 
-    def _snapshot(self, name: str) -> Snapshot:
-        """The existing store's snapshot (StoreNotFound otherwise)."""
-        snap = self.gateway.snapshot(slugify(name) or name)
+    def _snapshot(self, name: str, *, repair: bool = False) -> Snapshot:
+        """The existing store's snapshot (StoreNotFound otherwise); with ``repair``, what an
+        interrupted run left behind is repaired first (``storekit.recovery``)."""
+        snap = self._repaired(slugify(name) or name) if repair else self.gateway.snapshot(slugify(name) or name)
         if not snap.exists:
             raise StoreNotFound(name)
+        return snap
+
+    def _repaired(self, slug: str) -> Snapshot:
+        """A snapshot taken after repairing a crashed run's lock and pending operations; the
+        repair, if any, is an event (the timeline says it) and a log line."""
+        snap = self.gateway.snapshot(slug, repair=True)
+        fixed = snap.repair
+        if fixed is not None and fixed.did_anything:
+            log.warning("store %s: %s", slug, fixed.text)
+            self._emitter(None)(Recovered(store=slug, message=fixed.text, lock_cleared=fixed.lock_cleared,
+                                          adopted=fixed.adopted, dropped=fixed.dropped))
         return snap
 
     # ---- plan ----------------------------------------------------------------------
@@ -146,45 +166,72 @@ class Storekit:
         return spec
 
     def plan(self, spec: StoreSpec, *, refresh: bool | None = None) -> Plan:
-        """Preview what applying ``spec`` would change. Nothing is changed.
+        """Preview what applying ``spec`` would change, with its policy results and capacity
+        preview (``storekit.governance``). Nothing is changed, except that what a crashed run
+        left in the store's state is repaired first (``recovery``).
 
         By default the engine runs (refreshing against the cluster) unless the store
-        provably matches ``spec`` without it (``storekit.fastpath``); ``refresh=True``
-        always runs the engine's refresh, ``refresh=False`` compares with the recorded
-        state only.
+        provably matches ``spec`` without it (``storekit.fastpath``: a no-op plan, which
+        has nothing to govern); ``refresh=True`` always runs the engine's refresh,
+        ``refresh=False`` compares with the recorded state only.
         """
-        return self.planner.plan(spec, refresh=refresh)
+        resolved, engine = self.planner.resolve(spec)  # bad input fails before any engine call
+        if refresh is not True:
+            quick = self.planner.fast.plan(resolved, engine)
+            if quick is not None:
+                return quick
+        plan = self.planner.plan(spec, refresh=refresh is not False, snap=self._repaired(resolved.slug))
+        return self.governance.review([plan])[0][0]
 
     def plan_destroy(self, name: str) -> Plan:
-        return self.planner.plan_destroy(self._snapshot(name))
+        return self.governance.review([self.planner.plan_destroy(self._snapshot(name, repair=True))])[0][0]
 
     # ---- apply, destroy --------------------------------------------------------------
 
     def apply(self, target: Plan | StoreSpec, *, on_event: EventCallback | None = None,
               actor: Actor | None = None) -> ApplyResult:
-        """Apply a plan (refusing a stale one) or plan-and-apply a spec."""
+        """Apply a plan (refusing a stale one) or plan-and-apply a spec.
+
+        A spec planned here whose store another process changed between the plan and the
+        apply is planned again (up to ``SPEC_REPLANS`` times): the caller asked for a
+        desired state, not for one plan of it.
+        """
         slug = target.store if isinstance(target, Plan) else target.slug
         action = target.action if isinstance(target, Plan) else "apply"
         with self.audited("destroy" if action == "destroy" else "apply", slug, target.name, actor, {}) as details:
-            plan, snap = (target, None) if isinstance(target, Plan) else self.planner.plan_to_apply(target)
-            details.update(action=plan.action, summary=plan.summary.text,
-                           tier=plan.spec.tier if plan.spec else None)
-            made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
-            if made_against != here:  # plans carry the URL without its password
-                raise StalePlan(plan.store) from SpecError(
-                    [("state_url", f"plan was made against {made_against}, not {here}")])
-            with self._store_lock(plan.store):
-                if plan.action == "destroy":
-                    return self.runner.destroy(plan, self._emitter(on_event))
-                return self.runner.apply(plan, self._emitter(on_event), snap=snap)
+            for attempt in range(1, SPEC_REPLANS + 1):
+                plan = target if isinstance(target, Plan) else self.plan(target)
+                details.update(action=plan.action, summary=plan.summary.text,
+                               tier=plan.spec.tier if plan.spec else None)
+                self.governance.check(plan)  # from the plan's content: recorded results are not trusted
+                approvals.require(self, plan, details)  # the two-person rule, when it is on
+                made_against, here = redact_url(plan.state_url), redact_url(self.settings.state_url)
+                if made_against != here:  # plans carry the URL without its password
+                    raise StalePlan(plan.store) from SpecError(
+                        [("state_url", f"plan was made against {made_against}, not {here}")])
+                try:
+                    with self._store_lock(plan.store):
+                        if plan.action == "destroy":
+                            return self.runner.destroy(plan, self._emitter(on_event))
+                        return self.runner.apply(plan, self._emitter(on_event))
+                except StalePlan:
+                    if isinstance(target, Plan) or attempt == SPEC_REPLANS:
+                        raise
+                    log.info("store %s changed while it was planned: planning again", plan.store)
+            raise AssertionError("unreachable")
 
     def destroy(self, name: str, *, on_event: EventCallback | None = None,
-                actor: Actor | None = None) -> ApplyResult:
-        """Remove every object of the store and its stack."""
+                actor: Actor | None = None, governed: bool = True) -> ApplyResult:
+        """Remove every object of the store and its stack. Policies and the two-person rule
+        apply as to any plan unless ``governed`` is False (the reaper of an expired store:
+        the ``expires_at`` of its spec was the decision)."""
         with self.audited("destroy", slugify(name) or name, name, actor, {}) as details:
-            snap = self._snapshot(name)
+            snap = self._snapshot(name, repair=True)
             plan = self.planner.plan_destroy(snap)
             details.update(action="destroy", summary=plan.summary.text)
+            if governed:
+                self.governance.check(plan)
+                approvals.require(self, plan, details)
             with self._store_lock(plan.store):
                 return self.runner.destroy(plan, self._emitter(on_event), snap=snap)
 
@@ -213,11 +260,13 @@ class Storekit:
         ``refresh=True``."""
         slug = slugify(name) or name
         if refresh is not True and self.planner.fast.recorded_spec(slug) is not None:
+            self._emitter(None)(DriftChecked(store=slug, changes=0))
             return DriftReport(store=slug, changes=())
         snap = self._snapshot(name)
         if snap.spec is None:
             raise StoreNotFound(name)
         plan = self.planner.plan(snap.spec, refresh=True, snap=snap)
+        self._emitter(None)(DriftChecked(store=snap.slug, changes=len(plan.drift)))
         return DriftReport(store=snap.slug, changes=plan.drift)
 
     def list(self) -> list[StoreSummary]:
@@ -325,18 +374,26 @@ class Storekit:
     def plan_fleet(self, specs: Sequence[StoreSpec], *, prune: bool = False, parallel: int | None = None,
                    refresh: bool | None = None) -> FleetPlan:
         """Plan every store of a fleet; with ``prune``, destroy stores the fleet lacks."""
-        planned = self.plan_many(specs, parallel=parallel, refresh=refresh)
+        planned = self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.planner.plan(s, refresh=refresh)),
+                              parallel)
         plans = [i.plan for i in planned.items if i.plan is not None]
         errors = [(i.store, i.error) for i in planned.items if i.error]
         if prune:
             wanted = {s.slug for s in specs}
-            plans += [self.plan_destroy(s.slug) for s in self.list() if s.slug not in wanted]
-        return FleetPlan(plans=tuple(plans), errors=tuple(errors))
+            plans += [self.planner.plan_destroy(self._snapshot(s.slug)) for s in self.list() if s.slug not in wanted]
+        reviewed, capacity = self.governance.review(plans)
+        return FleetPlan(plans=reviewed, errors=tuple(errors), capacity=capacity)
 
     def apply_many(self, items: Sequence[Plan | StoreSpec], *, parallel: int | None = None,
                    on_event: EventCallback | None = None) -> FleetResult:
-        """Apply many plans or specs, ``parallel`` at a time; one failure stops no other."""
+        """Apply many plans or specs, ``parallel`` at a time; one failure stops no other.
+        Plans are checked against the policy together first (a fleet's capacity, its stores
+        per owner): a store a mandatory rule blocks is not applied."""
+        blocked = self.governance.enforce([i for i in items if isinstance(i, Plan)])
+
         def one(item):
+            if isinstance(item, Plan) and item.store in blocked:
+                raise blocked[item.store]
             result = self.apply(item, on_event=on_event)
             return FleetItem(store=result.store, result=result)
         return self._fleet(items, one, parallel)

@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import __version__
+from .capacity import CapacityPreview
 from .errors import SpecError
+from .files import atomic_write
+from .policy import PolicyResult
 from .redact import redact_url
 from .events import is_hidden, urn_name
 from .spec import StoreSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: spec_changes, policy, capacity, hash; fleet groups (docs/plan-format.md)
 SENSITIVE = "(sensitive)"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's secret signature key
 _SECRET_DATA_KEYS = ("data", "stringData")
@@ -135,6 +138,43 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class SpecChange:
+    """One field of the desired spec that differs from the spec the store was last applied with."""
+
+    field: str  # "tier", "images.wordpress"
+    before: Any
+    after: Any
+
+    @property
+    def text(self) -> str:
+        return f"{self.field} {_short(self.before)} \u2192 {_short(self.after)}"
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def _short(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def spec_changes(before: StoreSpec | None, after: StoreSpec | None) -> tuple[SpecChange, ...]:
+    """The fields that differ between a recorded and a desired spec (images per key)."""
+    if before is None or after is None:
+        return ()
+    old, new = before.to_dict(), after.to_dict()
+    out = []
+    for key in new:
+        if key == "images":
+            for image in sorted(set(old.get("images") or {}) | set(new.get("images") or {})):
+                a, b = (old.get("images") or {}).get(image), (new.get("images") or {}).get(image)
+                if a != b:
+                    out.append(SpecChange(f"images.{image}", a, b))
+        elif old.get(key) != new.get(key):
+            out.append(SpecChange(key, old.get(key), new.get(key)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     add: int = 0
     change: int = 0
@@ -181,6 +221,10 @@ class Plan:
     state_url: str
     drift: tuple[ResourceChange, ...] = ()  # changed behind storekit's back (when refreshed)
     refreshed: bool = False  # made against live state; apply refreshes too
+    spec_changes: tuple[SpecChange, ...] = ()  # desired fields that differ from the recorded spec
+    # Attached by the governance review (storekit.governance); shown, never trusted at apply.
+    policy: tuple[PolicyResult, ...] = ()
+    capacity: CapacityPreview | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     storekit_version: str = __version__
     format_version: int = FORMAT_VERSION
@@ -197,8 +241,23 @@ class Plan:
     def name(self) -> str:
         return self.spec.name if self.spec else self.store
 
-    def to_dict(self) -> dict:
-        return {
+    @property
+    def hash(self) -> str:
+        """What the plan does, as a digest: approvals are bound to it. Covers the store, the
+        action, the recorded state it was made against, the spec and every change; not
+        when it was made, nor the policy results and capacity shown with it."""
+        content = {k: v for k, v in self.to_dict(hashed=False).items()
+                   if k in ("store", "action", "state_url", "fingerprint", "refreshed", "spec", "spec_changes",
+                            "changes", "drift")}
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def blocked(self) -> bool:
+        return any(r.blocks for r in self.policy)
+
+    def to_dict(self, *, hashed: bool = True) -> dict:
+        d = {
             "format_version": self.format_version,
             "storekit_version": self.storekit_version,
             "created_at": self.created_at,
@@ -210,19 +269,21 @@ class Plan:
             "spec": self.spec.to_dict() if self.spec else None,
             "summary": self.summary.to_dict(),
             "has_changes": self.has_changes,
+            "spec_changes": [c.to_dict() for c in self.spec_changes],
             "changes": [c.to_dict() for c in self.changes],
             "drift": [c.to_dict() for c in self.drift],
+            "policy": [r.to_dict() for r in self.policy],
+            "capacity": self.capacity.to_dict() if self.capacity else None,
         }
+        if hashed:
+            d["hash"] = self.hash
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json() + "\n")
-        tmp.replace(path)
-        return path
+        return atomic_write(path, self.to_json() + "\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Plan":
@@ -241,6 +302,9 @@ class Plan:
                 spec=StoreSpec.from_dict(d["spec"]) if d.get("spec") else None,
                 changes=tuple(ResourceChange.from_dict(c) for c in d["changes"]),
                 drift=tuple(ResourceChange.from_dict(c) for c in d.get("drift", ())),
+                spec_changes=tuple(SpecChange(**c) for c in d.get("spec_changes", ())),
+                policy=tuple(PolicyResult.from_dict(r) for r in d.get("policy") or ()),
+                capacity=CapacityPreview.from_dict(d.get("capacity")),
                 fingerprint=d["fingerprint"], state_url=d["state_url"],
                 refreshed=bool(d.get("refreshed", False)),
                 created_at=d.get("created_at", ""), storekit_version=d.get("storekit_version", ""),

@@ -13,7 +13,7 @@ from .errors import EngineUnavailable, SpecError
 from .events import urn_name
 from .fastpath import FastPath
 from .gateway import Snapshot, StackGateway
-from .plan import Plan, ResourceChange, changes_from_digest
+from .plan import Plan, ResourceChange, changes_from_digest, spec_changes
 from .settings import Settings
 from .spec import StoreSpec
 
@@ -42,10 +42,9 @@ class Planner:
                                              tier=engine.tier(spec.tier)))
 
     def plan(self, spec: StoreSpec, *, refresh: bool | None, snap: Snapshot | None = None,
-             secrets: dict[str, str] | None = None, keep_stack: bool = False) -> Plan:
+             secrets: dict[str, str] | None = None) -> Plan:
         """``refresh``: True runs the engine's refresh; None and False first try the
-        engine-free plan (``storekit.fastpath``), then the engine with or without refresh.
-        ``keep_stack``: a new store's stack stays (in ``snap``) for the apply that follows."""
+        engine-free plan (``storekit.fastpath``), then the engine with or without refresh."""
         spec, engine = self.resolve(spec)
         slug = spec.slug
         if refresh is not True and snap is None and secrets is None:
@@ -65,16 +64,12 @@ class Planner:
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
         done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
-        kept = False
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
                                           secrets=secrets.values())
-            kept = keep_stack
         finally:
-            if created_here and not kept:
+            if created_here:
                 self.gateway.remove(slug)
-        if created_here and kept:
-            snap.stack = stack
         changes = changes_from_digest(digest, snap.deployment)
         has_changes = any(c.op not in ("same", "read") for c in changes)
         action = "create" if created_here or not snap.has_resources else ("update" if has_changes else "noop")
@@ -82,20 +77,11 @@ class Planner:
         if refresh and not created_here:
             drift = drift_of(changes, snap.deployment, spec_unchanged=recorded_spec == spec)
         plan = Plan(store=slug, action=action, spec=spec, changes=changes, fingerprint=snap.fingerprint,
-                    state_url=self.settings.state_url, drift=drift, refreshed=refresh)
+                    state_url=self.settings.state_url, drift=drift, refreshed=refresh,
+                    spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
         if done is not None and recorded_spec == spec:
             done(plan)
         return plan
-
-    def plan_to_apply(self, spec: StoreSpec) -> tuple[Plan, Snapshot | None]:
-        """A plan about to be applied in the same call, and the snapshot it was made from,
-        so the apply reads and creates nothing twice (None: an engine-free no-op plan)."""
-        resolved, engine = self.resolve(spec)
-        quick = self.fast.plan(resolved, engine)
-        if quick is not None:
-            return quick, None
-        snap = self.gateway.snapshot(resolved.slug)
-        return self.plan(spec, refresh=True, snap=snap, keep_stack=True), snap
 
     def plan_destroy(self, snap: Snapshot) -> Plan:
         changes = tuple(

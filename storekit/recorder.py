@@ -9,6 +9,7 @@ themselves. ``CatalogRecorder`` turns the events into rows:
   engine step;
 - ``OperationFinished``: the last line (``Ready``, ``Deleted``, ``Restarted``, or
   ``Failed``) and the store's status, URL and dates;
+- ``Recovered``: a timeline line saying what an interrupted run left and how it was repaired;
 - ``StoreInSync``: a store the catalog did not know yet is recorded as ``ready``;
 - ``Audited``: one audit entry.
 """
@@ -19,8 +20,8 @@ import getpass
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from .events import (Audited, Event, OperationFinished, OperationStarted, ResourceFailed, ResourceFinished,
-                     ResourceStarted, StoreInSync)
+from .events import (Audited, Event, OperationFinished, OperationStarted, Recovered, ResourceFailed,
+                     ResourceFinished, ResourceStarted, StoreInSync)
 
 if TYPE_CHECKING:  # the catalog (peewee) loads when the first event is recorded
     from .catalog import Catalog
@@ -102,6 +103,10 @@ class CatalogRecorder:
             catalog.set_status(e.store, "ready", error_message=None, url=out.url if out else None,
                                admin_url=out.admin_url if out else None,
                                **({"provisioned_at": _utcnow()} if first else {}))
+
+    @staticmethod
+    def _on_Recovered(catalog: Catalog, e: Recovered) -> None:
+        catalog.add_event(e.store, "Recovered", "finished", message=e.message)
 
     @staticmethod
     def _on_StoreInSync(catalog: Catalog, e: StoreInSync) -> None:

@@ -20,7 +20,9 @@ import socket
 from dataclasses import dataclass
 
 from .catalog import AuditRecord, JobRecord, StoreRecord, TokenRecord, parse_since
-from .errors import SpecError, StalePlan, StoreNotFound, StorekitError
+from . import approvals
+from .errors import ApprovalRequired, SpecError, StalePlan, StoreNotFound, StorekitError
+from .fleet import FleetPlan, parse_fleet
 from .jobs import run_job
 from .kit import Storekit
 from .plan import Plan
@@ -32,6 +34,7 @@ from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
 NEW_STORE_FIELDS = ("name", "admin_email", "email", "engine", "tier")
 CHANGEABLE_FIELDS = ("tier",)
+FLEET_MAX_STORES = 200  # stores one fleet plan request may list (each runs the engine)
 
 
 class Conflict(StorekitError):
@@ -124,17 +127,35 @@ class StoreService:
     def tokens(self) -> list[TokenRecord]:
         return self.catalog.tokens.all()
 
+    def plan_fleet(self, text: str, *, prune: bool = False, max_stores: int = FLEET_MAX_STORES) -> FleetPlan:
+        """Plan a fleet file's text (pasted in the dashboard, posted to the API), grouped by
+        identical change; at most ``max_stores`` stores per request (each runs the engine)."""
+        if not isinstance(text, str) or not text.strip():
+            raise SpecError([("fleet", "must be a fleet file's YAML text (a 'stores' list)")], subject="fleet file")
+        specs = parse_fleet(text, "fleet")
+        if len(specs) > max_stores:
+            raise SpecError([("stores", f"may list at most {max_stores} stores per request (got {len(specs)})")],
+                            subject="fleet file")
+        return self.kit.plan_fleet(specs, prune=prune)
+
     # ---- jobs ------------------------------------------------------------------
 
     def submit(self, kind: str, slug: str, actor: Actor, payload: dict | None = None, *,
                details: dict | None = None) -> JobRecord:
-        """Queue a job for the workers, and audit the request."""
-        job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source, ip_address=actor.ip,
-                                        payload=payload)
+        """Queue a job for the workers, and audit the request.
+
+        A request identical to a job of the store still waiting in the queue joins that job
+        (its audit entry says so): a burst of the same change runs once, not once per click.
+        """
+        job = self.catalog.jobs.queued_like(kind, slug, payload)
+        joined = job is not None
+        if job is None:
+            job = self.catalog.jobs.enqueue(kind, slug, actor=actor.name, source=actor.source,
+                                            ip_address=actor.ip, payload=payload)
         record = self.catalog.store(slug)
         self.catalog.audit(f"{kind}-requested", resource_id=slug, resource_name=record.name if record else None,
                            actor=actor.name, source=actor.source, ip_address=actor.ip,
-                           details={"job": job.id, **(details or {})})
+                           details={"job": job.id, **({"joined": True} if joined else {}), **(details or {})})
         return job
 
     def run_now(self, kind: str, slug: str, actor: Actor, payload: dict | None = None):
@@ -161,6 +182,7 @@ class StoreService:
         if self.catalog.count_stores() >= max_stores:
             raise QuotaExceeded(f"the platform already has {max_stores} stores (MAX_STORES)",
                                 hint="Delete a store or raise STOREKIT_WEB_MAX_STORES.")
+        self.kit.governance.precheck(spec, "create")  # a mandatory policy refuses now (403), not in the job
         store = self.catalog.upsert_store(spec, status="pending", error_message=None, provisioned_at=None)
         job = self.submit("create", spec.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
         return store, job
@@ -175,6 +197,7 @@ class StoreService:
         """Queue a change planned afresh by the worker (the API's PATCH with fields)."""
         record = self.store(name)
         spec = self.changed_spec(record.slug, changes)
+        self.kit.governance.precheck(spec, "update", before_tier=record.tier)
         return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"tier": spec.tier})
 
     def preview(self, name: str, changes: dict) -> Preview:
@@ -190,12 +213,52 @@ class StoreService:
         if saved is None or saved[0] != record.slug:
             raise SpecError([("plan_id", "is not a plan of this store (preview the change again)")])
         plan = Plan.from_dict(saved[1])
+        self.kit.governance.check(plan)  # 403 naming the rule, from the plan's content
+        if self.kit.settings.two_person and self.catalog.approvals.approved_for(plan.hash) is None:
+            approvals.submit(self.kit, plan, actor, plan_id)
+            raise ApprovalRequired(f"plan {plan_id} is submitted for approval: a different admin must approve it "
+                                   "before it is applied (two-person rule)",
+                                   hint=f"Approve it on the store's Changes tab, with POST /api/plans/{plan_id}/approve "
+                                        f"or `storekit approve {plan_id}`; then apply it again.")
         if self.kit.gateway.fingerprint(record.slug) != plan.fingerprint:
             fresh = self.preview(record.slug, {"tier": plan.spec.tier} if plan.spec else {})
             raise StalePreview(record.slug, fresh)
         return self.submit("update", record.slug, actor, {"plan": saved[1]},
                            details={"plan": plan_id, "tier": plan.spec.tier if plan.spec else None,
                                     "summary": plan.summary.text})
+
+    def saved_plan(self, plan_id: str) -> dict:
+        """A saved plan as shown, with its approval (None when not submitted)."""
+        slug, plan = approvals.saved_plan(self.kit, plan_id)
+        approval = self.catalog.approvals.get(plan_id)
+        return {**plan.to_dict(), "plan_id": plan_id, "approval": approval.to_dict() if approval else None}
+
+    def approve(self, plan_id: str, actor: Actor):
+        """Approve a submitted plan as a different admin (two-person rule)."""
+        return approvals.approve(self.kit, plan_id, actor)
+
+    # ---- drift ---------------------------------------------------------------------
+
+    def revert_drift(self, name: str, actor: Actor) -> JobRecord:
+        """Queue applying the desired spec again (audited drift-revert)."""
+        record = self.store(name)
+        with self.kit.audited("drift-revert", record.slug, record.name, actor, {}):
+            spec = self.desired_spec(record.slug)
+            return self.submit("update", record.slug, actor, {"spec": spec.to_dict()}, details={"drift": "revert"})
+
+    def accept_drift_preview(self, name: str) -> Preview:
+        """The plan that takes the live size into the spec, saved so that exactly it is applied."""
+        from .driftwatch import accept_plan
+
+        record = self.store(name)
+        plan = accept_plan(self.kit, record.slug)
+        return Preview(id=self.catalog.plans.save(record.slug, plan.to_dict()), plan=plan)
+
+    def accept_drift(self, name: str, plan_id: str, actor: Actor) -> JobRecord:
+        """Queue an accept preview's plan (audited drift-accept)."""
+        record = self.store(name)
+        with self.kit.audited("drift-accept", record.slug, record.name, actor, {"plan": plan_id}):
+            return self.apply_previewed(record.slug, plan_id, actor)
 
     def destroy(self, name: str, actor: Actor) -> JobRecord:
         record = self.store(name)

@@ -64,6 +64,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
             "Wait for the ingress controller to admit each store's Ingress; turn off on a "
             "cluster without an ingress controller.", type=bool),
+    Setting("policy_file", "STOREKIT_POLICY_FILE", None,
+            "YAML file of policy rules every plan is checked against (default: no rules); "
+            "a mandatory rule that fails blocks apply (exit code 8, HTTP 403)."),
+    Setting("two_person", "STOREKIT_TWO_PERSON", False,
+            "Two-person rule: a plan is applied only after a different admin approved it (by its hash).",
+            type=bool),
+    Setting("drift_interval", "STOREKIT_DRIFT_INTERVAL", None,
+            "Seconds between drift checks of every store by the workers (default: no scheduled checks).",
+            type=int),
+    Setting("expiry_grace", "STOREKIT_EXPIRY_GRACE", 3600,
+            "Seconds before a store's expires_at that the dashboard warns it is expiring.", type=int),
     Setting("pulumi", "STOREKIT_PULUMI", None,
             "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
     Setting("pulumi_home", "STOREKIT_PULUMI_HOME", _home_path("pulumi"),
@@ -113,6 +124,10 @@ class Settings:
     storage_class: str
     tls_issuer: str | None
     await_ingress: bool
+    policy_file: str | None
+    two_person: bool
+    drift_interval: int | None
+    expiry_grace: int
     pulumi: str | None
     pulumi_home: str
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
@@ -28,6 +29,26 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+
+
+def parse_time(text) -> datetime | None:
+    """An aware UTC datetime from ISO text (naive means UTC), or None."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def expiry_from_ttl(ttl) -> str | None:
+    """``now + ttl`` as ISO text for "90m", "12h", "7d" (None when not a duration)."""
+    match = re.fullmatch(r"([0-9]{1,5})([mhd])", ttl) if isinstance(ttl, str) else None
+    if not match:
+        return None
+    seconds = int(match.group(1)) * {"m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def slugify(name: str) -> str:
@@ -56,6 +77,9 @@ class StoreSpec:
     ingress_class: str | None = None
     storage_class: str | None = None
     tls_issuer: str | None = None
+    # When the store is destroyed by the reaper (an ISO time, UTC): for preview stores.
+    # ``ttl`` ("2h", "7d") in from_dict sets it from now.
+    expires_at: str | None = None
 
     @property
     def slug(self) -> str:
@@ -96,6 +120,8 @@ class StoreSpec:
         if self.store_domain is not None and (not _DNS_NAME.match(self.store_domain)
                                               or len(self.host) > 253):
             p.append(("store_domain", "must be a DNS name like stores.example.com"))
+        if self.expires_at is not None and parse_time(self.expires_at) is None:
+            p.append(("expires_at", "must be an ISO date and time like 2026-12-24T18:00:00+00:00"))
         for attr in ("ingress_class", "storage_class", "tls_issuer"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, str) or not _DNS_NAME.match(value)):
@@ -154,9 +180,17 @@ class StoreSpec:
         if not isinstance(data, Mapping):
             raise SpecError([("store", "must be a mapping of fields")])
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known - {"slug", "email"})
+        unknown = sorted(set(data) - known - {"slug", "email", "ttl"})
         problems = [(k, "is not a store field") for k in unknown]
         values = {k: v for k, v in data.items() if k in known}
+        if "ttl" in data:
+            expires = expiry_from_ttl(data["ttl"])
+            if expires is None:
+                problems.append(("ttl", "must be a duration like 90m, 12h or 7d"))
+            elif "expires_at" in data:
+                problems.append(("ttl", "give ttl or expires_at, not both"))
+            else:
+                values["expires_at"] = expires
         if "email" in data and "admin_email" not in data:
             values["admin_email"] = data["email"]
         for required in ("name", "admin_email"):

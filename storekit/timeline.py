@@ -43,7 +43,7 @@ class StepLine:
 
 @dataclass(frozen=True)
 class Operation:
-    kind: str  # apply | destroy | restart | reset-password (or "history" for rows before any start line)
+    operation: str  # apply | destroy | restart | reset-password (or "history" for rows before any start line)
     status: str  # running | done | failed
     started_at: datetime | None
     seconds: float | None
@@ -127,7 +127,7 @@ def _operation(kind: str, rows: list[EventRecord], *, planned: tuple[str, ...]) 
         seconds = final.seconds
     else:
         status, seconds = "running", None
-    return Operation(kind=kind, status=status, started_at=first.created_at, seconds=seconds, steps=tuple(lines),
+    return Operation(operation=kind, status=status, started_at=first.created_at, seconds=seconds, steps=tuple(lines),
                      message=final.message if final is not None and final.status == "failed" else None)
 
 

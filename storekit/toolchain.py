@@ -162,6 +162,23 @@ def cluster_api(settings: Settings):
     return _client(config)
 
 
+def describe_cluster(settings: Settings) -> str:
+    """The cluster storekit talks to, for messages: "'storekit' at https://127.0.0.1:6443"
+    (read from the kubeconfig; no network, never fails)."""
+    if settings.in_cluster:
+        return "in this pod's cluster (service account)"
+    try:
+        import yaml
+
+        config = yaml.safe_load(Path(settings.kubeconfig).read_text()) or {}
+        context_name = settings.context or config.get("current-context")
+        context = next(c["context"] for c in config.get("contexts") or [] if c.get("name") == context_name)
+        cluster = next(c["cluster"] for c in config.get("clusters") or [] if c.get("name") == context["cluster"])
+        return f"'{context['cluster']}' at {cluster['server']}"
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError, ImportError):
+        return f"of kubeconfig {settings.kubeconfig}"
+
+
 def _client(config):
     from lightkube import Client
     import httpx2 as httpx  # lightkube's HTTP client
@@ -170,17 +187,23 @@ def _client(config):
 
 
 def check_cluster(settings: Settings) -> str:
-    """Raise ``ClusterUnreachable`` (naming the fix) unless the API server answers /readyz."""
+    """Raise ``ClusterUnreachable`` (naming the fix) unless the API server answers a read of
+    the ``default`` namespace. Only what means "no cluster" is caught: refused or timed-out
+    connections, TLS failures, an API that refuses the credentials or answers with an error."""
     server, client = cluster_api(settings)
+    import httpx2 as httpx  # lightkube's HTTP client
     from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Namespace
 
     try:
         client.get(Namespace, "default")
-    except Exception as e:  # connection refused, TLS, timeouts: httpx has its own family
-        if isinstance(e, ApiError) and e.status.code in (401, 403):
+    except ApiError as e:
+        if e.status.code in (401, 403):
             raise ClusterUnreachable(f"the cluster at {server} refused storekit's credentials: {e}",
                                      hint="Check the kubeconfig's user and RBAC.") from e
+        raise ClusterUnreachable(f"the Kubernetes API at {server} answered {e.status.code}: {e}",
+                                 hint="Check the cluster (`make cluster-status`).") from e
+    except httpx.TransportError as e:  # refused, timed out, TLS: transport errors
         raise ClusterUnreachable(
             f"the Kubernetes API at {server} does not answer ({type(e).__name__}: {e})",
             hint="Start the local cluster with `make cluster` (or check STOREKIT_KUBECONFIG).",

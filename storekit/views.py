@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .events import Event, OperationFinished, OperationStarted, ResourceFailed, ResourceFinished, ResourceStarted
+from .grouping import ChangeGroup
 from .plan import Plan, ResourceChange
 from .timeline import Timeline
 
@@ -23,10 +24,10 @@ PROPERTY_SYMBOLS = {"add": "+", "delete": "-"}
 @dataclass(frozen=True)
 class Line:
     """One line of a view: its text, the Terraform-style symbol it starts with (for colour),
-    and what it is (heading, resource, property, drift, summary, blank)."""
+    and its role (heading, resource, property, drift, summary, blank, step)."""
 
     text: str
-    kind: str = "text"
+    role: str = "text"
     symbol: str = ""
     indent: int = 0
 
@@ -75,6 +76,10 @@ def plan_view(plan: Plan) -> list[Line]:
         lines += [Line(drift_text(c), "drift", "!", 1) for c in plan.drift]
         lines.append(Line("", "blank"))
     changed = [c for c in plan.changes if c.op not in ("same", "read")]
+    if not changed and plan.action == "destroy":
+        lines.append(Line(f"storekit will destroy store '{plan.store}': it has no objects, only its stack.",
+                          "summary"))
+        return lines
     if not changed:
         lines.append(Line(f"No changes. Store '{plan.store}' matches its spec.", "summary"))
         return lines
@@ -83,6 +88,57 @@ def plan_view(plan: Plan) -> list[Line]:
     for c in changed:
         lines += change_lines(c)
     lines += [Line("", "blank"), Line(plan.summary.text, "summary", "~")]
+    return lines + governance_lines(plan.policy, plan.capacity)
+
+
+def governance_lines(policy, capacity) -> list[Line]:
+    """The capacity preview, then each policy rule that did not pass (or that all passed)."""
+    lines = []
+    if capacity is not None:
+        lines.append(Line(capacity.text, "capacity", "" if capacity.fits else "!"))
+    failed = [r for r in policy if not r.passed]
+    for r in failed:
+        word = "BLOCKS" if r.blocks else "warns"
+        lines.append(Line(f"Policy '{r.rule}' ({r.enforcement}) {word}: {r.message}", "policy",
+                          "-" if r.blocks else "!"))
+    if policy and not failed:
+        lines.append(Line(f"Policy: all {len(policy)} rules pass.", "policy", "+"))
+    return lines
+
+
+STORES_SHOWN = 8  # store names listed under a group unless expanded
+
+
+def group_lines(group: ChangeGroup, *, expand: bool = False) -> list[Line]:
+    """A fleet plan's group: its headline, its stores, and (expanded) the shared changes."""
+    symbol = {"create": "+", "destroy": "-", "update": "~"}.get(group.action, " ")
+    lines = [Line(group.headline, "group", symbol, 0)]
+    names = group.stores if expand else group.stores[:STORES_SHOWN]
+    more = len(group.stores) - len(names)
+    lines.append(Line(", ".join(names) + (f" and {more} more" if more else ""), "stores", "", 2))
+    if expand:
+        for c in group.drift:
+            lines.append(Line(drift_text(c), "drift", "!", 2))
+        for c in group.changes:
+            lines += [Line(line.text, line.role, line.symbol, line.indent + 1) for line in change_lines(c)]
+    return lines
+
+
+def fleet_view(groups: tuple[ChangeGroup, ...], summary_text: str, *, expand: bool = False,
+               plans: tuple[Plan, ...] = (), capacity=None) -> list[Line]:
+    """A fleet plan as groups of identical change, the Terraform-style summary, the fleet's
+    capacity preview and each store's policy results that did not pass."""
+    lines: list[Line] = []
+    for group in groups:
+        lines += group_lines(group, expand=expand)
+    if groups and not expand and any(g.changes or g.drift for g in groups):
+        lines.append(Line("(--expand shows each group's stores and property changes)", "hint"))
+    lines += [Line("", "blank"), Line(summary_text, "summary", "~")]
+    if capacity is not None:
+        lines.append(Line(capacity.text, "capacity", "" if capacity.fits else "!"))
+    for plan in plans:
+        for line in governance_lines([r for r in plan.policy if not r.passed], None):
+            lines.append(Line(f"{plan.store}: {line.text}", line.role, line.symbol))
     return lines
 
 
@@ -112,7 +168,7 @@ def timeline_view(timeline: Timeline, *, operations: int = 3) -> list[Line]:
     for op in timeline.operations[:operations]:
         state = {"running": f"running, {op.progress}%", "done": "done", "failed": "failed"}[op.status]
         took = f" in {op.seconds:.1f}s" if op.seconds is not None else ""
-        lines.append(Line(f"{op.kind} ({state}){took}", "heading"))
+        lines.append(Line(f"{op.operation} ({state}){took}", "heading"))
         for step in op.steps:
             seconds = f"{step.seconds:.1f}s" if step.seconds is not None else ""
             names = ", ".join(r.name for r in step.resources)

@@ -50,7 +50,8 @@ def unique_name() -> str:
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A throwaway PostgreSQL server on 127.0.0.1; yields a function making a database."""
+    """A throwaway PostgreSQL server on 127.0.0.1; yields a function making a database (with
+    ``.stop()`` and ``.start()`` of the server, for outage tests)."""
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins or os.geteuid() != 0:
         pytest.fail("needs Debian's postgresql and root to run it as `postgres` (make packages)", pytrace=False)
@@ -64,8 +65,6 @@ def postgres():
                                 cwd=root, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
     as_postgres(f"{bindir}/initdb", "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
-    as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
-                "-o", f"-p {port} -h 127.0.0.1 -k {root}")
 
     def database(name: str) -> str:
         conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
@@ -74,8 +73,21 @@ def postgres():
             cur.execute(f'CREATE DATABASE "{name}"')
         conn.close()
         return f"postgres@127.0.0.1:{port}/{name}"
+
+    def stop() -> None:
+        """Stop the server at once (connections cut, as a crash or failover would)."""
+        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "-w", "stop")
+
+    def start() -> None:
+        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
+                    "-o", f"-p {port} -h 127.0.0.1 -k {root}")
+    start()
+    database.stop, database.start = stop, start
     try:
         yield database
     finally:
-        as_postgres(f"{bindir}/pg_ctl", "-D", str(root / "data"), "-m", "immediate", "stop")
+        try:
+            stop()
+        except AssertionError:  # a test left it stopped
+            pass
         shutil.rmtree(root, ignore_errors=True)

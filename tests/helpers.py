@@ -17,6 +17,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def answers(port: int) -> bool:
+    """Whether a storekit server on 127.0.0.1:``port`` answers /healthz."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout: float = 240, every: float = 1.0, what: str = "the condition"):
     """Poll ``predicate`` until it returns something true; return that, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout

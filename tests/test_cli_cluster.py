@@ -67,7 +67,7 @@ def test_a_store_from_creation_to_destruction(env, kube):
     assert "~ ResourceQuota" in planned.output and '"2" -> "4"' in planned.output
     assert "Plan: 0 to add, 6 to change, 0 to destroy." in planned.output
     document = json.loads((env / "tier.json").read_text())
-    assert document["format_version"] == 1 and document["spec"]["tier"] == "medium"
+    assert document["format_version"] == 2 and document["spec"]["tier"] == "medium"
 
     applied = sk("apply", "tier.json")
     assert applied.exit_code == 0 and "6 changed" in applied.output
@@ -127,6 +127,15 @@ def test_fleet_file_with_prune(env, kube):
         applied = sk("apply", "-f", str(fleet), "--auto-approve")
         assert applied.exit_code == 0, applied.output
         assert "Apply complete: 3 of 3 stores" in applied.output
+
+        small = fleet.read_text()
+        fleet.write_text(small.replace("tier: small", "tier: medium"))  # one identical change, three stores
+        grouped = sk("plan", "-f", str(fleet), "--no-refresh")
+        assert grouped.exit_code == 0, grouped.output
+        assert grouped.output.startswith("3 stores: tier small \u2192 medium\n"), grouped.output
+        expanded = sk("plan", "-f", str(fleet), "--no-refresh", "--expand")
+        assert expanded.output.count('spec.hard["limits.cpu"]: "2" -> "4"') == 1, expanded.output
+        fleet.write_text(small)
 
         fleet.write_text(fleet.read_text().rsplit("  - name:", 1)[0])  # drop the last store
         kept = sk("plan", "-f", str(fleet), "--detailed-exitcode")

@@ -110,7 +110,7 @@ def test_bad_plan_files(run, tmp_path):
     assert result.exit_code == 7 and "is not a JSON plan" in one_error_line(result)
     garbage.write_text(json.dumps({"format_version": 99}))
     result = run("apply", str(garbage))
-    assert result.exit_code == 7 and "format_version: must be 1" in one_error_line(result)
+    assert result.exit_code == 7 and "format_version: must be 2" in one_error_line(result)
 
 
 def test_usage_errors(run, tmp_path):

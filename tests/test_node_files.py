@@ -71,6 +71,8 @@ def test_containerd_listens_where_the_makefile_imports_and_pulls_nothing(rendere
     assert runtime["netns_mounts_under_state_dir"] is True
     runc = runtime["containerd"]["runtimes"]["runc"]
     assert runc["options"]["SystemdCgroup"] is False
+    # runc behind our wrapper: new containers' negative oom_score_adj clamped (no CAP_SYS_RESOURCE)
+    assert runc["options"]["BinaryName"] == str(KIND / "node" / "runc.sh")
     assert runtime["cni"]["conf_dir"] == str(home / "node" / "cni" / "net.d")
     assert plugins["io.containerd.grpc.v1.cri"]["stream_server_address"] == "127.0.0.1"
 

@@ -125,4 +125,4 @@ def test_text_html_and_json_plans_agree(settings, tmp_path):
     assert [c["op"] for c in document["changes"] if c["op"] != "same"] == ["update", "create", "delete", "replace"]
     assert [c["kube_name"] for c in document["drift"]] == ["wordpress"]
     assert document["summary"]["text"] == plan.summary.text == text[-1].strip()
-    assert [line.kind for line in plan_view(plan)][:2] == ["heading", "drift"]
+    assert [line.role for line in plan_view(plan)][:2] == ["heading", "drift"]

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import urllib.request
 import json
-from helpers import free_port, wait_for
+from helpers import answers, free_port, wait_for
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace
 
@@ -67,7 +67,7 @@ def test_api_store_lifecycle_with_workers(settings, kube, tmp_path):
         assert finished(r.json["job"])["status"] == "succeeded"
         reset = client.post(f"/api/stores/{slug}/actions/reveal-password", headers=h).json
         assert reset["admin_password"] == kit.reveal_admin_password(slug) != before
-        kinds = [o["kind"] for o in client.get(f"/api/stores/{slug}/events", headers=h).json["timeline"]["operations"]]
+        kinds = [o["operation"] for o in client.get(f"/api/stores/{slug}/events", headers=h).json["timeline"]["operations"]]
         assert kinds[:3] == ["reset-password", "restart", "apply"]
 
         # The API and the CLI list the same stores, from the same catalog.
@@ -129,7 +129,7 @@ def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):
             token = line.rsplit(" ", 1)[-1].strip()
             break
     assert token
-    wait_for(lambda: _answers(port), timeout=30, every=0.2)
+    wait_for(lambda: answers(port), timeout=30, every=0.2)
     name = f"Crash Shop {uuid.uuid4().hex[:5]}"
     created = api("POST", "/api/stores", {"name": name, "admin_email": "c@example.com"}, token)
     slug, job_id = created["store"]["slug"], created["job"]["id"]
@@ -142,7 +142,7 @@ def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):
         assert api_job_status(env, job_id) == "running", "the job was cut off while running"
 
         server = serve()
-        wait_for(lambda: _answers(port), timeout=30, every=0.2)
+        wait_for(lambda: answers(port), timeout=30, every=0.2)
         wait_for(lambda: api("GET", f"/api/jobs/{job_id}", token=token)["status"] in ("succeeded", "failed"),
                  timeout=300)
         job = api("GET", f"/api/jobs/{job_id}", token=token)
@@ -163,14 +163,6 @@ def test_killed_server_finishes_its_job_after_restart(settings, kube, tmp_path):
             server.send_signal(signal.SIGTERM)
             server.wait(25)
         Storekit(settings.replace(db_url=env["STOREKIT_DB_URL"])).destroy(slug)
-
-
-def _answers(port) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def api_job_status(env, job_id) -> str:

@@ -10,20 +10,22 @@ starts one inside the server; ``storekit worker`` runs more as separate processe
 
 from __future__ import annotations
 
-import os
 import secrets
 from flask import Flask, abort, g
 from peewee import OperationalError
 
 from storekit.kit import Storekit
 from storekit.recorder import Actor
+from storekit.files import secret_file
 from storekit.redact import redact_text
+from storekit.metrics import Metrics
 from storekit.service import StoreService
 from storekit.settings import Settings
 
 from . import sessions
 from .extensions import limiter
-from .guards import BoundedClientAddress, NameConverter, SlugConverter, TokenNameConverter, no_store
+from .guards import (BoundedClientAddress, NameConverter, PlanIdConverter, SlugConverter, TokenNameConverter,
+                     no_store)
 
 DEFAULTS = {
     "MAX_STORES": 10,
@@ -47,13 +49,7 @@ DEFAULTS = {
 
 
 def _secret_key(settings: Settings) -> str:
-    path = settings.home_path / "webapp-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return secret_file(settings.home_path / "webapp-secret", lambda: secrets.token_urlsafe(48))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -67,12 +63,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     sessions.init_app(app)
-    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter)
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter, token=TokenNameConverter,
+                                  planid=PlanIdConverter)
 
     kit = app.config.get("KIT") or Storekit(settings, actor=Actor(name="dashboard", source="web"))
     app.extensions["storekit"] = kit
     app.extensions["storekit.service"] = StoreService(kit)
     kit.catalog.migrate()
+    metrics = Metrics(lambda: kit.catalog)
+    kit.subscribers.append(metrics)  # operations this process runs (its worker pool's jobs)
+    app.extensions["storekit.metrics"] = metrics
 
     app.wsgi_app = BoundedClientAddress(app.wsgi_app)  # inside ProxyFix: sees the forwarded address
     proxies = int(app.config["TRUSTED_PROXIES"])
@@ -95,7 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def close_db(_exc):
         kit.catalog.close()
 
-    from . import api, auth, errors, health, tokens_api, ui
+    from . import api, auth, errors, fleet_ui, health, tokens_api, ui
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
@@ -103,6 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(tokens_api.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(fleet_ui.bp)
 
     @app.after_request
     def security_headers(response):
@@ -119,5 +120,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storekit.jobs import WorkerPool
 
         app.extensions["storekit.workers"] = WorkerPool(kit, size=int(app.config["WORKERS"])).start()
+        from storekit.schedule import Scheduler
+
+        app.extensions["storekit.schedule"] = Scheduler(kit).start()
     return app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 
 from storekit.errors import SpecError
+from storekit.redact import clip
 from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
 
 from .auth import actor, require
@@ -81,6 +82,67 @@ def delete_store(slug):
 @limiter.limit(plan_limit, key_func=caller_key)
 def plan_store(slug):
     return jsonify(svc().preview(slug, fields(json_body(), "store spec")).to_dict())
+
+
+@bp.post("/fleet/plan")
+@require("viewer")
+@limiter.limit(plan_limit, key_func=caller_key)
+def plan_fleet():
+    """``{"fleet": "<fleet file YAML>"}``: every store's plan, grouped by identical change."""
+    data = json_body()
+    problems = [(clip(k, 40), "is not a field of a fleet plan request") for k in sorted(set(data) - {"fleet"})]
+    if not isinstance(data.get("fleet"), str) or len(data["fleet"]) > 60000:
+        problems.append(("fleet", "is required: a fleet file's YAML text (at most 60000 characters)"))
+    if problems:
+        raise SpecError(problems, subject="fleet plan request")
+    return jsonify(svc().plan_fleet(data["fleet"]).to_dict())
+
+
+@bp.get("/drift")
+@require("viewer")
+def drift():
+    """The latest drift check of every store: severity and what drifted."""
+    return jsonify(checks=[c.to_dict() for c in g.kit.catalog.drift.all()])
+
+
+@bp.post("/stores/<slug:slug>/drift/revert")
+@require("admin")
+@limiter.limit(action_limit)
+def drift_revert(slug):
+    return jsonify(job=svc().revert_drift(slug, actor("api")).to_dict()), 202
+
+
+@bp.get("/rollouts")
+@require("viewer")
+def rollouts():
+    return jsonify(rollouts=[r.to_dict() for r in g.kit.catalog.rollouts.recent()])
+
+
+@bp.get(f"/rollouts/<int(max={MAX_ID}):rollout_id>")
+@require("viewer")
+def rollout(rollout_id):
+    """A staged rollout's waves and where it stands (live while it runs)."""
+    record = g.kit.catalog.rollouts.get(rollout_id)
+    if record is None:
+        from werkzeug.exceptions import NotFound
+
+        raise NotFound(f"no rollout {rollout_id}")
+    return jsonify(record.to_dict())
+
+
+@bp.get("/plans/<planid:plan_id>")
+@require("viewer")
+def saved_plan(plan_id):
+    """A saved plan as it was shown, with its approval (two-person rule)."""
+    return jsonify(svc().saved_plan(plan_id))
+
+
+@bp.post("/plans/<planid:plan_id>/approve")
+@require("admin")
+@limiter.limit(action_limit)
+def approve_plan(plan_id):
+    """Approve a submitted plan; 403 for the admin who submitted it."""
+    return jsonify(approval=svc().approve(plan_id, actor("api")).to_dict())
 
 
 @bp.get("/stores/<slug:slug>/events")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from storekit.runtime import LOG_LEVEL_HELP, LOG_LEVELS, configure_logging
+from storekit.runtime import LOG_FORMAT_HELP, LOG_FORMATS, LOG_LEVEL_HELP, LOG_LEVELS, configure_logging
 
 
 @click.command("serve")
@@ -27,13 +27,15 @@ from storekit.runtime import LOG_LEVEL_HELP, LOG_LEVELS, configure_logging
               help="Werkzeug's development server instead of waitress (local debugging only).")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True,
               envvar="STOREKIT_LOG_LEVEL", help=LOG_LEVEL_HELP)
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+              envvar="STOREKIT_LOG_FORMAT", help=LOG_FORMAT_HELP)
 @click.option("--admin-token-file", type=click.Path(dir_okay=False, exists=True), metavar="PATH",
               envvar="STOREKIT_ADMIN_TOKEN_FILE", show_envvar=True,
               help="Read the admin token from this file (e.g. a mounted Secret) instead of printing a "
                    "generated one. STOREKIT_ADMIN_TOKEN works too; a token is never taken from the "
                    "command line, where the process list would show it.")
 @click.pass_obj
-def serve_cmd(app, host, port, workers, threads, dev, log_level, admin_token_file):
+def serve_cmd(app, host, port, workers, threads, dev, log_level, log_format, admin_token_file):
     """Serve the dashboard and REST API, with a pool of job workers.
 
     Runs on waitress, a production WSGI server. On first start, an admin token is made and
@@ -51,7 +53,7 @@ def serve_cmd(app, host, port, workers, threads, dev, log_level, admin_token_fil
 
     from . import create_app
 
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     kit = app.kit.as_actor(Actor(name="dashboard", source="web"))
     token = ensure_admin_token(kit.catalog, _given_admin_token(admin_token_file))
     flask_app = create_app({"SETTINGS": kit.settings, "KIT": kit, "START_WORKERS": workers > 0,
@@ -79,6 +81,9 @@ def serve_cmd(app, host, port, workers, threads, dev, log_level, admin_token_fil
         pass
     finally:
         server.close()
+        schedule = flask_app.extensions.get("storekit.schedule")
+        if schedule is not None:
+            schedule.stop(timeout=5)
         pool = flask_app.extensions.get("storekit.workers")
         if pool is not None:
             pool.stop(timeout=20)

@@ -131,6 +131,12 @@ class NameConverter(BaseConverter):
     regex = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
 
 
+class PlanIdConverter(BaseConverter):
+    """``<planid:plan_id>``: a saved plan's id (32 hex digits)."""
+
+    regex = r"[0-9a-f]{32}"
+
+
 class TokenNameConverter(BaseConverter):
     """``<token:name>``: what ``storekit.tokens`` accepts as a token's name."""
 

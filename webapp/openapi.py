@@ -32,6 +32,9 @@ _CHANGE = {"type": "object", "additionalProperties": False,
 _APPLY = {"oneOf": [_CHANGE, {"type": "object", "additionalProperties": False, "required": ["plan_id"],
                               "properties": {"plan_id": {"type": "string", "description":
                                              "apply exactly this previewed plan (409 and a fresh plan when stale)"}}}]}
+_FLEET = {"type": "object", "required": ["fleet"], "additionalProperties": False,
+          "properties": {"fleet": {"type": "string", "maxLength": 60000,
+                                   "description": "a fleet file's YAML: defaults and a stores list"}}}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
 _DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
 _NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
@@ -41,6 +44,8 @@ _NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": Fa
 _ROTATE = {"type": "object", "additionalProperties": False, "properties": {"expires_in": _DURATION}}
 _TOKEN = {"parameters": [{"name": "name", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}}]}
+_PLAN = {"parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {
+    "type": "string", "pattern": "^[0-9a-f]{32}$"}}]}
 _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 
@@ -59,7 +64,7 @@ SPEC = {
         "responses": {f"E{code}": {"description": text, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Error"}}}}
             for code, text in ((400, "invalid input: every bad field and its rule"), (401, "no or bad token"),
-                               (403, "the admin role is needed"), (404, "no such store or job"),
+                               (403, "the admin role is needed, or a mandatory policy or the two-person rule refuses"), (404, "no such store or job"),
                                (409, "store busy, or the name is taken"), (413, "the body is over 64 KiB"),
                                (415, "a write with the login cookie that is not JSON"),
                                (429, "rate limited, or MAX_STORES reached"), (503, "cluster unreachable"))},
@@ -80,6 +85,22 @@ SPEC = {
         },
         "/api/stores/{slug}/plan": {**_STORE, "post": _op("Preview a change: the plan document and its plan_id", body=_CHANGE,
                                                           errors=(400, 401, 404, 409, 503))},
+        "/api/fleet/plan": {"post": _op(
+            "Plan a fleet file: every store's plan, grouped by identical change (nothing changes)",
+            body=_FLEET, errors=(400, 401, 409, 503))},
+        "/api/drift": {"get": _op("The latest drift check of every store: severity and changes", errors=(401,))},
+        "/api/stores/{slug}/drift/revert": {**_STORE, "post": _op(
+            "Revert a store's drift: apply its desired spec again (queued as a job)", role="admin", ok=202,
+            errors=(401, 403, 404, 429))},
+        "/api/rollouts": {"get": _op("The latest staged rollouts", errors=(401,))},
+        "/api/rollouts/{rollout_id}": {"parameters": [{"name": "rollout_id", "in": "path", "required": True,
+                                                       "schema": {"type": "integer", "minimum": 0,
+                                                                  "maximum": 2**31 - 1}}],
+                                       "get": _op("A staged rollout: its waves, their stores and failures")},
+        "/api/plans/{plan_id}": {**_PLAN, "get": _op("A saved plan as shown, with its approval", errors=(400, 401))},
+        "/api/plans/{plan_id}/approve": {**_PLAN, "post": _op(
+            "Approve a submitted plan (two-person rule); 403 for its submitter", role="admin",
+            errors=(400, 401, 403, 404, 409, 429))},
         "/api/stores/{slug}/events": {**_STORE, "get": _op("The timeline: raw events, and one line per engine step")},
         "/api/stores/{slug}/health": {**_STORE, "get": _op("Pods, volumes and quota usage", errors=(401, 404, 503))},
         "/api/stores/{slug}/logs/{pod}": {

@@ -90,8 +90,8 @@ def store(slug):
         if tab == "timeline":
             data["timeline"] = svc().timeline(slug)
             data["jobs"] = svc().jobs(slug)
-        elif tab == "changes":
-            pass  # a plan runs the engine: only on the form's POST (preview), never on a GET
+        elif tab == "changes":  # a plan runs the engine: only on the form's POST (preview), never on a GET
+            data["approvals"] = g.kit.catalog.approvals.pending(20, store=record.slug)
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
@@ -155,6 +155,16 @@ def apply(slug):
         return redirect(url_for("ui.store", slug=slug, tab="changes"))
     flash("The change is queued: exactly the plan you reviewed.", "ok")
     return redirect(url_for("ui.store", slug=slug))
+
+
+@bp.post("/stores/<slug:slug>/approve")
+@require("admin", ui=True)
+def approve(slug):
+    """Approve a submitted plan of this store (two-person rule): not the submitter's own."""
+    plan_id = request.form.get("plan_id", "")
+    return _act(slug, lambda: svc().approve(plan_id, actor("web")),
+                lambda r: f"Approved plan {r.id} (submitted by {r.submitted_by}); it can be applied now.",
+                tab="changes")
 
 
 @bp.post("/stores/<slug:slug>/restart")

@@ -7,9 +7,11 @@ set -euo pipefail
 dir=$1; shift
 mount --make-rprivate /
 mount --make-rshared /
-# containerd's shims put their sockets in /run/containerd/s, a fixed path (kind/node.sh made
-# the directory); the node's logs and the kubelet's /var/log/containers stay in memory.
+# Fixed paths (kind/node.sh made the directories): containerd's shims put their sockets in
+# /run/containerd/s, CNI caches its results in /var/lib/cni; the node's logs and the kubelet's
+# /var/log/containers stay in memory too.
 mount -t tmpfs -o mode=0755,size=64m storekit-node /run/containerd
+mount -t tmpfs -o mode=0755,size=16m storekit-node /var/lib/cni
 mount -t tmpfs -o mode=0755,size=512m storekit-node /var/log
 # kubelet sets kernel.panic=10, kernel.panic_on_oops=1 and vm.overcommit_memory=1 when it reads
 # other values: here it reads those, so the host's settings are never changed.

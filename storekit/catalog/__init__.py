@@ -8,7 +8,8 @@ works through the same URL (``postgresql://...``).
 A ``Catalog`` binds its own model classes once (``models.define``), and is the only code
 that touches them: everyone else calls its methods and gets frozen records back
 (``records``). Job queries live in ``catalog.jobs``, token queries in ``catalog.tokens``,
-plans as shown (to apply exactly them) in ``catalog.plans``.
+plans as shown (to apply exactly them) in ``catalog.plans``; approvals, rollouts and drift
+checks in ``catalog.approvals``, ``catalog.rollouts`` and ``catalog.drift``.
 
 Schema changes are versioned migrations (``MIGRATIONS``): ``Catalog.open()`` applies the
 ones an older database lacks, in order, each in a transaction, and records the version.
@@ -23,12 +24,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from peewee import SqliteDatabase, fn
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
 
 from ..errors import SpecError, StorekitError
 from . import models as _models
+from .fleetops import ApprovalRepository, DriftRepository, RolloutRepository
 from .jobs import JobRepository, PlanRepository
 from .models import utcnow
+from .resilient import ResilientPostgres, retrying
 from .tokens import TokenRepository
 from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, EventRecord, JobRecord,
                       SessionRecord, StoreRecord, TokenRecord)
@@ -98,7 +101,12 @@ def _v5(db, m) -> None:
     db.create_tables([m.SavedPlan])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db, m) -> None:
+    """Fleet governance: approvals of plans (two-person rule), staged rollouts, drift checks."""
+    db.create_tables([m.PlanApproval, m.Rollout, m.DriftCheck])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def _store(row) -> StoreRecord:
@@ -126,6 +134,9 @@ class Catalog:
         self.jobs = JobRepository(self.db, self._m)
         self.tokens = TokenRepository(self.db, self._m)
         self.plans = PlanRepository(self.db, self._m)
+        self.approvals = ApprovalRepository(self._m)
+        self.rollouts = RolloutRepository(self._m)
+        self.drift = DriftRepository(self._m)
 
     @classmethod
     def open(cls, url: str) -> "Catalog":
@@ -167,16 +178,19 @@ class Catalog:
 
     def upsert_store(self, spec, **fields) -> StoreRecord:
         Store = self._m.Store
-        with self.db.atomic():
-            row = Store.get_or_none(Store.slug == spec.slug)
-            values = dict(name=spec.name, namespace=spec.namespace, engine=spec.engine, tier=spec.tier,
-                          admin_email=spec.admin_email, spec=spec.to_dict(), updated_at=utcnow(), **fields)
-            if row is None:
-                row = Store.create(slug=spec.slug, **values)
-            else:
-                Store.update(**values).where(Store.id == row.id).execute()
-                row = Store.get_by_id(row.id)
-        return _store(row)
+
+        def transaction():
+            with self.db.atomic():
+                row = Store.get_or_none(Store.slug == spec.slug)
+                values = dict(name=spec.name, namespace=spec.namespace, engine=spec.engine, tier=spec.tier,
+                              admin_email=spec.admin_email, spec=spec.to_dict(), updated_at=utcnow(), **fields)
+                if row is None:
+                    row = Store.create(slug=spec.slug, **values)
+                else:
+                    Store.update(**values).where(Store.id == row.id).execute()
+                    row = Store.get_by_id(row.id)
+            return _store(row)
+        return retrying(self.db, transaction)
 
     def set_status(self, slug: str, status: str, **fields) -> None:
         if status not in STORE_STATUSES:
@@ -206,6 +220,20 @@ class Catalog:
     def events(self, slug: str) -> list[EventRecord]:
         E, Store = self._m.ProvisioningEvent, self._m.Store
         return [_event(r) for r in E.select().join(Store).where(Store.slug == slug).order_by(E.id)]
+
+    def figures(self) -> dict:
+        """Counts for monitoring: jobs by (kind, status), the queue, stores by status."""
+        Job, Store = self._m.Job, self._m.Store
+        jobs = {(r.kind, r.status): r.n for r in Job.select(Job.kind, Job.status, fn.COUNT(Job.id).alias("n"))
+                .group_by(Job.kind, Job.status)}
+        oldest = Job.select(fn.MIN(Job.created_at)).where(Job.status == "queued").scalar()
+        if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+            oldest = datetime.fromisoformat(oldest)
+        stores = {r.status: r.n for r in Store.select(Store.status, fn.COUNT(Store.id).alias("n"))
+                  .group_by(Store.status)}
+        return {"jobs": jobs, "queued": sum(n for (_, status), n in jobs.items() if status == "queued"),
+                "oldest_queued_seconds": max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0,
+                "stores": stores}
 
     # ---- audit -----------------------------------------------------------------
 
@@ -249,6 +277,8 @@ def _connect(url: str):
             return SqliteDatabase(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                                       "busy_timeout": 10000, "synchronous": "normal"},
                                   check_same_thread=False, lock_type="IMMEDIATE")
+        if url.startswith(("postgres://", "postgresql://")):  # rides out a server restart
+            return ResilientPostgres(**parse(url))
         return connect(url)
     except (RuntimeError, ValueError, ImportError) as e:
         raise StorekitError(f"cannot open the catalog database {url!r}: {e}",

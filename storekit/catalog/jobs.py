@@ -38,6 +38,15 @@ class JobRepository:
                               heartbeat_at=now, attempts=1 if status == "running" else 0)
         return _job(self.Job.get_by_id(row.id))
 
+    def queued_like(self, kind: str, slug: str, payload: dict | None) -> JobRecord | None:
+        """A job of the store still waiting in the queue that would do exactly the same."""
+        Job = self.Job
+        for row in Job.select().where((Job.store_slug == slug) & (Job.kind == kind) & (Job.status == "queued")
+                                      ).order_by(Job.id):
+            if (row.payload or None) == (payload or None):
+                return _job(row)
+        return None
+
     def get(self, job_id: int) -> JobRecord | None:
         row = self.Job.get_or_none(self.Job.id == job_id)
         return _job(row) if row else None
@@ -82,11 +91,19 @@ class JobRepository:
         Job.update(status="queued", worker=None, error=error).where(
             (Job.id == job_id) & (Job.status == "running")).execute()
 
-    def requeue_running(self, is_orphan: Callable[[JobRecord], bool]) -> list[JobRecord]:
-        """Queue again every running job for which ``is_orphan(job)`` is true."""
+    def requeue_running(self, is_orphan: Callable[[JobRecord], bool], *,
+                        max_attempts: int | None = None) -> list[JobRecord]:
+        """Queue again every running job for which ``is_orphan(job)`` is true; one that has
+        had ``max_attempts`` already fails instead (its lease expired once too often)."""
         orphans = [j for j in map(_job, self.Job.select().where(self.Job.status == "running")) if is_orphan(j)]
         for job in orphans:
-            self.requeue(job.id)
+            if max_attempts is not None and job.attempts >= max_attempts:
+                self.Job.update(status="failed", finished_at=utcnow(),
+                                error=f"its worker stopped answering on attempt {job.attempts} of "
+                                      f"{max_attempts}; not tried again").where(
+                    (self.Job.id == job.id) & (self.Job.status == "running")).execute()
+            else:
+                self.requeue(job.id)
         return orphans
 
 

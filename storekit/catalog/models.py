@@ -124,6 +124,43 @@ def define(db) -> SimpleNamespace:
         payload = JSONField()
         created_at = DateTimeField(default=utcnow, index=True)
 
+    class PlanApproval(Base):
+        """A plan submitted for the two-person rule (``id`` is its saved plan's), and who approved it."""
+
+        id = CharField(max_length=32, primary_key=True)
+        store_slug = CharField(max_length=57, index=True)
+        plan_hash = CharField(max_length=80, index=True)
+        submitted_by = CharField(max_length=120)
+        submitted_at = DateTimeField(default=utcnow)
+        approved_by = CharField(max_length=120, null=True)
+        approved_at = DateTimeField(null=True)
+
+    class Rollout(Base):
+        """A staged rollout of a fleet plan: its waves, where it stands, what it changed."""
+
+        id = AutoField()
+        status = CharField(max_length=20, index=True)  # running | halted | done | rolled-back
+        actor = CharField(max_length=120)
+        source = CharField(max_length=20)
+        options = JSONField()
+        waves = JSONField()  # [{"number", "stores", "status", "failed", "started_at", "finished_at"}]
+        plans = JSONField()  # slug -> the plan document applied in its wave
+        previous = JSONField()  # slug -> the spec before the rollout (for rollback), None for new stores
+        message = TextField(null=True)
+        created_at = DateTimeField(default=utcnow)
+        updated_at = DateTimeField(default=utcnow)
+
+    class DriftCheck(Base):
+        """The latest drift check of a store: when, how severe, what drifted."""
+
+        store_slug = CharField(max_length=57, primary_key=True)
+        checked_at = DateTimeField(default=utcnow, index=True)
+        severity = CharField(max_length=20)  # none | info | warning | critical | error
+        changes = JSONField()
+        method = CharField(max_length=20)  # engine | fast
+        error = TextField(null=True)
+
     return SimpleNamespace(SchemaVersion=SchemaVersion, Store=Store, ProvisioningEvent=ProvisioningEvent,
                            AuditEntry=AuditEntry, Job=Job, ApiToken=ApiToken, WebSession=WebSession,
-                           SavedPlan=SavedPlan)
+                           SavedPlan=SavedPlan, PlanApproval=PlanApproval, Rollout=Rollout,
+                           DriftCheck=DriftCheck)

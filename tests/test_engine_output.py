@@ -1,0 +1,138 @@
+"""The pure logic over real engine output, recorded once (tests/fixtures/record.py): the
+preview digest becomes a plan (create, a tier change, drift), secrets never reach it,
+engine events become storekit events and a timeline, and engine errors are classified
+(unreachable, timed out, locked). Fast: no tools, no cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pulumi.automation import CommandResult
+from pulumi.automation.errors import create_command_error
+from pulumi.automation.events import EngineEvent
+
+from storekit.catalog import Catalog
+from storekit.classify import json_diagnostics, translate
+from storekit.engines import get_engine
+from storekit.errors import ClusterUnreachable, OperationTimeout, StoreBusy
+from storekit.events import EventTranslator, OperationFinished, OperationStarted, ResourceFinished
+from storekit.plan import Plan, changes_from_digest, fingerprint
+from storekit.planning import drift_of
+from storekit.recorder import CatalogRecorder
+from storekit.timeline import build_timeline
+from storekit.views import plan_view
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "engine"
+ENGINE = get_engine("woocommerce")
+
+
+def load(name: str):
+    path = FIXTURES / name
+    if name.endswith(".jsonl"):
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    return json.loads(path.read_text())
+
+
+def secrets() -> list[str]:
+    return load("secrets.json")
+
+
+def error(name: str):
+    data = load(name)
+    return create_command_error(CommandResult(data["stdout"], data["stderr"], data["code"])), data
+
+
+def plan_of(digest: dict, recorded: dict | None, action: str) -> Plan:
+    return Plan(store="fixture", action=action, spec=None, changes=changes_from_digest(digest, recorded),
+                fingerprint=fingerprint(recorded), state_url="file:///fixture")
+
+
+def test_a_new_store_plans_fourteen_objects_and_no_secret():
+    plan = plan_of(load("preview-create.json"), None, "create")
+    assert plan.summary.text == "Plan: 14 to add, 0 to change, 0 to destroy."
+    assert {c.op for c in plan.changes} == {"create"}
+    kinds = sorted(c.kind for c in plan.changes)
+    assert kinds.count("Secret") == 2 and kinds.count("Deployment") == 2 and "Ingress" in kinds
+    document = plan.to_json()
+    assert not [s for s in secrets() if s in document], "a generated secret reached the plan"
+
+
+def test_a_tier_change_plans_only_what_follows_from_it():
+    recorded = load("state-created.json")
+    plan = plan_of(load("preview-tier.json"), recorded, "update")
+    changed = {c.name: c for c in plan.changes if c.op != "same"}
+    assert set(changed) == {"resource-quota", "limit-range", "mysql", "wordpress", "mysql-data", "wordpress-data"}
+    quota = {p.path: (p.before, p.after) for p in changed["resource-quota"].properties}
+    assert quota['spec.hard["limits.cpu"]'] == ("2", "4")
+    text = "\n".join(line.render() for line in plan_view(plan))
+    assert '~ spec.hard["limits.cpu"]: "2" -> "4"' in text and "Plan: 0 to add, 6 to change, 0 to destroy." in text
+    assert not [s for s in secrets() if s in plan.to_json()]
+
+
+def test_an_object_deleted_live_is_drift():
+    recorded = load("state-created.json")
+    changes = changes_from_digest(load("preview-drift.json"), recorded)
+    drift = drift_of(changes, recorded, spec_unchanged=True)
+    assert [(c.kind, c.kube_name, c.op) for c in drift] == [("Service", "wordpress", "create")]
+
+
+def test_engine_events_become_storekit_events_and_a_timeline(tmp_path):
+    raw = [EngineEvent.from_json(line) for line in load("events-create.jsonl")]
+    seen = []
+    translator = EventTranslator("fixture", ENGINE.step_of, secrets(), seen.append)
+    for event in raw:
+        translator(event)
+    finished = [e for e in seen if isinstance(e, ResourceFinished)]
+    assert len(finished) == 14 and all(e.seconds >= 0 for e in finished)
+    assert {e.step for e in finished} == set(ENGINE.step_names)
+    assert all(o["status"] == "ok" for o in translator.outcomes.values())
+
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/t.db")
+    from storekit.spec import StoreSpec
+    spec = StoreSpec(name="Fixture", admin_email="f@example.com")
+    recorder = CatalogRecorder(lambda: catalog)
+    recorder(OperationStarted(store="fixture", operation="apply", spec=spec, steps=tuple(ENGINE.step_names)))
+    for event in seen:
+        recorder(event)
+    recorder(OperationFinished(store="fixture", operation="apply", seconds=30.0))
+    op = build_timeline("fixture", "ready", catalog.events("fixture")).current
+    assert [s.name for s in op.steps] == ENGINE.step_names + ["Ready"]
+    assert all(s.status == "done" for s in op.steps) and op.progress == 100
+    assert sum(len(s.resources) for s in op.steps) == 14
+
+
+def test_an_unreachable_cluster_is_classified():
+    e, data = error("error-unreachable.json")
+    translated = translate(e, "fixture", secrets())
+    assert isinstance(translated, ClusterUnreachable), translated
+    assert "make cluster-status" in translated.hint
+
+
+def test_a_timeout_is_classified_with_what_the_cluster_said():
+    e, data = error("error-timeout.json")
+    translator = EventTranslator("late", ENGINE.step_of, secrets(), None)
+    for line in data["events"]:
+        translator(EngineEvent.from_json(line))
+    translated = translate(e, "late", secrets(), translator.errors, translator.failure_warnings())
+    assert isinstance(translated, OperationTimeout), translated
+    assert "did not become ready in time" in translated.message and "ingress" in translated.message.lower()
+    assert not [s for s in secrets() if s in translated.message + translated.details]
+
+
+def test_a_held_lock_is_store_busy_with_its_holder():
+    e, _ = error("error-locked.json")
+    translated = translate(e, "fixture")
+    assert isinstance(translated, StoreBusy) and translated.holder and "pid" in translated.holder
+
+
+@pytest.mark.parametrize("stdout", ["", "not json", '{"diagnostics": []}'])
+def test_diagnostics_of_a_failed_preview_tolerate_odd_output(stdout):
+    assert json_diagnostics(stdout) == []
+
+
+def test_no_fixture_holds_a_secret_value():
+    for path in FIXTURES.iterdir():
+        if path.name != "secrets.json":
+            assert not [s for s in secrets() if s in path.read_text()], path.name
