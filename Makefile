@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores clean \
-	node node-tools node-down node-status test-node medusa-app test-medusa \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores \
+	bench-fleet clean \
+	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
 help: ## list the targets
@@ -32,7 +33,6 @@ cluster: venv tools ## start the local control plane (kept if running) and print
 	@if [ -n "$(STOREKIT_NODE)" ] && [ "$(STOREKIT_NODE)" != 0 ]; then $(MAKE) --no-print-directory node; fi
 
 cluster-down: ## stop the real node (if any) and the local control plane: every process, mount, interface and rule
-	@if [ -e /run/netns/storekit-node ] || [ -d "$(STOREKIT_HOME)/node" ]; then kind/node.sh down; fi
 	@kind/cluster.sh down
 
 cluster-status: ## say whether the local control plane runs
@@ -82,9 +82,13 @@ images: venv ## build the node's and the stores' images (pause, mariadb, wordpre
 	  $(PY) kind/images.py import --address "$(NODE_CONTAINERD)"; fi
 
 # The medusa engine's application: Medusa from npm (Node.js 20+), built once per change of its
-# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa.
+# sources (kind/images/medusa/app) into $STOREKIT_HOME/medusa; the medusa image needs it.
 medusa-app: ## build the Medusa app from npm (cached by its inputs) into $STOREKIT_HOME/medusa
 	@python3 kind/medusa_app.py build >/dev/null
+
+image-medusa: venv medusa-app ## the medusa and postgres images (kind/images.py; archive: kind/images.py archive medusa)
+	@$(PY) kind/images.py build medusa postgres
+	@if [ -S "$(NODE_CONTAINERD)" ]; then $(PY) kind/images.py import --address "$(NODE_CONTAINERD)" medusa postgres; fi
 
 test-medusa: venv packages medusa-app ## the Medusa app on a loopback PostgreSQL: a real order from cart to checkout
 	@$(PY) -m pytest -m medusa $(PYTEST_ARGS)
@@ -151,6 +155,9 @@ bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on Postgre
 
 bench-stores: venv tools cluster ## storekit alone: one store's life and fleets at parallel 1 and 3
 	@$(PY) bench/stores.py
+
+bench-fleet: venv tools cluster ## fleets at scale: 50 stores rolled out in 4 waves, a drift sweep (BENCH_ARGS="--stores 20")
+	@$(PY) bench/fleet.py $(BENCH_ARGS)
 
 bench-image: venv packages ## measure image rebuilds, start to healthy, stop, and size
 	@$(PY) bench/image.py

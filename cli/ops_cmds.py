@@ -47,13 +47,13 @@ def health_cmd(ctx, name, as_json):
 
 @click.command("logs")
 @click.argument("name")
-@click.argument("component", default="wordpress")
+@click.argument("component", required=False)
 @click.option("--tail", type=click.IntRange(0, None), default=200, show_default=True, help="Lines from the end.")
 @click.option("--since", type=click.IntRange(1, None), help="Only lines newer than this many seconds.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.pass_obj
 def logs_cmd(app: AppContext, name, component, tail, since, follow):
-    """Print the logs of a store's COMPONENT or of a pod.
+    """Print the logs of a store's COMPONENT (default: its engine's main one) or of a pod.
 
     \b
     Examples:

@@ -9,7 +9,7 @@
 #
 # Usage: kind/cluster.sh up|down|status
 #   up      create (or keep) the cluster, wait for the API and Ready nodes, print usage
-#   down    stop every process it started; no listener is left behind
+#   down    stop every process it started (and the real node's, kind/node.sh); no listener is left behind
 #   status  say whether it runs, with nodes; exit 1 when it does not
 set -euo pipefail
 
@@ -72,6 +72,12 @@ spec:
       logsFile: $dir/mysql.log
     - containers: [wp-cli]
       logsFile: $dir/wp-cli.log
+    - containers: [medusa]
+      logsFile: $dir/medusa.log
+    - containers: [postgres]
+      logsFile: $dir/postgres.log
+    - containers: [medusa-setup]
+      logsFile: $dir/medusa-setup.log
 EOF
 }
 
@@ -116,6 +122,8 @@ EOF
 }
 
 down() {
+  # The real node first (kind/node.sh), if it was ever started: it needs the API to leave cleanly.
+  if [ -e /run/netns/storekit-node ] || [ -d "$STOREKIT_HOME/node" ]; then "$HERE/node.sh" down; fi
   stop_sim
   if exists; then
     say "deleting cluster '$NAME'"

@@ -4,9 +4,10 @@ against what the cluster can still give.
 A store reserves what its tier declares (``Tier.requests``: the store's quota requests).
 A plan's delta is what it adds (a new store), removes (a destroy) or changes (a tier
 change, read from its ``spec_changes``). The cluster side is read once per plan or fleet:
-the nodes' allocatable CPU and memory, and what stores already reserve (the requests in
-the ResourceQuotas of storekit's namespaces). Storage is compared only where the cluster
-says how much there is (PersistentVolumes of the store StorageClass); a dynamic
+the allocatable CPU and memory of the nodes stores can land on (untainted, not cordoned),
+and what stores already reserve (the requests in the ResourceQuotas of storekit's
+namespaces). Storage is compared only where the cluster says how much there is: a
+StorageClass without a provisioner, over a fixed pool of PersistentVolumes; a dynamic
 provisioner has no fixed size, so storage is then reported but not checked.
 """
 
@@ -146,24 +147,41 @@ def total(amounts: Iterable[Amounts]) -> Amounts:
     return out
 
 
+def _schedulable(node) -> bool:
+    """Stores' pods may land on it: not cordoned, no NoSchedule/NoExecute taint (stores
+    tolerate none), and it reports what it can allocate."""
+    if node.spec and node.spec.unschedulable:
+        return False
+    if node.spec and any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or ()):
+        return False
+    return bool(node.status and node.status.allocatable)
+
+
 def read_cluster(kube, *, storage_class: str) -> tuple[Amounts, Amounts, bool]:
-    """(allocatable, reserved by stores, storage known) from the cluster: nodes' allocatable
-    CPU and memory, PersistentVolumes of ``storage_class``, store quotas' requests."""
+    """(allocatable, reserved by stores, storage known) from the cluster: schedulable nodes'
+    allocatable CPU and memory; storage only for a StorageClass without a provisioner (a
+    fixed pool of PersistentVolumes); what store quotas request."""
+    from lightkube.core.exceptions import ApiError
     from lightkube.resources.core_v1 import Node, PersistentVolume, ResourceQuota
+    from lightkube.resources.storage_v1 import StorageClass
 
     cpu = memory = 0.0
     for node in kube.list(Node):
-        if (node.spec and node.spec.unschedulable) or not node.status or not node.status.allocatable:
-            continue
-        cpu += float(quantity(node.status.allocatable.get("cpu")) or 0)
-        memory += float(quantity(node.status.allocatable.get("memory")) or 0)
+        if _schedulable(node):
+            cpu += float(quantity(node.status.allocatable.get("cpu")) or 0)
+            memory += float(quantity(node.status.allocatable.get("memory")) or 0)
+    try:
+        fixed = kube.get(StorageClass, storage_class).provisioner == "kubernetes.io/no-provisioner"
+    except ApiError:
+        fixed = False
     storage = 0.0
-    for pv in kube.list(PersistentVolume):
-        if pv.spec and pv.spec.storageClassName == storage_class and pv.spec.capacity:
-            storage += float(quantity(pv.spec.capacity.get("storage")) or 0)
+    if fixed:
+        for pv in kube.list(PersistentVolume):
+            if pv.spec and pv.spec.storageClassName == storage_class and pv.spec.capacity:
+                storage += float(quantity(pv.spec.capacity.get("storage")) or 0)
     reserved = Amounts()
     for quota in kube.list(ResourceQuota, namespace="*", labels={"app.kubernetes.io/managed-by": "storekit"}):
         hard = (quota.spec.hard if quota.spec else None) or {}
         reserved = reserved + Amounts.of({"cpu": hard.get("requests.cpu"), "memory": hard.get("requests.memory"),
                                           "storage": hard.get("requests.storage")})
-    return Amounts(cpu, memory, storage), reserved, storage > 0
+    return Amounts(cpu, memory, storage), reserved, fixed and storage > 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity"]
+__all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity", "store_access"]
 
 
 def quantity(text: str | None):
@@ -32,6 +32,29 @@ def quantity(text: str | None):
         return parse_quantity(str(text))
     except ValueError:
         return None
+
+
+def store_access(ctx: "ProgramContext", namespace, *, labels: Mapping[str, str], opts) -> list:
+    """The RoleBinding that lets storekit manage a namespace it has just created, or nothing.
+
+    With ``store_role`` and ``service_account`` set (the chart sets both), storekit's own
+    cluster-wide rights stop at labelled namespaces and binding that one role; each store
+    namespace then grants it ``store_role`` right after it is made. An engine creates its
+    namespace, calls this, and makes every other object depend on the result (so the
+    binding goes last on destroy). Returns ``[binding]`` or ``[]``."""
+    settings = ctx.settings
+    if not getattr(settings, "store_role", None) or not getattr(settings, "service_account", None):
+        return []
+    from pulumi_kubernetes.rbac.v1 import RoleBinding  # here: reading an engine's shape stays cheap
+
+    sa_namespace, _, sa_name = settings.service_account.partition("/")
+    binding = RoleBinding(
+        "store-access",
+        metadata={"name": "storekit-store-manager", "namespace": ctx.spec.namespace, "labels": dict(labels)},
+        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": settings.store_role},
+        subjects=[{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}],
+        opts=opts(namespace))
+    return [binding]
 
 
 @dataclass(frozen=True)

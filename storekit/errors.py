@@ -8,7 +8,9 @@ for the API. Nothing here prints.
 
 from __future__ import annotations
 
-from .redact import redact_text
+from .redact import clip, redact_text
+
+MAX_FIELD, MAX_RULE = 80, 240
 
 
 class StorekitError(Exception):
@@ -40,6 +42,8 @@ class SpecError(StorekitError):
 
     def __init__(self, problems: dict[str, str] | list[tuple[str, str]], *, subject: str = "store spec"):
         items = list(problems.items()) if isinstance(problems, dict) else list(problems)
+        # An input value quoted in a rule is the caller's: keep it short and printable.
+        items = [(clip(str(f), MAX_FIELD), clip(str(r), MAX_RULE)) for f, r in items]
         self.problems = items
         detail = "; ".join(f"{field}: {rule}" for field, rule in items)
         super().__init__(f"invalid {subject}: {detail}")

@@ -127,8 +127,9 @@ class StackGateway:
             work_dir=str(work_dir),
             pulumi_command=pulumi_command(self.settings),
             env_vars=self.env(),
-            project_settings=auto.ProjectSettings(
-                name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=self.settings.state_url)),
+            # The backend comes from PULUMI_BACKEND_URL (pulumi_env), never from Pulumi.yaml:
+            # a state URL may carry a password, and the project file is written to disk.
+            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
             secrets_provider="passphrase",
         )
 

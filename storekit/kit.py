@@ -306,10 +306,16 @@ class Storekit:
 
         return ops.health(self._kube(), slug, namespace, engine.health_components if engine else ())
 
-    def logs(self, name: str, component: str = "wordpress", *, tail: int | None = 200,
+    def logs(self, name: str, component: str | None = None, *, tail: int | None = 200,
              since: int | None = None, follow: bool = False) -> Iterator[str]:
-        """Log lines of a store's component (``wordpress``, ``mysql``) or of a named pod."""
-        slug, namespace, _ = self._live(name)
+        """Log lines of a store's component (one its engine declares; by default its first)
+        or of a named pod."""
+        slug, namespace, engine = self._live(name)
+        if component is None:
+            if not engine or not engine.log_components:
+                raise SpecError([("component", "must be given: the store's engine declares no log component")],
+                                subject="logs request")
+            component = engine.log_components[0]
         from . import ops
 
         return ops.logs(self._kube(), namespace, component, tail=tail, since=since, follow=follow)

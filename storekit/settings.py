@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Namespace of the ingress controller; store NetworkPolicies admit traffic from it."),
     Setting("storage_class", "STOREKIT_STORAGE_CLASS", "standard",
             "StorageClass of store volumes."),
+    Setting("node_pool", "STOREKIT_NODE_POOL", None,
+            "Node pool of the stores' pods: they get the nodeSelector and the toleration "
+            "storekit.io/node-pool=<pool> (the local real node's pool is 'real'; default: any node)."),
     Setting("tls_issuer", "STOREKIT_TLS_ISSUER", None,
             "cert-manager ClusterIssuer for store TLS (default: no TLS)."),
     Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
@@ -79,6 +82,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Path of the pulumi CLI (default: home/tools/bin/pulumi, then PATH)."),
     Setting("pulumi_home", "STOREKIT_PULUMI_HOME", _home_path("pulumi"),
             "PULUMI_HOME of every engine run: where the Kubernetes plugin is installed."),
+    Setting("store_role", "STOREKIT_STORE_ROLE", None,
+            "ClusterRole that storekit binds to its own service account inside each store namespace it "
+            "creates (least privilege: the chart sets it; default: none, the kubeconfig's rights are used)."),
+    Setting("service_account", "STOREKIT_SERVICE_ACCOUNT", None,
+            "NAMESPACE/NAME of storekit's own service account, the subject of STOREKIT_STORE_ROLE's bindings."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -122,6 +130,7 @@ class Settings:
     ingress_class: str
     ingress_namespace: str
     storage_class: str
+    node_pool: str | None
     tls_issuer: str | None
     await_ingress: bool
     policy_file: str | None
@@ -130,6 +139,8 @@ class Settings:
     expiry_grace: int
     pulumi: str | None
     pulumi_home: str
+    store_role: str | None = None
+    service_account: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

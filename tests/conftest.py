@@ -91,3 +91,18 @@ def postgres():
         except AssertionError:  # a test left it stopped
             pass
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def helm(settings):
+    path = settings.home_path / "tools" / "bin" / "helm"
+    assert path.exists(), "helm is missing: run `make tools`"
+
+    def run(*args, check=True):
+        result = subprocess.run([str(path), *args], capture_output=True, text=True,
+                                env={"KUBECONFIG": settings.kubeconfig, "HOME": str(settings.home_path),
+                                     "PATH": "/usr/bin:/bin"})
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+    return run

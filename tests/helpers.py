@@ -17,12 +17,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def answers(port: int) -> bool:
-    """Whether a storekit server on 127.0.0.1:``port`` answers /healthz."""
+def answers(port: int, path: str = "/healthz") -> bool:
+    """True when an HTTP server on 127.0.0.1:``port`` answers ``path``."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
             return True
     except OSError:
         return False

@@ -17,6 +17,15 @@ ADDRESS = {"first_name": "Ada", "last_name": "Lovelace", "address_1": "1 Main St
            "postal_code": "12345", "country_code": "us", "phone": "5550100"}
 
 
+def healthy(base_url: str) -> bool:
+    """Whether Medusa answers its health check at ``base_url``."""
+    try:
+        with urllib.request.urlopen(f"{base_url.rstrip('/')}/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 class ShopError(AssertionError):
     """A request the store answered with an error (status and body in the message)."""
 

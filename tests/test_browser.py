@@ -1,7 +1,9 @@
 """The dashboard in a real browser (Playwright driving Debian's Chromium, headless)
 against a live server with workers, the real engine and the local cluster: log in,
 create a store with the form, watch the timeline reach Ready, open Health and Logs,
-restart, toggle the theme, delete the store. Screenshots go to docs/screenshots/."""
+restart, toggle the theme, delete the store. Screenshots go to docs/screenshots/.
+And the attack a browser makes: a page on another origin of the same site posts forms
+(and scripts) to the API and the dashboard with the login cookie, and nothing is written."""
 
 from __future__ import annotations
 
@@ -113,3 +115,89 @@ def test_dashboard_in_a_real_browser(live):
         finally:
             browser.close()
     assert kit.catalog.store(slug).status == "deleted"
+
+
+ATTACK = """<!doctype html><html><body>
+<form id="json" method="post" action="{base}/api/stores" enctype="text/plain">
+  <input name='{{"name": "Forged Shop", "admin_email": "evil@example.com", "x": "' value='"}}'>
+</form>
+<form id="reset" method="post" action="{base}/api/stores/victim/actions/reset-password"></form>
+<form id="ui" method="post" action="{base}/stores"><input name="name" value="Forged UI Shop">
+  <input name="admin_email" value="evil@example.com"></form>
+</body></html>"""
+
+
+@pytest.fixture
+def two_origins(settings, tmp_path):
+    """The dashboard on one port and an attacker's page on another: two origins of one site
+    (ports do not make sites), as a store's own pages are beside the dashboard."""
+    local = settings.replace(db_url=f"sqlite:///{tmp_path}/catalog.db", home=str(tmp_path))
+    kit = Storekit(local, actor=Actor(name="dashboard", source="web"))
+    app = create_app({"SETTINGS": local, "KIT": kit, "SECRET_KEY": "browser-csrf-test"})
+    token = ensure_admin_token(kit.catalog)
+    dashboard = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{dashboard.server_port}"
+    page = ATTACK.format(base=base).encode()
+
+    def attacker_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(page)))])
+        return [page]
+    evil = make_server("127.0.0.1", 0, attacker_app, threaded=True)
+    for server in (dashboard, evil):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield base, f"http://127.0.0.1:{evil.server_port}/", token, kit
+    dashboard.shutdown()
+    evil.shutdown()
+
+
+def test_a_cross_site_form_cannot_write_with_the_login_cookie(two_origins):
+    assert CHROMIUM, "Debian's chromium is needed for this test: run `make packages`"
+    from playwright.sync_api import sync_playwright
+
+    base, evil, token, kit = two_origins
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        tabs = browser.new_context()  # one browser profile: the tabs share the login cookie
+        page = tabs.new_page()
+        try:
+            page.goto(base + "/login")
+            page.get_by_label("Access token").fill(token)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(base + "/")
+            made = page.evaluate("""async () => (await fetch('/api/stores', {method: 'POST',
+                headers: {'Content-Type': 'application/json',
+                          'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},
+                body: JSON.stringify({name: 'victim', admin_email: 'owner@example.com'})})).status""")
+            assert made == 202, "the dashboard's own page may write with its cookie and the CSRF header"
+            before = (len(kit.catalog.stores()), len(kit.catalog.audit_entries()))
+
+            statuses = {}
+            for form in ("json", "reset", "ui"):
+                attack = tabs.new_page()
+                attack.goto(evil)
+                with attack.expect_navigation():
+                    attack.evaluate(f"document.getElementById('{form}').submit()")
+                statuses[form] = attack.evaluate("document.body.innerText")[:200]
+                attack.close()
+            # And a script on the other origin: the simple request is refused, the JSON one
+            # never leaves the browser (no CORS), and neither can read the page's token.
+            other = tabs.new_page()
+            other.goto(evil)
+            scripted = other.evaluate(f"""async () => {{
+                const simple = await fetch('{base}/api/stores', {{method: 'POST', credentials: 'include',
+                    mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}},
+                    body: JSON.stringify({{name: 'Scripted Shop', admin_email: 'evil@example.com'}})}});
+                let json = 'sent';
+                try {{ await fetch('{base}/api/stores', {{method: 'POST', credentials: 'include',
+                    headers: {{'Content-Type': 'application/json', 'X-CSRF-Token': 'guess'}},
+                    body: JSON.stringify({{name: 'Json Shop', admin_email: 'evil@example.com'}})}}); }}
+                catch (e) {{ json = 'blocked'; }}
+                return json; }}""")
+        finally:
+            browser.close()
+    assert "X-CSRF-Token" in statuses["json"] and "forbidden" in statuses["json"], statuses
+    assert "X-CSRF-Token" in statuses["reset"], statuses
+    assert "did not come from this site" in statuses["ui"], statuses
+    assert scripted == "blocked"
+    assert (len(kit.catalog.stores()), len(kit.catalog.audit_entries())) == before, "nothing was written"
+    assert [s.slug for s in kit.catalog.stores()] == ["victim"]

@@ -1,7 +1,8 @@
 """The platform's Helm chart (charts/store-platform), checked with the real helm:
 lint clean for every values file, the schema rejecting bad values, a server-side dry
 run of the rendered manifests, install --wait / upgrade / rollback on the local
-cluster, and a ClusterRole that covers exactly the kinds the store program creates."""
+cluster, and least-privilege roles: the platform's ClusterRole writes only namespaces and
+bindings of the store-manager role, which covers exactly the kinds the store program creates."""
 
 from __future__ import annotations
 
@@ -21,21 +22,6 @@ from storekit import Storekit, StoreSpec
 pytestmark = pytest.mark.cluster  # the real helm (make tools), and the cluster for the last test
 CHART = Path(__file__).resolve().parent.parent / "charts" / "store-platform"
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
-
-
-@pytest.fixture(scope="module")
-def helm(settings):
-    path = settings.home_path / "tools" / "bin" / "helm"
-    assert path.exists(), "helm is missing: run `make tools`"
-
-    def run(*args, check=True):
-        result = subprocess.run([str(path), *args], capture_output=True, text=True,
-                                env={"KUBECONFIG": settings.kubeconfig, "HOME": str(settings.home_path),
-                                     "PATH": "/usr/bin:/bin"})
-        if check:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
-    return run
 
 
 @pytest.mark.parametrize("values", ["values.yaml", "values-local.yaml", "values-prod.yaml"])
@@ -64,8 +50,29 @@ def rendered(helm, *args) -> list[dict]:
     return [d for d in yaml.safe_load_all(helm("template", "t", str(CHART), *args).stdout) if d]
 
 
-def test_cluster_role_covers_what_the_stack_creates(helm, settings):
-    kit = Storekit(settings)
+def test_database_urls_stay_out_of_the_pod_spec(helm):
+    docs = rendered(helm, "--set", "databaseUrl=postgresql://u:pw-in-values-1@db/x,stateUrl=postgres://u:pw-in-values-2@db/y")
+    for workload in (d for d in docs if d["kind"] in ("Deployment", "ConfigMap")):
+        assert "pw-in-values" not in yaml.safe_dump(workload), workload["metadata"]["name"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["STOREKIT_DB_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+    assert env["STOREKIT_STATE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "state-url"
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert base64.b64decode(secret["data"]["database-url"]).decode().endswith("pw-in-values-1@db/x")
+
+
+def _grants(role: dict) -> dict:
+    granted: dict = {}
+    for rule in role["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def test_cluster_roles_cover_what_the_stack_creates(helm, settings):
+    kit = Storekit(settings.replace(store_role="t-store-platform-store-manager", service_account="ns/t-store-platform"))
     plan = kit.plan(StoreSpec(name=f"RBAC {uuid.uuid4().hex[:4]}", admin_email="r@b.co"))
     needed = set()
     for change in plan.changes:  # e.g. kubernetes:networking.k8s.io/v1:NetworkPolicy
@@ -74,16 +81,20 @@ def test_cluster_role_covers_what_the_stack_creates(helm, settings):
         plural = change.kind.lower()
         plural = plural[:-1] + "ies" if plural.endswith("y") else plural + ("es" if plural.endswith("s") else "s")
         needed.add((group, plural))
-    role = next(d for d in rendered(helm) if d["kind"] == "ClusterRole")
-    granted: dict = {}
-    for rule in role["rules"]:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    roles = {d["metadata"]["name"]: d for d in rendered(helm) if d["kind"] == "ClusterRole"}
+    platform, store = _grants(roles["t-store-platform"]), _grants(roles["t-store-platform-store-manager"])
+    # Cluster-wide: the namespace itself and the binding inside it; the rest only through that binding.
+    cluster_wide = {("", "namespaces"), ("rbac.authorization.k8s.io", "rolebindings")}
+    assert cluster_wide <= needed, "the stack makes its namespace and binds the store role in it"
     for key in needed:
-        assert VERBS <= granted.get(key, set()), f"the ClusterRole lacks {sorted(VERBS)} on {key}"
-    writable = {k for k, verbs in granted.items() if verbs & {"create", "update", "patch", "delete"}}
-    assert writable == needed, f"the role may write kinds storekit never creates: {sorted(writable - needed)}"
+        assert VERBS <= (platform if key in cluster_wide else store).get(key, set()), f"no {sorted(VERBS)} on {key}"
+    writes = {"create", "update", "patch", "delete"}
+    assert {k for k, v in platform.items() if v & writes} == cluster_wide
+    assert {k for k, v in store.items() if v & writes} == needed - cluster_wide, "no kind storekit never creates"
+    assert platform[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
+    assert ("", "secrets") not in platform, "no Secret anywhere but in store namespaces"
+    bind = next(r for r in roles["t-store-platform"]["rules"] if "bind" in r["verbs"])
+    assert bind["resourceNames"] == ["t-store-platform-store-manager"]
 
 
 def test_dry_run_install_upgrade_rollback(helm, kube, settings):

@@ -5,7 +5,7 @@ registry is reachable here), so a warm machine rebuilds only the changed source 
 The container must serve /healthz through its own HEALTHCHECK, run as a non-root user
 under an init, stop cleanly on SIGTERM, and — with nothing but a service account token,
 as in a pod — create and destroy a store on the local cluster with the real engine and
-plugin it carries, under exactly the ClusterRole the chart grants.
+plugin it carries, under exactly the RBAC the chart grants.
 """
 
 from __future__ import annotations
@@ -106,16 +106,18 @@ def test_container_is_healthy_non_root_under_init_and_stops_cleanly(docker, cont
 
 @pytest.fixture
 def service_account(settings, tmp_path):
-    """The chart's ServiceAccount, ClusterRole and binding on the local cluster, and a
-    folder laid out as Kubernetes mounts a pod's service account."""
+    """The chart's ServiceAccount, ClusterRoles, binding and admission policy on the local
+    cluster, and a folder laid out as Kubernetes mounts a pod's service account."""
     namespace = f"sk-image-{uuid.uuid4().hex[:6]}"
     helm = settings.home_path / "tools" / "bin" / "helm"
     rendered = _sh(str(helm), "template", "imagetest", str(ROOT / "charts" / "store-platform"),
                    "--namespace", namespace, "--show-only", "templates/serviceaccount.yaml",
-                   "--show-only", "templates/clusterrole.yaml", "--show-only", "templates/clusterrolebinding.yaml")
+                   "--show-only", "templates/clusterrole.yaml", "--show-only", "templates/clusterrolebinding.yaml",
+                   "--show-only", "templates/admission-policy.yaml")
     assert rendered.returncode == 0, rendered.stderr
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
-    assert sorted(d["kind"] for d in docs) == ["ClusterRole", "ClusterRoleBinding", "ServiceAccount"]
+    assert sorted(d["kind"] for d in docs) == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "ServiceAccount",
+                                               "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     kubectl = ["kubectl", "--kubeconfig", settings.kubeconfig]
 
     def kc(*args: str, input: str | None = None) -> str:
@@ -128,7 +130,7 @@ def service_account(settings, tmp_path):
         folder = tmp_path / "serviceaccount"
         token = kc("-n", namespace, "create", "token", "imagetest-store-platform", "--duration", "1h")
         host, port = service_account_folder(folder, settings.kubeconfig, token, namespace)
-        yield folder, host, port
+        yield folder, host, port, namespace
     finally:
         for doc in docs:
             if doc["kind"] != "ServiceAccount":
@@ -138,7 +140,7 @@ def service_account(settings, tmp_path):
 
 def test_image_creates_and_destroys_a_store_in_cluster(docker, service_account, kube, tmp_path):
     """The image's engine, with only the chart's RBAC and a service account, as in a pod."""
-    folder, host, port = service_account
+    folder, host, port, namespace = service_account
     data = tmp_path / "data"
     data.mkdir()
     data.chmod(0o777)  # the container's user (10001) writes its state and catalog here
@@ -146,6 +148,9 @@ def test_image_creates_and_destroys_a_store_in_cluster(docker, service_account, 
     slug = StoreSpec(name=name, admin_email="img@example.com").slug
     base = ["run", "--rm", "--network", "host", "-e", f"KUBERNETES_SERVICE_HOST={host}",
             "-e", f"KUBERNETES_SERVICE_PORT={port}",
+            # As the chart's Deployment says: the store role bound in each store namespace.
+            "-e", "STOREKIT_STORE_ROLE=imagetest-store-platform-store-manager",
+            "-e", f"STOREKIT_SERVICE_ACCOUNT={namespace}/imagetest-store-platform",
             "-v", f"{folder}:/var/run/secrets/kubernetes.io/serviceaccount:ro", "-v", f"{data}:/data", IMAGE]
 
     doctor = docker(*base, "doctor", check=False)

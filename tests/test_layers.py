@@ -54,3 +54,16 @@ def test_every_library_module_is_in_the_no_edge_contract():
     modules = {f"storekit.{p.stem}" for p in (ROOT / "storekit").glob("*.py") if p.stem != "__init__"}
     modules |= {f"storekit.{p.name}" for p in (ROOT / "storekit").iterdir() if (p / "__init__.py").exists()}
     assert modules <= listed | {"storekit"}, sorted(modules - listed)
+
+
+def test_every_package_folder_is_installed():
+    """A regular install (the platform image) gets only the packages setup.cfg lists."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = set()
+    for target, source in MAPPED.items():
+        for init in (ROOT / source).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / source).parts
+            found.add(".".join([*target.split("/"), *relative]))
+    assert found == listed, (sorted(found - listed), sorted(listed - found))

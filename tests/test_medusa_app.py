@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import secrets
+import shutil
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 from helpers import free_port, wait_for
-from medusa_shop import MedusaShop, buy_and_check, refused
+from medusa_shop import MedusaShop, buy_and_check, healthy, refused
 
 pytestmark = pytest.mark.medusa
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "admin@example.com"
+SHOTS = ROOT / "docs" / "screenshots"
 
 
 def _builder():
@@ -51,14 +53,6 @@ def _medusa(app: Path, env: dict, *args: str, timeout: float = 300) -> subproces
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def store(app, postgres, tmp_path_factory):
     """A migrated and set-up Medusa store, served on a free loopback port."""
@@ -78,7 +72,7 @@ def store(app, postgres, tmp_path_factory):
     server = subprocess.Popen([str(app / "node_modules" / ".bin" / "medusa"), "start"], cwd=app, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(lambda: _healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
+        wait_for(lambda: healthy(url) or server.poll() is not None, timeout=120, what="medusa start")
         assert server.poll() is None, f"medusa start exited: {Path(log.name).read_text()[-3000:]}"
         yield {"url": url, "env": env, "app": app, "shop": MedusaShop(url, env["PUBLISHABLE_KEY"])}
     finally:
@@ -130,3 +124,32 @@ def test_setup_without_an_admin_password_fails_naming_it(store):
     failed = _medusa(store["app"], env, "exec", "./src/scripts/setup.js")
     assert failed.returncode != 0
     assert "ADMIN_PASSWORD must be set" in failed.stdout + failed.stderr
+
+
+def test_the_admin_logs_in_to_the_dashboard_and_sees_the_order(store):
+    """Medusa's admin dashboard in a real browser (Playwright driving Debian's Chromium):
+    log in with the store's credentials, open the order; a screenshot goes to docs/screenshots/."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test (make packages)"
+    from playwright.sync_api import expect, sync_playwright
+
+    shop, env = store["shop"], store["env"]
+    order = shop.place_order("Sample Product", email="browser@example.com")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(f"{store['url']}/app/login")
+            page.locator("input[name=email]").fill(ADMIN)
+            page.locator("input[name=password]").fill(env["ADMIN_PASSWORD"])
+            page.get_by_role("button", name=re.compile("continue", re.I)).click()
+            expect(page).not_to_have_url(re.compile(r"/login"), timeout=30_000)
+            page.goto(f"{store['url']}/app/orders/{order.id}")
+            expect(page.get_by_text("browser@example.com").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Sample Product").first).to_be_visible()
+            page.screenshot(path=str(SHOTS / "medusa-admin-order.png"), full_page=True)
+        finally:
+            browser.close()

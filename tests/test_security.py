@@ -293,3 +293,12 @@ def test_no_plan_runs_on_a_get(client, app, monkeypatch):
     assert client.post("/stores/shop/preview", data={"tier": "medium"}).status_code == 400, "needs the form's CSRF"
     client.post("/stores/shop/preview", data={"tier": "medium", "csrf_token": csrf})
     assert len(calls) == 1
+
+
+def test_values_quoted_in_errors_are_clipped_everywhere():
+    from storekit.errors import SpecError
+    from storekit.spec import StoreSpec
+
+    problems = StoreSpec(name="Shop", admin_email="x" * 5000 + "\x00").problems()
+    err = SpecError(problems)
+    assert len(str(err)) < 400 and "\x00" not in str(err) and err.problems[0][0] == "admin_email"

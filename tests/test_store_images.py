@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import io
-import json
 import re
 import subprocess
 import urllib.error
@@ -29,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from docker_images import Docker, docker_for
 from helpers import wait_for
 
 pytestmark = pytest.mark.store_images
@@ -46,82 +46,9 @@ NO_EGRESS = ("define('WP_HTTP_BLOCK_EXTERNAL', true); define('WP_ACCESSIBLE_HOST
              " define('DISABLE_WP_CRON', true); define('AUTOMATIC_UPDATER_DISABLED', true);")
 
 
-def _sh(*args: str, timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, input=input)
-
-
-class Docker:
-    """The docker client, a test network, and the names to remove afterwards."""
-
-    def __init__(self, client: str, refs: dict[str, str]):
-        self.client, self.refs = client, refs
-        self.tag = uuid.uuid4().hex[:6]
-        self.network = f"sk-images-{self.tag}"
-        self.containers: list[str] = []
-        self.volumes: list[str] = []
-        self.dns = ""  # the network's gateway: a host address with no DNS server, so no name leaves
-
-    def create_network(self) -> None:
-        self("network", "create", self.network)
-        self.dns = self("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", self.network).stdout.strip()
-
-    def __call__(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        result = _sh(self.client, *args, timeout=timeout)
-        if check:
-            assert result.returncode == 0, f"docker {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-        return result
-
-    def dns_args(self) -> tuple[str, ...]:
-        """Names other than the network's own fail after one second, not ten."""
-        return ("--dns", self.dns, "--dns-opt", "timeout:1", "--dns-opt", "attempts:1")
-
-    def volume(self, role: str) -> str:
-        name = f"sk-images-{self.tag}-{role}"
-        self("volume", "create", name)
-        self.volumes.append(name)
-        return name
-
-    def start(self, role: str, image: str, *args: str, env: dict[str, str] | None = None,
-              command: tuple[str, ...] = ()) -> str:
-        name = f"sk-images-{self.tag}-{role}-{uuid.uuid4().hex[:4]}"
-        envs = [a for k, v in (env or {}).items() for a in ("-e", f"{k}={v}")]
-        self("run", "-d", "--name", name, "--network", self.network, "--network-alias", role,
-             *self.dns_args(), *envs, *args, self.refs[image], *command)
-        self.containers.append(name)
-        return name
-
-    def port(self, name: str, port: int) -> int:
-        return int(self("port", name, str(port)).stdout.split()[0].rsplit(":", 1)[1])
-
-    def cleanup(self) -> None:
-        for name in self.containers:
-            self("rm", "-f", "-v", name, check=False)
-        for name in self.volumes:
-            self("volume", "rm", "-f", name, check=False)
-        self("network", "rm", self.network, check=False)
-
-
 @pytest.fixture(scope="module")
 def docker():
-    """Debian's docker.io running, the images built (cached) and loaded, a network of our own."""
-    result = _sh(str(ROOT / "kind" / "image.sh"), "daemon", timeout=600)
-    assert result.returncode == 0, f"kind/image.sh daemon failed:\n{result.stderr[-2000:]}"
-    python = str(ROOT / ".venv" / "bin" / "python")
-    built = _sh(python, str(ROOT / "kind" / "images.py"), "build", "mariadb", "wordpress", timeout=3000)
-    assert built.returncode == 0, f"kind/images.py build failed:\n{built.stderr[-3000:]}"
-    client = _sh("bash", "-c", f". {ROOT}/kind/docker-cli.sh && docker_cli").stdout.strip()
-    builds = json.loads((Path(_sh(python, "-c", "import sys; sys.path.insert(0, 'kind'); import images;"
-                                          " print(images.store())").stdout.strip()) / "builds.json").read_text())
-    refs = {name: builds[name]["ref"] for name in ("mariadb", "wordpress")}
-    d = Docker(client, refs)
-    for name, ref in refs.items():
-        if d("image", "inspect", ref, check=False).returncode != 0:
-            d("load", "-i", builds[name]["archive"], timeout=600)
-        repository = ref.rsplit(":", 1)[0]
-        for old in d("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
-            if old != ref:  # earlier builds: keep the daemon's disk bounded
-                d("rmi", old, check=False)
-    d.create_network()
+    d = docker_for(("mariadb", "wordpress"))
     yield d
     d.cleanup()
 

@@ -8,7 +8,7 @@ they come from the registered engines (``storekit.engines``), as the CLI's choic
 from __future__ import annotations
 
 from storekit import __version__
-from storekit.engines import DEFAULT_ENGINE, components, registry, tier_names
+from storekit.engines import DEFAULT_ENGINE, components, log_components, registry, tier_names
 
 
 def _op(summary: str, *, role: str = "viewer", body: dict | None = None, ok: int = 200,
@@ -107,7 +107,8 @@ SPEC = {
             "parameters": _STORE["parameters"] + [
                 {"name": "pod", "in": "path", "required": True,
                  "schema": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"},
-                 "description": "a pod name or a component: wordpress, mysql, woocommerce-setup"},
+                 "description": "a pod name or a component of the store's engine: "
+                                + ", ".join(log_components())},
                 {"name": "tail", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
             "get": _op("Log lines of a pod", errors=(400, 401, 404, 503))},
         "/api/stores/{slug}/actions/restart": {**_STORE, "post": _op(

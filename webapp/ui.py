@@ -95,12 +95,14 @@ def store(slug):
         elif tab == "health":
             data["health"] = g.kit.health(slug)
         elif tab == "logs":
-            data["components"] = log_components()
-            data["pod"] = request.args.get("pod", "wordpress")
+            engine = registry().get(record.engine)
+            data["components"] = list(engine.log_components) if engine else log_components()
+            data["pod"] = request.args.get("pod") or (data["components"] or ["?"])[0]
             data["lines"] = list(g.kit.logs(slug, data["pod"], tail=200))
             data["pods"] = [p.name for p in g.kit.health(slug).pods]
         elif tab == "actions":
-            data["components"] = components()
+            engine = registry().get(record.engine)
+            data["components"] = list(engine.components) if engine else components()
         elif tab == "audit":
             data["entries"] = svc().audit(store=slug)
     except StorekitError as e:

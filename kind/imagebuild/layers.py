@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .common import EPOCH, ImageError, store
-from .recipes import Recipe, compiler_version, tool_path
+from .recipes import Recipe, compiler_version, tool_path, tree_path
 
 
 class _HashingWriter(io.RawIOBase):
@@ -107,6 +107,8 @@ def files_layer(recipe: Recipe, base_dirs: dict) -> Layer | None:
                 shutil.copyfile(recipe.folder / spec.src, target)
             elif spec.tool:
                 shutil.copyfile(tool_path(spec.tool), target)
+            elif spec.tree:
+                shutil.copytree(tree_path(spec.tree), target, symlinks=True, dirs_exist_ok=True)
             else:
                 compile_static(recipe.folder / spec.cc, target)
         # Ownership and modes exactly as declared; directories as in the base image.

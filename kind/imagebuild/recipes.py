@@ -19,6 +19,7 @@ class FileSpec:
     src: str | None = None     # a file of the recipe folder
     cc: str | None = None      # a C source of the recipe folder, compiled static
     tool: str | None = None    # a binary from $STOREKIT_HOME/tools/bin
+    tree: str | None = None    # a folder under $STOREKIT_HOME made by its own builder (medusa/current)
     mode: int = 0o644
     owner: tuple[int, int] = (0, 0)
 
@@ -90,14 +91,14 @@ def load_recipe(name: str) -> Recipe:
         w = f"{where}: files[{i}]"
         if not isinstance(entry, dict) or not str(entry.get("dest", "")).startswith("/"):
             raise ImageError(f"{w}.dest must be an absolute path")
-        sources = [k for k in ("src", "cc", "tool") if k in entry]
+        sources = [k for k in ("src", "cc", "tool", "tree") if k in entry]
         if len(sources) != 1:
-            raise ImageError(f"{w}: give exactly one of src, cc, tool")
-        if kind == "debian" and sources[0] != "src":
-            raise ImageError(f"{w}: a debian image takes files from src only")
+            raise ImageError(f"{w}: give exactly one of src, cc, tool, tree")
+        if kind == "debian" and sources[0] not in ("src", "tree"):
+            raise ImageError(f"{w}: a debian image takes files from src or tree only")
         if sources[0] in ("src", "cc") and not (folder / entry[sources[0]]).is_file():
             raise ImageError(f"{w}.{sources[0]}: no file kind/images/{name}/{entry[sources[0]]}")
-        default_mode = 0o755 if sources[0] in ("cc", "tool") else 0o644
+        default_mode = 0o755 if sources[0] in ("cc", "tool", "tree") else 0o644
         files.append(FileSpec(dest=entry["dest"], **{sources[0]: str(entry[sources[0]])},
                               mode=int(entry.get("mode", default_mode)),
                               owner=_owner(entry.get("owner", "0:0"), w)))
@@ -132,6 +133,14 @@ def tool_path(name: str) -> Path:
     return home() / "tools" / "bin" / name
 
 
+# A tree's builder (kind/medusa_app.py) writes this stamp, naming the tree's inputs, last.
+TREE_STAMP = ".storekit-build.json"
+
+
+def tree_path(name: str) -> Path:
+    return home() / name
+
+
 def compiler_version() -> str:
     need("gcc", "gcc", "libc6-dev")
     try:
@@ -155,4 +164,9 @@ def inputs_hash(recipe: Recipe) -> str:
             h.update(f"tool\0{spec.tool}\0{sha256_file(binary)}\0".encode())
         if spec.cc:
             h.update(f"gcc\0{compiler_version()}\0".encode())
+        if spec.tree:  # the stamp names the tree's inputs: no need to hash the whole tree
+            stamp = tree_path(spec.tree) / TREE_STAMP
+            if not stamp.is_file():
+                raise ImageError(f"{recipe.name}: {tree_path(spec.tree)} is not built (see kind/images/{recipe.name})")
+            h.update(f"tree\0{spec.tree}\0{sha256_file(stamp)}\0".encode())
     return h.hexdigest()

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2"):  # one line per request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     client = Client(KubeConfig.from_file(args.kubeconfig), field_manager="storekit-node-volumes")
     args.root.mkdir(parents=True, exist_ok=True)
     log.info("provisioning %s volumes for node %s under %s", PROVISIONER, args.node, args.root)

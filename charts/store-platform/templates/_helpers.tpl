@@ -5,6 +5,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
+{{- define "sp.storeRole" -}}{{ .Release.Name }}-store-platform-store-manager{{- end -}}
 {{- define "sp.secret" -}}{{ .Values.secrets.existingSecret | default (include "sp.name" .) }}{{- end -}}
 {{- define "sp.env" -}}
 - {name: STOREKIT_HOME, value: /data}
@@ -16,14 +17,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - {name: STOREKIT_STORAGE_CLASS, value: {{ .Values.stores.storageClass | quote }}}
 - {name: STOREKIT_TIMEOUT, value: {{ .Values.stores.timeout | quote }}}
 - {name: STOREKIT_WEB_MAX_STORES, value: {{ .Values.stores.maxStores | quote }}}
+- {name: STOREKIT_STORE_ROLE, value: {{ include "sp.storeRole" . | quote }}}
+- {name: STOREKIT_SERVICE_ACCOUNT, value: "{{ .Release.Namespace }}/{{ include "sp.name" . }}"}
 {{- with .Values.stores.tlsIssuer }}
 - {name: STOREKIT_TLS_ISSUER, value: {{ . | quote }}}
 {{- end }}
-{{- with .Values.databaseUrl }}
-- {name: STOREKIT_DB_URL, value: {{ . | quote }}}
+{{- /* URLs may carry passwords: they live in the Secret, not in the pod spec. */}}
+{{- if .Values.databaseUrl }}
+- name: STOREKIT_DB_URL
+  valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: database-url}}
 {{- end }}
-{{- with .Values.stateUrl }}
-- {name: STOREKIT_STATE_URL, value: {{ . | quote }}}
+{{- if .Values.stateUrl }}
+- name: STOREKIT_STATE_URL
+  valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: state-url}}
 {{- end }}
 - name: STOREKIT_PASSPHRASE
   valueFrom: {secretKeyRef: {name: {{ include "sp.secret" . }}, key: passphrase}}

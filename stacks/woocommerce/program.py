@@ -1,4 +1,4 @@
-"""The WooCommerce engine: WordPress + WooCommerce + MySQL in the store's own namespace.
+"""The WooCommerce engine's Pulumi program: the store's objects, in dependency order.
 
 Objects, and what each waits for (only what correctness needs: every wait is time a
 store takes to become ready):
@@ -28,70 +28,16 @@ created at once) and a Service's (the provider's endpoint wait adds a 10-second 
 per Service, which the Deployment's readiness and the Job already prove). The Ingress
 wait is skipped only when the platform setting ``await_ingress`` is off (a cluster
 without an ingress controller never fills ``status.loadBalancer``).
+
+Pulumi is imported inside ``program``, not at the top: reading the engine's shape (the CLI
+does at start-up) must not pay for the SDK.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets as _secrets
-import string
-from dataclasses import dataclass
 
-from storekit.engine import Engine, ProgramContext, Tier, Volume
-
-IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Container resources and the namespace's quota of one tier."""
-
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    quota_cpu_requests: str
-    quota_cpu_limits: str
-    quota_memory_requests: str
-    quota_memory_limits: str
-    quota_storage: str
-    max_pvc: str
-    quota_pods: int = 10
-    quota_pvcs: int = 4
-
-
-def _tier(name: str, volumes: dict, sizes: Sizes) -> Tier:
-    """A tier that reserves what its quota's requests allow (the capacity preview reads it)."""
-    return Tier(name, volumes, sizes, requests={"cpu": sizes.quota_cpu_requests,
-                                                 "memory": sizes.quota_memory_requests,
-                                                 "storage": sizes.quota_storage})
-
-
-TIERS = (
-    _tier("small", {"wordpress": "1Gi", "mysql": "2Gi"},
-          Sizes("100m", "500m", "256Mi", "512Mi", "1", "2", "1Gi", "2Gi", "10Gi", max_pvc="5Gi")),
-    _tier("medium", {"wordpress": "5Gi", "mysql": "10Gi"},
-          Sizes("250m", "1", "512Mi", "1Gi", "2", "4", "2Gi", "4Gi", "30Gi", max_pvc="15Gi")),
-    _tier("large", {"wordpress": "20Gi", "mysql": "40Gi"},
-          Sizes("500m", "2", "1Gi", "2Gi", "4", "8", "4Gi", "8Gi", "100Gi", max_pvc="50Gi")),
-)
-
-SECRET_NAMES = ("mysql_root_password", "mysql_password", "admin_password") + tuple(
-    f"salt_{k}" for k in ("auth_key", "secure_auth_key", "logged_in_key", "nonce_key",
-                          "auth_salt", "secure_auth_salt", "logged_in_salt", "nonce_salt"))
-
-_SALT_ALPHABET = string.ascii_letters + string.digits + "!#%*+,-./:;<=>?@[]^_{|}~"
-
-
-def generate_secrets() -> dict[str, str]:
-    """Fresh random values for every secret a store needs (created once per store)."""
-    out = {}
-    for name in SECRET_NAMES:
-        if name.startswith("salt_"):
-            out[name] = "".join(_secrets.choice(_SALT_ALPHABET) for _ in range(64))
-        else:
-            out[name] = _secrets.token_urlsafe(24)
-    return out
+from storekit.engine import ProgramContext, store_access
 
 
 SETUP_SCRIPT = r"""
@@ -118,6 +64,12 @@ wp option update woocommerce_cod_settings \
   --format=json
 echo "store ready"
 """
+
+
+# storekit owns its objects: a field someone changed behind its back (kubectl edit, another
+# field manager) is shown as drift and taken back on apply, instead of failing the server-side
+# apply with a field conflict.
+OWNED = {"pulumi.com/patchForce": "true"}
 
 
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
@@ -167,11 +119,14 @@ def program(ctx: ProgramContext):
                 kw["custom_timeouts"] = pulumi.CustomTimeouts(create=timeout, update=timeout)
             return pulumi.ResourceOptions(provider=provider, depends_on=list(deps), **kw)
 
-        def meta(name: str, component: str | None = None, **extra) -> dict:
-            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component), **extra}
+        def meta(name: str, component: str | None = None, annotations: dict | None = None, **extra) -> dict:
+            return {"name": name, "namespace": ns_name, "labels": labels_for(slug, component),
+                    "annotations": {**OWNED, **(annotations or {})}, **extra}
 
         namespace = Namespace(
-            "namespace", metadata={"name": ns_name, "labels": labels_for(slug)}, opts=opts())
+            "namespace", metadata={"name": ns_name, "labels": labels_for(slug), "annotations": OWNED}, opts=opts())
+        # Least privilege: storekit's rights inside the namespace come from this binding.
+        scope = [namespace, *store_access(ctx, namespace, labels=labels_for(slug), opts=opts)]
 
         # Isolation first: no pod starts before these exist.
         network_policy = NetworkPolicy(
@@ -186,7 +141,7 @@ def program(ctx: ProgramContext):
                         "kubernetes.io/metadata.name": settings.ingress_namespace}}},
                 ]}],
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         quota = ResourceQuota(
             "resource-quota",
             metadata=meta("store-quota"),
@@ -199,7 +154,7 @@ def program(ctx: ProgramContext):
                 "pods": str(tier.quota_pods),
                 "persistentvolumeclaims": str(tier.quota_pvcs),
             }},
-            opts=opts(namespace))
+            opts=opts(*scope))
         limit_range = LimitRange(
             "limit-range",
             metadata=meta("store-limits"),
@@ -210,7 +165,7 @@ def program(ctx: ProgramContext):
                  "max": {"cpu": tier.cpu_limit, "memory": tier.memory_limit}},
                 {"type": "PersistentVolumeClaim", "max": {"storage": tier.max_pvc}},
             ]},
-            opts=opts(namespace))
+            opts=opts(*scope))
         guardrails = [network_policy, quota, limit_range]
 
         credentials = Secret(
@@ -222,14 +177,14 @@ def program(ctx: ProgramContext):
                 "mysql-password": pulumi.Output.secret(secrets["mysql_password"]),
                 "admin-password": pulumi.Output.secret(secrets["admin_password"]),
             },
-            opts=opts(namespace))
+            opts=opts(*scope))
         salts = Secret(
             "salts",
             metadata=meta("wordpress-salts"),
             type="Opaque",
             string_data={f"WORDPRESS_{k[5:].upper()}": pulumi.Output.secret(v)
                          for k, v in secrets.items() if k.startswith("salt_")},
-            opts=opts(namespace))
+            opts=opts(*scope))
 
         def secret_env(var: str, key: str) -> dict:
             return {"name": var, "value_from": {"secret_key_ref": {
@@ -393,27 +348,3 @@ def program(ctx: ProgramContext):
         pulumi.export("secrets", pulumi.Output.secret(dict(secrets)))
 
     return build
-
-
-ENGINE = Engine(
-    name="woocommerce",
-    description="WordPress + WooCommerce + MySQL, one namespace per store",
-    program=program,
-    images=IMAGES,
-    tiers=TIERS,
-    volumes=(Volume("wordpress", "wordpress"), Volume("mysql", "mysql")),
-    components=("wordpress", "mysql"),
-    health_components=("wordpress", "mysql"),
-    log_components=("wordpress", "mysql", "woocommerce-setup"),
-    generate_secrets=generate_secrets,
-    steps=(
-        ("Namespace", ("kubernetes:core/v1:Namespace",)),
-        ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
-                       "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange")),
-        ("Secrets", ("kubernetes:core/v1:Secret",)),
-        ("MySQL", ("mysql", "mysql-data", "mysql-service")),
-        ("WordPress", ("wordpress", "wordpress-data", "wordpress-service")),
-        ("WooCommerce setup", ("kubernetes:batch/v1:Job",)),
-        ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
-    ),
-)
