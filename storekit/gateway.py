@@ -291,11 +291,11 @@ class StackGateway:
 
 def stack_outputs(deployment: dict | None) -> dict:
     """The stack's outputs, from an exported deployment (``--show-secrets``)."""
-    from .plan import reveal
+    from .manifests import revealed
 
     for resource in (deployment or {}).get("resources") or ():
         if resource.get("type") == "pulumi:pulumi:Stack":
-            return reveal(resource.get("outputs") or {})
+            return revealed(resource.get("outputs") or {})
     return {}
 
 

@@ -12,8 +12,10 @@ Secret values (what Pulumi marks secret, and every value of a Kubernetes Secret'
 
 from __future__ import annotations
 
-from .plan import _redacted_inputs
-from .plan import reveal as _revealed
+import json
+from typing import Any
+
+from .plan import _SECRET_SIG, SENSITIVE, _redacted_inputs
 
 _KUBERNETES = "kubernetes:"
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")
@@ -34,7 +36,7 @@ def objects_from_state(deployment: dict | None, *, reveal: bool = False) -> list
         inputs = {k: v for k, v in (resource.get("inputs") or {}).items() if not k.startswith("__")}
         if not inputs.get("kind"):
             continue
-        obj = _revealed(inputs) if reveal else _redacted_inputs(rtype, inputs)
+        obj = revealed(inputs) if reveal else _redacted_inputs(rtype, inputs)
         objects.append({**{k: obj[k] for k in _FIRST_KEYS if k in obj},
                         **{k: v for k, v in obj.items() if k not in _FIRST_KEYS}})
     return objects
@@ -45,3 +47,17 @@ def to_yaml(objects: list[dict]) -> str:
     import yaml
 
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
+
+
+def revealed(value: Any) -> Any:
+    """The value with every secret marker replaced by its plaintext (from an export with
+    ``--show-secrets``); a marker without plaintext stays ``(sensitive)``."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) is not None:
+            if "plaintext" not in value:  # exported without --show-secrets: nothing to reveal
+                return SENSITIVE
+            return revealed(json.loads(value["plaintext"]))
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value

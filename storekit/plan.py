@@ -53,20 +53,6 @@ def redact(value: Any) -> Any:
     return value
 
 
-def reveal(value: Any) -> Any:
-    """The value with every secret marker replaced by its plaintext (from an export with
-    ``--show-secrets``); a marker without plaintext stays ``(sensitive)``."""
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG) is not None:
-            if "plaintext" not in value:  # exported without --show-secrets: nothing to reveal
-                return SENSITIVE
-            return reveal(json.loads(value["plaintext"]))
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
-
-
 _PATH_TOKEN = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.\[\]]+)')
 
 
