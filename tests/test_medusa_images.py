@@ -20,7 +20,8 @@ from docker_images import docker_for
 from helpers import wait_for
 from medusa_shop import MedusaShop, buy_and_check, healthy, refused
 
-pytestmark = pytest.mark.store_images
+# Opt-in (make test-medusa): a cold build of the medusa image takes about 10 minutes.
+pytestmark = [pytest.mark.store_images, pytest.mark.medusa_images]
 ROOT = Path(__file__).resolve().parent.parent
 DB = {"POSTGRES_PASSWORD": "pg-'pw\"1", "POSTGRES_USER": "medusa", "POSTGRES_DB": "medusa"}
 ADMIN = {"ADMIN_EMAIL": "admin@example.com", "ADMIN_PASSWORD": "first-password-1"}

@@ -14,9 +14,12 @@ keeps the order; destroy removes everything. Traffic stays on this machine.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.core_v1 import Namespace, Secret
 
 from helpers import free_port, wait_for
 from medusa_shop import MedusaShop, buy_and_check, refused
@@ -60,11 +63,15 @@ def traefik_serves() -> bool:
 
 
 @pytest.fixture(scope="module")
-def kit(settings, kube) -> Storekit:
+def kit(settings, kube):
     if not CONTAINERD.is_socket():
         pytest.fail("the real node is not running: make node", pytrace=False)
-    return Storekit(settings.replace(node_pool="real", storage_class="node-local", ingress_class="traefik",
-                                     ingress_namespace="traefik", timeout=900, await_ingress=traefik_serves()))
+    # State outside pytest's temporary folders: other test runs on the machine rotate those away.
+    state = tempfile.mkdtemp(prefix="storekit-medusa-node-")
+    yield Storekit(settings.replace(node_pool="real", storage_class="node-local", ingress_class="traefik",
+                                    ingress_namespace="traefik", timeout=900, await_ingress=traefik_serves(),
+                                    state_url=f"file://{state}", db_url=f"sqlite:///{state}/catalog.db"))
+    shutil.rmtree(state, ignore_errors=True)
 
 
 class Forward:
@@ -92,18 +99,23 @@ class Forward:
 
 
 @pytest.fixture(scope="module")
-def store(kit, images):
+def store(kit, images, kube):
     spec = StoreSpec(name=f"Medusa Node {uuid.uuid4().hex[:6]}", admin_email="owner@example.com",
                      engine="medusa", images=images)
     started = time.monotonic()
-    result = kit.apply(spec)
     resolved = kit.resolve(spec)[0]
     forward = Forward(resolved.namespace)
+    try:
+        result = kit.apply(spec)
+        key = _key(kube, resolved.namespace)
+    except BaseException:
+        kit.destroy(spec.name)  # nothing may outlive a failed start
+        raise
     if kit.settings.await_ingress:
-        shop = MedusaShop(f"http://{NODE_IP}", _key(kit, spec), host=resolved.host)
+        shop = MedusaShop(f"http://{NODE_IP}", key, host=resolved.host)
         print("\nshopping through Traefik's Ingress")
     else:
-        shop = MedusaShop(f"http://127.0.0.1:{forward.start()}", _key(kit, spec))
+        shop = MedusaShop(f"http://127.0.0.1:{forward.start()}", key)
         print("\nthe node's Traefik does not serve: shopping through kubectl port-forward to the Service")
     yield {"spec": spec, "result": result, "seconds": time.monotonic() - started, "shop": shop, "forward": forward}
     forward.stop()
@@ -113,10 +125,9 @@ def store(kit, images):
         pass
 
 
-def _key(kit, spec) -> str:
-    """The store's publishable key, read back from its recorded state (a secret)."""
-    return next(d["stringData"]["publishable-key"] for d in kit.manifests(spec.name, reveal=True)
-                if d.get("kind") == "Secret" and "publishable-key" in d.get("stringData", {}))
+def _key(kube, namespace: str) -> str:
+    """The store's publishable key, from its Secret."""
+    return base64.b64decode(kube.get(Secret, "store-credentials", namespace=namespace).data["publishable-key"]).decode()
 
 
 def test_a_shopper_orders_through_the_ingress_and_the_admin_sees_it(kit, store):
