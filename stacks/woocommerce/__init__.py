@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import secrets as _secrets
 import string
-from dataclasses import dataclass
 
 from storekit.engine import Engine, Tier, Volume
 
+from ..kube import Sizes
 from .setup import setup_notice
 from .program import program
 
@@ -22,22 +22,6 @@ IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7"}
 LOCAL_IMAGES = {"mysql": "mariadb"}
 
 
-@dataclass(frozen=True)
-class Sizes:
-    """Container resources and the namespace's quota of one tier."""
-
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
-    quota_cpu_requests: str
-    quota_cpu_limits: str
-    quota_memory_requests: str
-    quota_memory_limits: str
-    quota_storage: str
-    max_pvc: str
-    quota_pods: int = 10
-    quota_pvcs: int = 4
 
 
 def _tier(name: str, volumes: dict, sizes: Sizes) -> Tier:
