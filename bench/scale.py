@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true", help="SIGKILL a worker mid-job in the last round")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (servers, databases) as on Ctrl-C
     base = Settings.load()
     folder = Path(tempfile.mkdtemp(prefix="storekit-scale-"))
     rows = []

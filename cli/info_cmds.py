@@ -80,6 +80,8 @@ def outputs_cmd(app: AppContext, name, reveal, as_json):
         click.echo(render.to_json(data))
     else:
         for key, value in data.items():
+            if key == "notices":
+                value = "; ".join(value) or None
             click.echo(f"{key + ':':<16}{'' if value is None else value}")
 
 

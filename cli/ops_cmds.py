@@ -22,7 +22,9 @@ def _age(seconds: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def health_cmd(ctx, name, as_json):
-    """Pods, volumes and quota usage of a store, read live. Exit 1 when unhealthy.
+    """Pods (with CPU and memory from metrics-server, where the cluster has it), volumes and
+    quota usage of a store, read live, and what its setup said a person must know
+    ("WooCommerce not installed: <reason>"). Exit 1 when unhealthy.
 
     \b
     Example:
@@ -33,8 +35,11 @@ def health_cmd(ctx, name, as_json):
         click.echo(render.to_json(h.to_dict()))
     else:
         click.echo(f"Store '{h.store}' ({h.namespace}): {'healthy' if h.healthy else 'UNHEALTHY'}\n")
+        for notice in h.notices:
+            click.echo(f"Note: {notice}\n")
+        columns = ["name", "component", "phase", "ready", "restarts", "age", "node"]
         click.echo(render.table([{**p.__dict__, "age": _age(p.age_seconds)} for p in h.pods],
-                                ["name", "component", "phase", "ready", "restarts", "age", "node"]))
+                                columns + (["cpu", "memory"] if h.metrics else [])))
         click.echo()
         click.echo(render.table([v.__dict__ for v in h.volumes],
                                 ["name", "phase", "capacity", "requested", "storage_class"]))

@@ -70,8 +70,8 @@ spec:
       logsFile: $dir/wordpress.log
     - containers: [mysql]
       logsFile: $dir/mysql.log
-    - containers: [wp-cli]
-      logsFile: $dir/wp-cli.log
+    - containers: [woocommerce-setup]
+      logsFile: $dir/woocommerce-setup.log
     - containers: [medusa]
       logsFile: $dir/medusa.log
     - containers: [postgres]

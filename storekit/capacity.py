@@ -90,7 +90,8 @@ class CapacityPreview:
     def text(self) -> str:
         head = f"Capacity: {self.delta.text(signed=True)} requested"
         if not self.known:
-            return head + " (the cluster's capacity is unknown)."
+            asks = any(getattr(self.delta, r) > 0 for r in RESOURCES)
+            return head + (" (the cluster's capacity is unknown)." if asks else ".")
         shorts = self.short()
         if not shorts:
             free = self.allocatable - self.after

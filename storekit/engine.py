@@ -103,12 +103,22 @@ class Engine:
     available: bool = True
     unavailable_reason: str = ""
     images: Mapping[str, str] = field(default_factory=dict)  # image key -> default reference
+    # image key -> its name in the index of images built here (kind/images.py), where it
+    # differs from the key (STOREKIT_IMAGES=local; e.g. the "mysql" image is "mariadb" there)
+    local_images: Mapping[str, str] = field(default_factory=dict)
+    # keys of images the engine no longer uses: dropped from recorded specs instead of refused
+    retired_images: tuple[str, ...] = ()
     tiers: tuple[Tier, ...] = ()  # in order, smallest first; the first is the default
     volumes: tuple[Volume, ...] = ()
     components: tuple[str, ...] = ()  # long-running workloads (Deployments): restartable
     health_components: tuple[str, ...] = ()  # must be ready for the store to be healthy
     log_components: tuple[str, ...] = ()  # offered by `logs` and the dashboard
     generate_secrets: Callable[[], dict[str, str]] = _no_secrets  # made once per store
+    # The component whose pods report the setup's outcome as their termination message, and
+    # what of it a person must know ("WooCommerce not installed: <reason>"), or None: shown
+    # by outputs and health.
+    setup_component: str | None = None
+    setup_notice: Callable[[str], str | None] = lambda message: None
     # Steps shown in timelines, in order, and which resource types or names belong to each.
     steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
 

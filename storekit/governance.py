@@ -80,7 +80,9 @@ class Governance:
         stores = self._stores() if needs_catalog else []
         tier_of = self._recorded_tier(stores)
         deltas = [plan_delta(p, tier_of) for p in plans]
-        allocatable, reserved, storage_known = self.cluster()
+        # Only a plan that asks for more needs the cluster's figures (a no-op plan stays cheap).
+        asks = any(getattr(d, r) > 0 for d in deltas for r in ("cpu", "memory", "storage"))
+        allocatable, reserved, storage_known = self.cluster() if asks else (None, None, False)
         whole = CapacityPreview(total(deltas), allocatable, reserved, storage_known)
         owners = self.owners_after(stores, plans)
         out = []

@@ -153,7 +153,19 @@ class WorkerPool:
                                  daemon=True)
             t.start()
             self._threads.append(t)
+        # Expired leases are looked for by a thread of their own: with every worker busy on a
+        # long job, a dead worker's job would otherwise wait for one of them to finish.
+        reaper = threading.Thread(target=self._reap, name="storekit-lease-reaper", daemon=True)
+        reaper.start()
+        self._threads.append(reaper)
         return self
+
+    def _reap(self) -> None:
+        while not self._stop.wait(max(0.2, self.stale_after / 2)):
+            try:
+                self.recover()
+            except Exception as e:  # the catalog is away: look again next time
+                log.warning("lease reaper: %s", e)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking jobs; wait up to ``timeout`` seconds in all for running ones."""
@@ -206,12 +218,8 @@ class WorkerPool:
                 pass
 
     def _loop(self, worker: str) -> None:
-        last_recover = time.monotonic()
         while not self._stop.is_set():
             try:
-                if time.monotonic() - last_recover > self.stale_after:
-                    self.recover()
-                    last_recover = time.monotonic()
                 job = self.queue.claim(worker)
             except Exception as e:  # the catalog is away: a worker waits, it does not die
                 log.warning("worker %s: cannot reach the catalog: %s", worker, e)

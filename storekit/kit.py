@@ -219,7 +219,9 @@ class Storekit:
     # ---- reading -------------------------------------------------------------------
 
     def outputs(self, name: str) -> StoreOutputs:
-        return self.runner.outputs(self._snapshot(name))
+        """Recorded outputs, with what the setup said ("WooCommerce not installed: ...") read live."""
+        out = self.runner.outputs(self._snapshot(name))
+        return ops.with_notices(out, registry().get(out.engine), self._kube)
 
     def reveal_admin_password(self, name: str) -> str:
         """The store's WordPress admin password: an explicit, separate call."""
@@ -277,7 +279,7 @@ class Storekit:
     def health(self, name: str) -> ops.StoreHealth:
         """Pods, volumes and quota usage of a store, read live."""
         slug, namespace, engine = self._live(name)
-        return ops.health(self._kube(), slug, namespace, engine.health_components if engine else ())
+        return ops.engine_health(self._kube(), slug, namespace, engine)
 
     def logs(self, name: str, component: str | None = None, *, tail: int | None = 200,
              since: int | None = None, follow: bool = False) -> Iterator[str]:

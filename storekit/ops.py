@@ -11,7 +11,7 @@ new pods are ready.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -22,7 +22,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, ResourceQuota
 
 from .engine import quantity
-from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound
+from .errors import ClusterUnreachable, OperationTimeout, SpecError, StoreNotFound, StorekitError
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -36,8 +36,9 @@ class PodHealth:
     restarts: int
     age_seconds: int
     node: str | None
-    cpu: str | None = None  # usage, where the cluster reports it
+    cpu: str | None = None  # usage from metrics-server ("12m", "85Mi"), where the cluster has it
     memory: str | None = None
+    message: str | None = None  # what a finished container said (its termination message)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class StoreHealth:
     pods: tuple[PodHealth, ...] = field(default_factory=tuple)
     volumes: tuple[VolumeHealth, ...] = field(default_factory=tuple)
     quota: tuple[QuotaUsage, ...] = field(default_factory=tuple)
+    notices: tuple[str, ...] = ()  # what a person must know, e.g. "WooCommerce not installed: <reason>"
+    metrics: bool = False  # whether metrics-server reported the pods' usage
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,11 +87,42 @@ def _api(call, namespace: str):
                                  hint="Check the cluster (`make cluster-status`).") from e
 
 
-def health(client: Client, store: str, namespace: str, serving: tuple[str, ...]) -> StoreHealth:
-    """Pods, volumes and quota of a namespace; healthy when every pod of a ``serving``
-    component is ready and every volume is bound."""
+def _usage(client: Client, namespace: str) -> dict[str, tuple[str, str]] | None:
+    """Each pod's CPU and memory use as metrics-server reports it (summed over its
+    containers), or None where the cluster serves no metrics API."""
+    from lightkube.generic_resource import create_namespaced_resource
+
+    pod_metrics = create_namespaced_resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")
+    try:
+        items = list(client.list(pod_metrics, namespace=namespace))
+    except (ApiError, httpx.TransportError):
+        return None  # no metrics API (404, 503): not an error of the store
+    usage = {}
+    for item in items:
+        containers = item.get("containers") or []
+        cpu = sum(quantity(c.get("usage", {}).get("cpu", "0")) or 0 for c in containers)
+        memory = sum(quantity(c.get("usage", {}).get("memory", "0")) or 0 for c in containers)
+        usage[item.metadata.name] = (f"{round(cpu * 1000)}m", f"{round(memory / 2**20)}Mi")
+    return usage
+
+
+def _message(statuses) -> str | None:
+    for status in statuses:
+        done = (status.state and status.state.terminated) or (status.lastState and status.lastState.terminated)
+        if done and done.message:
+            return done.message.strip()
+    return None
+
+
+def health(client: Client, store: str, namespace: str, serving: tuple[str, ...], *,
+           setup: str | None = None, notice=None) -> StoreHealth:
+    """Pods (with their usage from metrics-server), volumes and quota of a namespace; healthy
+    when every pod of a ``serving`` component is ready and every volume is bound. The newest
+    pod of the ``setup`` component says how the setup ended; ``notice`` turns that into what a
+    person must know."""
     now = datetime.now(timezone.utc)
     pods = []
+    usage = _usage(client, namespace)
     for pod in _api(lambda: list(client.list(Pod, namespace=namespace)), namespace):
         labels = pod.metadata.labels or {}
         statuses = (pod.status.containerStatuses or []) if pod.status else []
@@ -101,6 +135,9 @@ def health(client: Client, store: str, namespace: str, serving: tuple[str, ...])
             restarts=sum(s.restartCount or 0 for s in statuses),
             age_seconds=int((now - created).total_seconds()) if created else 0,
             node=pod.spec.nodeName if pod.spec else None,
+            cpu=(usage or {}).get(pod.metadata.name, (None, None))[0],
+            memory=(usage or {}).get(pod.metadata.name, (None, None))[1],
+            message=_message(statuses),
         ))
     volumes = []
     for pvc in _api(lambda: list(client.list(PersistentVolumeClaim, namespace=namespace)), namespace):
@@ -121,8 +158,52 @@ def health(client: Client, store: str, namespace: str, serving: tuple[str, ...])
                                     percent=round(float(100 * u / h), 1) if h and u is not None else None))
     serving_pods = [p for p in pods if p.component in serving]
     healthy = bool(serving_pods) and all(p.ready for p in serving_pods) and all(v.phase == "Bound" for v in volumes)
+    notices = setup_notices(pods, setup, notice)
     return StoreHealth(store=store, namespace=namespace, healthy=healthy, pods=tuple(pods),
-                       volumes=tuple(volumes), quota=tuple(quota))
+                       volumes=tuple(volumes), quota=tuple(quota), notices=notices, metrics=usage is not None)
+
+
+def setup_notices(pods, setup: str | None, notice) -> tuple[str, ...]:
+    """The notice of the newest ``setup`` pod's termination message, if any."""
+    done = [p for p in pods if setup and p.component == setup and p.message]
+    if not done or notice is None:
+        return ()
+    said = notice(min(done, key=lambda p: p.age_seconds).message)
+    return (said,) if said else ()
+
+
+def engine_health(client: Client, store: str, namespace: str, engine) -> StoreHealth:
+    """``health`` with what the store's engine declares (serving and setup components)."""
+    return health(client, store, namespace, engine.health_components if engine else (),
+                  setup=engine.setup_component if engine else None, notice=engine.setup_notice if engine else None)
+
+
+def with_notices(outputs, engine, client_factory):
+    """A store's recorded outputs with what its setup said, read live; as they are when the
+    cluster does not answer."""
+    try:
+        notices = engine and live_notices(client_factory(), outputs.namespace, engine.setup_component,
+                                          engine.setup_notice)
+    except StorekitError:
+        notices = ()
+    return replace(outputs, notices=notices) if notices else outputs
+
+
+def live_notices(client: Client, namespace: str, setup: str | None, notice) -> tuple[str, ...]:
+    """``setup_notices`` read live (for a store's outputs); nothing when the cluster does not answer."""
+    if not setup:
+        return ()
+    try:
+        found = list(client.list(Pod, namespace=namespace, labels={"app.kubernetes.io/name": setup}))
+    except (ApiError, httpx.TransportError):
+        return ()
+    now = datetime.now(timezone.utc)
+    pods = [PodHealth(name=p.metadata.name, component=setup, phase="", ready=False, restarts=0,
+                      age_seconds=int((now - p.metadata.creationTimestamp).total_seconds())
+                      if p.metadata.creationTimestamp else 0, node=None,
+                      message=_message((p.status.containerStatuses or []) if p.status else []))
+            for p in found]
+    return setup_notices(pods, setup, notice)
 
 
 def pod_for(client: Client, namespace: str, component_or_pod: str) -> str:

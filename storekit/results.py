@@ -32,9 +32,10 @@ class StoreOutputs:
     tier: str
     status: str  # ready | failed | updating
     last_update: str | None = None
+    notices: tuple[str, ...] = ()  # what its setup said a person must know ("WooCommerce not installed: ...")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "notices": list(self.notices)}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from .recorder import Actor
 from .redact import clip
 from .spec import StoreSpec, slugify
 from .timeline import Timeline, build_timeline
-from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
+from .engines import tier_names
+from .vocabulary import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, STORE_PAGE_DEFAULT, STORE_PAGE_MAX, STORE_STATUSES
 
 NEW_STORE_FIELDS = ("name", "admin_email", "email", "engine", "tier")
 CHANGEABLE_FIELDS = ("tier",)
@@ -84,6 +85,19 @@ class StoreService:
     def stores(self) -> list[StoreRecord]:
         """Every store that is not deleted: the one list both edges show."""
         return self.catalog.stores()
+
+    def store_page(self, *, q: str | None = None, status: str | None = None, tier: str | None = None,
+                   limit: int = STORE_PAGE_DEFAULT, offset: int = 0) -> tuple[list[StoreRecord], int]:
+        """A page of ``stores()``, searched (name or slug) and filtered by status and tier;
+        with the number that match."""
+        problems = []
+        if status is not None and status not in STORE_STATUSES:
+            problems.append(("status", f"must be one of {', '.join(STORE_STATUSES)}"))
+        if tier is not None and tier not in tier_names():
+            problems.append(("tier", f"must be one of {', '.join(tier_names())}"))
+        if problems:
+            raise SpecError(problems, subject="store filter")
+        return self.catalog.store_page(q=q, status=status, tier=tier, limit=limit, offset=offset)
 
     def store(self, name: str, *, deleted: bool = False) -> StoreRecord:
         """A store by name or slug; a deleted one only with ``deleted`` (its history stays)."""

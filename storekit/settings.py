@@ -35,6 +35,10 @@ def _home_path(*parts: str) -> Callable[[dict], str]:
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", "STOREKIT_HOME", lambda _: str(Path("~/.storekit").expanduser()),
             "Folder for state, keys, tools, the catalog and the local cluster."),
+    Setting("profile", "STOREKIT_PROFILE", None,
+            "A named set of defaults for the settings below: 'node' places stores on the local real "
+            "node (its images, pool, StorageClass, IngressClass; see PROFILES). Options and "
+            "variables still win over it. Default: none (production defaults)."),
     Setting("kubeconfig", "STOREKIT_KUBECONFIG", _home_path("kubeconfig"),
             "Kubeconfig file of the cluster stores are created in (default: the local cluster's), "
             "or 'in-cluster' to use the service account of the pod storekit runs in."),
@@ -62,6 +66,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("node_pool", "STOREKIT_NODE_POOL", None,
             "Node pool of the stores' pods: they get the nodeSelector and the toleration "
             "storekit.io/node-pool=<pool> (the local real node's pool is 'real'; default: any node)."),
+    Setting("images", "STOREKIT_IMAGES", "official",
+            "Images of new stores: 'official' (each engine's declared images, e.g. wordpress:6.8 and "
+            "mysql:8.4 from Docker Hub), 'local' (the images built here by `make images`, from "
+            "home/images/index.json), or KEY=REF,... pairs overriding single images. A store's own "
+            "`images` still win."),
+    Setting("woocommerce_source", "STOREKIT_WOOCOMMERCE_SOURCE", "wordpress.org",
+            "Where the setup Job gets the WooCommerce plugin: 'wordpress.org', an http(s) URL of its "
+            "zip (a mirror), or an absolute path inside the WordPress image (air-gapped sites)."),
+    Setting("woocommerce_optional", "STOREKIT_WOOCOMMERCE_OPTIONAL", False,
+            "Allow stores without WooCommerce when its source cannot be reached: the store runs "
+            "WordPress alone and outputs, health, the API and the dashboard say \"WooCommerce not "
+            "installed\" with the reason. Off: the setup Job fails with that reason.", type=bool),
     Setting("tls_issuer", "STOREKIT_TLS_ISSUER", None,
             "cert-manager ClusterIssuer for store TLS (default: no TLS)."),
     Setting("await_ingress", "STOREKIT_AWAIT_INGRESS", True,
@@ -90,6 +106,15 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+# Named sets of defaults (STOREKIT_PROFILE). 'node': the local real node that `make node`
+# starts (kind/node.sh): images built here, its pool's label and taint, its volumes and its
+# Traefik. WooCommerce is optional there: its source (wordpress.org) is not reachable from
+# these machines, so a store runs WordPress and says "WooCommerce not installed".
+PROFILES: dict[str, dict[str, Any]] = {
+    "node": {"images": "local", "node_pool": "real", "storage_class": "node-local",
+             "ingress_class": "traefik", "ingress_namespace": "traefik", "woocommerce_optional": True},
+}
 IN_CLUSTER = "in-cluster"  # the kubeconfig value that means: this pod's service account
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -141,6 +166,10 @@ class Settings:
     pulumi_home: str
     store_role: str | None = None
     service_account: str | None = None
+    profile: str | None = None
+    images: str = "official"
+    woocommerce_source: str = "wordpress.org"
+    woocommerce_optional: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -154,16 +183,26 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        profile: dict[str, Any] = {}
         for s in SETTINGS:
             if s.name in overrides:
                 raw, src = overrides[s.name], "option"
             elif s.env in environ:
                 raw, src = environ[s.env], f"env {s.env}"
+            elif s.name in profile:
+                raw, src = profile[s.name], f"profile {values['profile']}"
             else:
                 raw = s.default(values) if callable(s.default) else s.default
                 src = "default"
             values[s.name] = _convert(s, raw)
             sources[s.name] = src
+            if s.name == "profile" and not values["profile"]:
+                values["profile"] = None
+            elif s.name == "profile":
+                if values["profile"] not in PROFILES:
+                    raise SpecError({"profile": f"must be one of {', '.join(PROFILES)} "
+                                                f"(got {values['profile']!r})"}, subject="setting")
+                profile = PROFILES[values["profile"]]
         values["home"] = str(Path(values["home"]).expanduser())
         return cls(**values, sources=sources)
 

@@ -157,11 +157,15 @@ class StoreSpec:
 
     def resolve(self, settings) -> "StoreSpec":
         """Fill the inherited platform settings, then validate."""
+        from .images import images_for
+
         engine = registry().get(self.engine)
-        defaults = dict(engine.images) if engine else {}
+        defaults = images_for(engine, settings) if engine else {}
+        retired = set(engine.retired_images) if engine else set()
         filled = replace(
             self,
-            images={**defaults, **dict(self.images or {})} if isinstance(self.images, Mapping) else self.images,
+            images={**defaults, **{k: v for k, v in dict(self.images or {}).items() if k not in retired}}
+            if isinstance(self.images, Mapping) else self.images,
             store_domain=self.store_domain if self.store_domain is not None else settings.store_domain,
             ingress_class=self.ingress_class if self.ingress_class is not None else settings.ingress_class,
             storage_class=self.storage_class if self.storage_class is not None else settings.storage_class,

@@ -11,3 +11,6 @@ TOKEN_ROLES = ("viewer", "admin")
 # One set of audit limits for every edge: a page holds this many entries by default, and at most that many.
 AUDIT_DEFAULT_LIMIT = 100
 AUDIT_MAX_LIMIT = 1000
+# The store list's pages (API ``/api/stores?limit=&offset=``): this many by default, at most that many.
+STORE_PAGE_DEFAULT = 100
+STORE_PAGE_MAX = 1000

@@ -58,7 +58,7 @@ def test_a_store_from_creation_to_destruction(env, kube):
 
     created = sk("apply", name, "--email", "owner@example.com", "--auto-approve")
     assert created.exit_code == 0, created.output
-    assert "Apply complete! Resources: 14 added" in created.output
+    assert "Apply complete! Resources: 15 added" in created.output
     assert f"URL:       http://{slug}.stores.localhost" in created.output
     assert "password:" in created.output and "--reveal" in created.output
 
@@ -121,7 +121,7 @@ def test_fleet_file_with_prune(env, kube):
     assert planned.exit_code == 0, planned.output
     doc = json.loads(planned.output)
     assert doc["kind"] == "fleet" and [p["action"] for p in doc["plans"]] == ["create"] * 3
-    assert doc["summary"]["add"] == 42
+    assert doc["summary"]["add"] == 45
 
     try:
         applied = sk("apply", "-f", str(fleet), "--auto-approve")
@@ -144,7 +144,7 @@ def test_fleet_file_with_prune(env, kube):
         doc = json.loads(pruned.output)
         destroy = [p for p in doc["plans"] if p["action"] == "destroy"]
         assert [p["store"] for p in destroy] == [names[2].lower().replace(" ", "-")]
-        assert doc["summary"]["destroy"] == 14
+        assert doc["summary"]["destroy"] == 15
     finally:
         for n in names:
             sk("destroy", n, "--auto-approve")

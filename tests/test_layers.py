@@ -67,3 +67,10 @@ def test_every_package_folder_is_installed():
             relative = init.parent.relative_to(ROOT / source).parts
             found.add(".".join([*target.split("/"), *relative]))
     assert found == listed, (sorted(found - listed), sorted(listed - found))
+
+
+def test_no_python_file_is_over_400_lines():
+    """Small modules by domain: a file that grows past 400 lines is split, not stretched."""
+    long = {str(p.relative_to(ROOT)): n for source in MAPPED.values() for p in (ROOT / source).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long

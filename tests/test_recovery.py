@@ -231,3 +231,24 @@ def test_adopted_objects_get_back_the_field_manager_that_created_them():
     assert fixed["resources"][0]["outputs"]["__fieldManager"] == "pulumi-kubernetes-abc12345"
     assert fixed["resources"][1]["outputs"]["__fieldManager"] == "pulumi-kubernetes-def67890"
     assert pvc["outputs"]["__fieldManager"] == "pulumi-kubernetes-new0001", "the input is not changed"
+
+
+def test_an_expired_lease_is_taken_back_while_every_worker_is_busy(tmp_path):
+    """Regression: leases were checked by workers between jobs, so with every worker busy
+    a dead worker's job waited for one of them to finish (103 s in bench/scale.py)."""
+    import time
+
+    from storekit.kit import Storekit
+
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/c.db")
+    job = _running_job(catalog, attempts=1)
+    catalog.jobs.heartbeat(job.id)  # alive at start: only a later check can find it dead
+    pool = jobs.WorkerPool(Storekit(catalog=catalog, home=str(tmp_path)), size=0, stale_after=1.0).start()
+    assert catalog.jobs.get(job.id).status == "running"
+    try:
+        deadline = time.monotonic() + 10
+        while catalog.jobs.get(job.id).status != "queued" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        pool.stop(timeout=5)
+    assert catalog.jobs.get(job.id).status == "queued", "taken back with no worker free"

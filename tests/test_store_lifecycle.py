@@ -16,7 +16,7 @@ import pytest
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota,
+from lightkube.resources.core_v1 import (ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota,
                                          Secret, Service)
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
@@ -56,7 +56,7 @@ def test_create_makes_every_object(store, kube):
     spec, result, events = store
     ns = spec.namespace
     assert result.action == "create"
-    assert result.summary["add"] == 14
+    assert result.summary["add"] == 15
     assert result.outputs.url == f"http://{spec.slug}.stores.localhost"
     assert result.outputs.admin_url.endswith("/wp-admin/")
     assert "password" not in str(result.to_dict()).lower()
@@ -69,7 +69,8 @@ def test_create_makes_every_object(store, kube):
                       (PersistentVolumeClaim, "wordpress-data"), (Job, "woocommerce-setup"),
                       (Ingress, "wordpress"), (NetworkPolicy, "default-deny-ingress"),
                       (ResourceQuota, "store-quota"), (LimitRange, "store-limits"),
-                      (Secret, "store-credentials"), (Secret, "wordpress-salts")]:
+                      (Secret, "store-credentials"), (Secret, "wordpress-salts"),
+                      (ConfigMap, "woocommerce-setup")]:
         obj = kube.get(res, name, namespace=ns)
         assert obj.metadata.labels.items() >= MANAGED.items(), name
         assert obj.metadata.labels["storekit.io/store"] == spec.slug, name

@@ -83,7 +83,8 @@ def test_tokens_and_roles(client, app):
     assert client.get("/api/stores").status_code == 401
     assert client.get("/api/stores", headers=auth("sk_wrong")).json["error"] == "unauthorized"
     r = client.get("/api/stores", headers=auth(app.viewer_token))
-    assert r.status_code == 200 and r.json == {"stores": [], "queue": {"queued": 0, "running": 0}}
+    assert r.status_code == 200 and r.json == {"stores": [], "total": 0, "limit": 100, "offset": 0,
+                                               "queue": {"queued": 0, "running": 0}}
     r = client.post("/api/stores", json={"name": "Shop", "admin_email": "a@b.co"}, headers=auth(app.viewer_token))
     assert r.status_code == 403 and r.json["error"] == "forbidden"
 

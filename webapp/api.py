@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify
 
 from storekit.errors import SpecError
 from storekit.redact import clip
-from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT
+from storekit.service import AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, STORE_PAGE_DEFAULT, STORE_PAGE_MAX
 
 from .auth import actor, require
 from .extensions import action_limit, caller_key, limiter, plan_limit
@@ -35,7 +35,16 @@ def openapi():
 @bp.get("/stores")
 @require("viewer")
 def list_stores():
-    return jsonify(stores=[s.to_dict() for s in svc().stores()], queue=svc().queue())
+    """A page of the stores (``limit``, ``offset``), searched by name or slug (``q``) and
+    filtered by ``status`` and ``tier``; ``total`` says how many match."""
+    subject = "store filter"
+    limit = int_arg("limit", STORE_PAGE_DEFAULT, 1, STORE_PAGE_MAX, subject=subject)
+    offset = int_arg("offset", 0, 0, 10_000_000, subject=subject)
+    stores, total = svc().store_page(q=text_arg("q", max_length=63, subject=subject),
+                                     status=text_arg("status", max_length=20, subject=subject),
+                                     tier=text_arg("tier", max_length=20, subject=subject), limit=limit, offset=offset)
+    return jsonify(stores=[s.to_dict() for s in stores], total=total, limit=limit, offset=offset,
+                   queue=svc().queue())
 
 
 @bp.post("/stores")

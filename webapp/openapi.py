@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from storekit import __version__
 from storekit.engines import DEFAULT_ENGINE, components, log_components, registry, tier_names
+from storekit.vocabulary import STORE_PAGE_DEFAULT, STORE_PAGE_MAX, STORE_STATUSES
 
 
 def _op(summary: str, *, role: str = "viewer", body: dict | None = None, ok: int = 200,
@@ -72,7 +73,18 @@ SPEC = {
     "security": [{"bearer": []}],
     "paths": {
         "/api/stores": {
-            "get": _op("List stores and the job queue size"),
+            "get": {**_op("A page of the stores (searched, filtered), how many match, and the job queue size",
+                          errors=(400, 401)),
+                    "parameters": [
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 63},
+                         "description": "part of the name or slug, any case"},
+                        {"name": "status", "in": "query", "schema": {"enum": list(STORE_STATUSES)}},
+                        {"name": "tier", "in": "query", "schema": {"enum": tier_names()}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                   "maximum": STORE_PAGE_MAX,
+                                                                   "default": STORE_PAGE_DEFAULT}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                    "maximum": 10_000_000, "default": 0}}]},
             "post": _op("Create a store (queued as a job)", role="admin", body=_NEW_STORE, ok=202,
                         errors=(400, 401, 403, 409, 429)),
         },

@@ -9,7 +9,8 @@ Objects, in dependency order (each arrow is a real dependency the engine waits o
               -> Secrets (credentials, WordPress salts)
               -> MySQL: PVC -> Deployment (Recreate, probes) -> Service
               -> WordPress: PVC -> Deployment (Recreate, probes) -> Service
-              -> WooCommerce setup Job (wp-cli; idempotent when re-run)
+              -> WooCommerce setup Job (assets/woocommerce-setup.php from a ConfigMap, run
+                 by the WordPress image's PHP as www-data; idempotent when re-run)
               -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
 
 Every object carries ``app.kubernetes.io/managed-by: storekit`` and
@@ -30,9 +31,12 @@ from dataclasses import dataclass
 
 from storekit.engine import Engine, Tier, Volume
 
+from .setup import setup_notice
 from .program import program
 
-IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7", "wpcli": "wordpress:cli-2.12.0-php8.3"}
+IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7"}
+# Their names among the images built here (kind/images.py; STOREKIT_IMAGES=local).
+LOCAL_IMAGES = {"mysql": "mariadb"}
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,16 @@ ENGINE = Engine(
     description="WordPress + WooCommerce + MySQL, one namespace per store",
     program=program,
     images=IMAGES,
+    local_images=LOCAL_IMAGES,
+    retired_images=("wpcli",),
     tiers=TIERS,
     volumes=(Volume("wordpress", "wordpress"), Volume("mysql", "mysql")),
     components=("wordpress", "mysql"),
     health_components=("wordpress", "mysql"),
     log_components=("wordpress", "mysql", "woocommerce-setup"),
     generate_secrets=generate_secrets,
+    setup_component="woocommerce-setup",
+    setup_notice=setup_notice,
     steps=(
         ("Namespace", ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")),
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",
@@ -105,7 +113,7 @@ ENGINE = Engine(
         ("Secrets", ("kubernetes:core/v1:Secret",)),
         ("MySQL", ("mysql", "mysql-data", "mysql-service")),
         ("WordPress", ("wordpress", "wordpress-data", "wordpress-service")),
-        ("WooCommerce setup", ("kubernetes:batch/v1:Job",)),
+        ("WooCommerce setup", ("kubernetes:batch/v1:Job", "setup-script")),
         ("Ingress", ("kubernetes:networking.k8s.io/v1:Ingress",)),
     ),
 )

@@ -6,36 +6,10 @@ does at start-up) must not pay for the SDK.
 
 from __future__ import annotations
 
-import hashlib
 
 from storekit.engine import ProgramContext, store_access
 
-
-SETUP_SCRIPT = r"""
-set -eu
-echo "waiting for the database"
-i=0
-until wp db check --quiet >/dev/null 2>&1; do
-  i=$((i+1)); [ "$i" -gt 60 ] && { echo "database not reachable"; exit 1; }
-  sleep 5
-done
-wp core is-installed || wp core install --url="$STORE_URL" --title="$STORE_NAME" \
-  --admin_user="$ADMIN_USER" --admin_password="$ADMIN_PASSWORD" \
-  --admin_email="$ADMIN_EMAIL" --skip-email
-# Converge the admin password too: a password reset re-runs this Job.
-wp user update "$ADMIN_USER" --user_pass="$ADMIN_PASSWORD" --skip-email
-wp plugin is-installed woocommerce || wp plugin install woocommerce
-wp plugin is-active woocommerce || wp plugin activate woocommerce
-if [ "$(wp wc product list --user="$ADMIN_USER" --search='Sample Product' --format=count)" = "0" ]; then
-  wp wc product create --user="$ADMIN_USER" --name='Sample Product' --regular_price=19.99 \
-    --status=publish
-fi
-wp option update woocommerce_cod_settings \
-  '{"enabled":"yes","title":"Cash on delivery","description":"Pay with cash upon delivery."}' \
-  --format=json
-echo "store ready"
-"""
-
+from .setup import SETUP_SCRIPT, setup_job_spec
 
 # storekit owns its objects: a field someone changed behind its back (kubectl edit, another
 # field manager) is shown as drift and taken back on apply, instead of failing the server-side
@@ -62,14 +36,18 @@ def program(ctx: ProgramContext):
     import pulumi_kubernetes as k8s
     from pulumi_kubernetes.apps.v1 import Deployment
     from pulumi_kubernetes.batch.v1 import Job
-    from pulumi_kubernetes.core.v1 import (LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota, Secret,
-                                           Service)
+    from pulumi_kubernetes.core.v1 import (ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, ResourceQuota,
+                                           Secret, Service)
     from pulumi_kubernetes.networking.v1 import Ingress, NetworkPolicy
 
     spec, settings, secrets = ctx.spec, ctx.settings, ctx.secrets
     tier, volumes = ctx.tier.sizes, ctx.tier.volumes
     slug, ns_name = spec.slug, spec.namespace
     timeout = f"{settings.timeout}s"
+    pool = getattr(settings, "node_pool", None)
+    # The platform's node pool (STOREKIT_NODE_POOL), if it names one: every pod goes there.
+    placement = {"node_selector": {"storekit.io/node-pool": pool}, "tolerations": [{
+        "key": "storekit.io/node-pool", "operator": "Equal", "value": pool, "effect": "NoSchedule"}]} if pool else {}
 
     def build() -> None:
         provider = k8s.Provider(
@@ -184,6 +162,7 @@ def program(ctx: ProgramContext):
                         "metadata": {"labels": {**labels_for(slug, component), **selector}},
                         "spec": {
                             "automount_service_account_token": False,
+                            **placement,
                             "containers": [{"name": component, "resources": resources, **container,
                                             "volume_mounts": [{"name": "data", "mount_path": mount_path}]}],
                             "volumes": [{"name": "data", "persistent_volume_claim": {
@@ -239,47 +218,24 @@ def program(ctx: ProgramContext):
         }, wordpress_claim, mysql_service, salts)
         wordpress_service = service("wordpress", 80, wordpress)
 
-        # WooCommerce setup (wp-cli against the WordPress volume; idempotent)
+        # WooCommerce setup: the script from a ConfigMap, on the WordPress volume, in the WordPress
+        # image, as the files' owner; idempotent, so a changed script or password re-runs it.
+        script = SETUP_SCRIPT.read_text()
+        setup_script = ConfigMap(
+            "setup-script",
+            metadata=meta("woocommerce-setup", "woocommerce-setup"),
+            data={SETUP_SCRIPT.name: script},
+            opts=opts(*scope))
         setup = Job(
             "woocommerce-setup",
             metadata=meta("woocommerce-setup", "woocommerce-setup"),
-            spec={
-                "backoff_limit": 3,
-                "template": {
-                    "metadata": {
-                        "labels": labels_for(slug, "woocommerce-setup"),
-                        # A new admin password changes this, so the Job runs again to set it.
-                        "annotations": {"storekit.io/admin-password-revision": hashlib.sha256(
-                            secrets["admin_password"].encode()).hexdigest()[:16]},
-                    },
-                    "spec": {
-                        "restart_policy": "Never",
-                        "automount_service_account_token": False,
-                        # Share the node of the WordPress pod: its volume is ReadWriteOnce.
-                        "affinity": {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
-                            "label_selector": {"match_labels": {"app.kubernetes.io/name": "wordpress"}},
-                            "topology_key": "kubernetes.io/hostname"}]}},
-                        "containers": [{
-                            "name": "wp-cli",
-                            "image": spec.images["wpcli"],
-                            "command": ["sh", "-c", SETUP_SCRIPT],
-                            "env": wordpress_env + [
-                                {"name": "STORE_URL", "value": spec.url},
-                                {"name": "STORE_NAME", "value": spec.name},
-                                {"name": "ADMIN_USER", "value": spec.admin_user},
-                                {"name": "ADMIN_EMAIL", "value": spec.admin_email},
-                                secret_env("ADMIN_PASSWORD", "admin-password"),
-                            ],
-                            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                          "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "volume_mounts": [{"name": "data", "mount_path": "/var/www/html"}],
-                        }],
-                        "volumes": [{"name": "data", "persistent_volume_claim": {
-                            "claim_name": wordpress_claim.metadata["name"]}}],
-                    },
-                },
-            },
-            opts=opts(wordpress_service, awaited=True, delete_before_replace=True))
+            spec=setup_job_spec(
+                spec, settings, labels=labels_for(slug, "woocommerce-setup"), placement=placement,
+                admin_password=secrets["admin_password"], script=script,
+                env=wordpress_env + [secret_env("ADMIN_PASSWORD", "admin-password")],
+                salts=salts.metadata["name"], claim=wordpress_claim.metadata["name"],
+                config_map=setup_script.metadata["name"]),
+            opts=opts(wordpress_service, setup_script, awaited=True, delete_before_replace=True))
 
         # Ingress
         annotations = {}

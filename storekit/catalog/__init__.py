@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from peewee import SqliteDatabase, fn
+from peewee import PostgresqlDatabase, SqliteDatabase, fn
 from playhouse.db_url import connect, parse
 
 from ..errors import SpecError, StorekitError
@@ -38,6 +39,8 @@ from .records import (JOB_KINDS, STORE_STATUSES, TOKEN_ROLES, AuditRecord, Event
 
 __all__ = ["AuditRecord", "Catalog", "EventRecord", "JOB_KINDS", "JobRecord", "MIGRATIONS", "STORE_STATUSES",
            "SessionRecord", "StoreRecord", "TOKEN_ROLES", "TokenRecord", "parse_since", "utcnow"]
+
+MIGRATION_LOCK = 0x5704E417  # PostgreSQL advisory lock key held while migrating
 
 SECRET_KEYS = ("password", "passphrase", "secret", "token", "salt")
 
@@ -146,7 +149,7 @@ class Catalog:
 
     def migrate(self) -> int:
         m = self._m
-        with self._open_lock, self.db.connection_context():
+        with self._open_lock, self.db.connection_context(), self._migrating():
             self.db.create_tables([m.SchemaVersion], safe=True)
             current = m.SchemaVersion.select().order_by(m.SchemaVersion.version.desc()).first()
             version = current.version if current else 0
@@ -156,6 +159,20 @@ class Catalog:
                     m.SchemaVersion.create(version=number)
                 version = number
         return version
+
+    @contextmanager
+    def _migrating(self):
+        """One process migrates at a time. Replicas starting together on a new PostgreSQL
+        would otherwise race: CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+        one there (a duplicate key in pg_type). SQLite serializes writers by itself."""
+        if not isinstance(self.db, PostgresqlDatabase):
+            yield
+            return
+        self.db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            yield
+        finally:
+            self.db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
     def schema_versions(self) -> list[int]:
         with self.db.connection_context():
@@ -205,6 +222,23 @@ class Catalog:
     def stores(self) -> list[StoreRecord]:
         Store = self._m.Store
         return [_store(r) for r in Store.select().where(Store.status != "deleted").order_by(Store.created_at)]
+
+    def store_page(self, *, q: str | None = None, status: str | None = None, tier: str | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[list[StoreRecord], int]:
+        """One page of the stores that are not deleted, oldest first, optionally only those
+        whose name or slug contains ``q`` (any case), of one ``status`` or ``tier``; with
+        how many match in all."""
+        Store = self._m.Store
+        where = Store.status != "deleted"
+        if q:
+            where &= fn.LOWER(Store.name).contains(q.lower()) | Store.slug.contains(q.lower())
+        if status:
+            where &= Store.status == status
+        if tier:
+            where &= Store.tier == tier
+        total = Store.select().where(where).count()
+        rows = Store.select().where(where).order_by(Store.created_at, Store.id).limit(limit).offset(offset)
+        return [_store(r) for r in rows], total
 
     def count_stores(self) -> int:
         """Stores that exist or are on their way (not deleted): what MAX_STORES limits."""

@@ -15,12 +15,13 @@ it started creating the mysql Deployment, and the provider is waiting for it.
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from lightkube import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
@@ -28,12 +29,11 @@ from lightkube.resources.core_v1 import (LimitRange, Namespace, PersistentVolume
                                          Service)
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
-from storekit import procs
 from storekit.events import ResourceFinished, ResourceStarted
 
 # Totals of the run, printed at its end (conftest.py).
 FIGURES = {"crash points tried": 0, "converged on retry": 0, "left a lock": 0, "left pending operations": 0,
-           "orphans": 0, "duplicate stacks": 0, "lost audit entries": 0}
+           "left a half-written state file": 0, "orphans": 0, "duplicate stacks": 0, "lost audit entries": 0}
 
 NAMESPACED = (NetworkPolicy, ResourceQuota, LimitRange, Secret, PersistentVolumeClaim, Deployment, Service, Job,
               Ingress)
@@ -67,30 +67,22 @@ DESTROY_POINTS = [Point("namespace"), Point("ingress"), Point("ingress", "finish
                   Point("credentials"), Point("resource-quota")]
 
 
-def _pulumi_children(pid: int) -> list[int]:
-    found = []
-    for child in procs.children(pid):
-        try:
-            argv0 = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
-        except OSError:
-            continue
-        if os.path.basename(argv0) == "pulumi":
-            found.append(child)
-    return found
+def _pulumi_children(pid: int) -> list[psutil.Process]:
+    return [child for child in psutil.Process(pid).children() if child.name() == "pulumi"]
 
 
-def kill_tree(pid: int) -> None:
+def kill_tree(process: psutil.Process) -> None:
     """SIGKILL a process and then its children (an engine and its provider plugins), as the
     kernel's OOM killer or a lost machine would."""
-    kids = procs.children(pid)
     try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        kids = process.children(recursive=True)
+        process.kill()
+    except psutil.NoSuchProcess:
+        return
     for kid in kids:
         try:
-            os.kill(kid, signal.SIGKILL)
-        except ProcessLookupError:
+            kid.kill()
+        except psutil.NoSuchProcess:
             pass
 
 
@@ -112,6 +104,26 @@ class EngineKiller:
         for engine in engines:
             kill_tree(engine)
         self.killed.set()
+
+
+def left_behind(kit, slug: str) -> dict:
+    """What a crash left in a file:// backend, read from its files (pulumi itself may not be
+    able to load the stack before the repair): a lock, pending operations, a half-written
+    state file (a ``.attrs`` sidecar that is not JSON)."""
+    root = Path(kit.settings.state_url.removeprefix("file://"), ".pulumi")
+    stacks = root / "stacks" / "storekit"
+    broken = []
+    for sidecar in stacks.glob(f"{slug}.json*.attrs"):
+        try:
+            json.loads(sidecar.read_text() or "x")
+        except ValueError:
+            broken.append(sidecar.name)
+    try:
+        latest = json.loads((stacks / f"{slug}.json").read_text())["checkpoint"].get("latest") or {}
+    except (OSError, ValueError, KeyError):
+        latest = {}
+    return {"lock": any((root / "locks" / "organization" / "storekit" / slug).glob("*.json")),
+            "pending": len(latest.get("pending_operations") or []), "broken": broken}
 
 
 # ---- convergence -------------------------------------------------------------------------

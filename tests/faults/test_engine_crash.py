@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 from faultlib import (CREATE_POINTS, DESTROY_POINTS, FIGURES, UPDATE_POINTS, EngineKiller, Point, assert_converged,
-                      assert_gone)
+                      assert_gone, left_behind)
 
 from storekit import EngineInterrupted, Storekit, StoreSpec
 from storekit.errors import StoreNotFound
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def kit(settings, kube) -> Storekit:
     return Storekit(settings)
-
-
-def _left_behind(kit, slug: str) -> tuple[bool, int]:
-    """(lock held, pending operations) in the stack right after the crash."""
-    snap = kit.gateway.snapshot(slug)
-    return kit.gateway.lock_holder(slug) is not None, len((snap.deployment or {}).get("pending_operations") or [])
 
 
 def _life(kit, kube, create: Point, update: Point, destroy: Point) -> dict:
@@ -54,17 +48,19 @@ def _life(kit, kube, create: Point, update: Point, destroy: Point) -> dict:
             assert killer.killed.is_set(), f"{op}: the point {point} never came (saw {killer.seen})"
             figures["points"] += 1
             FIGURES["crash points tried"] += 1
-            locked, pending = _left_behind(kit, spec.slug)
+            left = left_behind(kit, spec.slug)
+            locked, pending = left["lock"], left["pending"]
             figures["locks"] += locked
             figures["pending"] += pending
             FIGURES["left a lock"] += locked
             FIGURES["left pending operations"] += bool(pending)
+            FIGURES["left a half-written state file"] += bool(left["broken"])
             run(None)  # the retry: nothing done by hand in between
             check()  # orphans and duplicate stacks fail it: the figures count only what passed
             figures["converged"] += 1
             FIGURES["converged on retry"] += 1
             events = [e.step for e in kit.catalog.events(spec.slug)]
-            if locked or pending:
+            if locked or pending or left["broken"]:
                 assert "Recovered" in events, f"{op}: the repair is on the store's timeline"
     finally:
         try:

@@ -82,3 +82,19 @@ def test_a_job_runs_through_a_postgres_restart_and_no_audit_entry_is_lost(settin
             kit.destroy(name)
         except StoreNotFound:
             pass
+
+
+def test_replicas_starting_together_on_a_new_postgresql_migrate_once(postgres):
+    """Regression: three replicas started at once on an empty PostgreSQL raced in their
+    migrations (a duplicate key in pg_type) and two of them died at start."""
+    import subprocess
+    import sys
+
+    url = f"postgresql://{postgres('fresh')}"
+    code = f"from storekit.catalog import Catalog; print(Catalog.open({url!r}).schema_versions()[-1])"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    results = [(p.wait(120), p.stdout.read().strip(), p.stderr.read()[-500:]) for p in procs]
+    assert all(rc == 0 for rc, _, _ in results), results
+    assert len({out for _, out, _ in results}) == 1
+    assert Catalog.open(url).schema_versions() == list(range(1, int(results[0][1]) + 1)), "each migration once"
