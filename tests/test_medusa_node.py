@@ -32,7 +32,7 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from helpers import free_port, wait_for
 from medusa_shop import MedusaShop, buy_and_check, refused
 from storekit import Storekit, StoreSpec
-from storekit.errors import StoreNotFound
+from storekit.errors import OperationFailed, StoreNotFound
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster]
 
@@ -158,11 +158,22 @@ def test_password_reset_lets_the_new_password_in_only(kit, store):
 
 
 def test_a_tier_change_keeps_the_orders(kit, store):
+    """A bigger tier grows the volumes. The node's StorageClass `node-local` (a directory per
+    volume) cannot resize a claim, so on this node the change fails, naming the reason, and
+    the store keeps serving with its data; on a cluster whose StorageClass resizes (the
+    simulated one's does: tests/test_medusa_cluster.py) the same change applies."""
     spec, shop = store["spec"], store["shop"]
     password = kit.reveal_admin_password(spec.name)
     before = {o["id"] for o in shop.admin_orders("owner@example.com", password)}
     assert before
-    assert kit.apply(spec.with_changes(tier="medium")).action == "update"
+    resizes = subprocess.run(["kubectl", "--kubeconfig", str(HOME / "kubeconfig"), "get", "storageclass",
+                              "node-local", "-o", "jsonpath={.allowVolumeExpansion}"],
+                             capture_output=True, text=True).stdout.strip() == "true"
+    if resizes:
+        assert kit.apply(spec.with_changes(tier="medium")).action == "update"
+    else:
+        with pytest.raises(OperationFailed, match="only dynamically provisioned pvc can be resized"):
+            kit.apply(spec.with_changes(tier="medium"))
     store["forward"].restart()
     wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa after the tier change")
     assert before <= {o["id"] for o in shop.admin_orders("owner@example.com", password)}
