@@ -85,6 +85,7 @@ class Bench:
         seconds = time.monotonic() - started
         if sampler:
             memory.append(sampler.stop())
+        self._last_ok = proc.returncode == 0
         if proc.returncode not in ok:
             raise SystemExit(f"`{' '.join(args)}` exited {proc.returncode}:\n{err[-2000:]}")
         return seconds, out
@@ -107,6 +108,8 @@ class Bench:
         namespace = namespace or f"floor-{slug}"
         for obj in objects:
             meta = obj["metadata"]
+            if namespace != f"store-{slug}":  # not one of the store's objects: not its label either
+                meta.setdefault("labels", {})["storekit.io/store"] = namespace
             if obj["kind"] == "Namespace":
                 meta["name"] = namespace
             else:
@@ -137,7 +140,13 @@ class Bench:
     def floor_tier_change(self, slug: str) -> float:
         path, namespace = self.floor_file(slug), f"floor-{slug}"
         started = time.monotonic()
-        self.kube("apply", "--server-side", "-f", str(path))
+        # A grown volume can be refused until the quota controller has seen the new quota
+        # applied with it (admission reads the quota's status): apply again, as a person would.
+        for attempt in range(5):
+            if self.run(self.kubectl, "apply", "--server-side", "-f", str(path), ok=(0, 1))[0] is not None \
+                    and self._last_ok:
+                break
+            time.sleep(0.5)
         for deployment in ("mysql", "wordpress"):
             self.kube("rollout", "status", "-n", namespace, f"deployment/{deployment}", "--timeout=300s")
         self.kube("wait", "-n", namespace, "job", "--all", "--for=condition=Complete", "--timeout=300s")
