@@ -34,7 +34,7 @@ from medusa_shop import MedusaShop, buy_and_check, refused
 from storekit import Storekit, StoreSpec
 from storekit.errors import OperationFailed, StoreNotFound
 
-pytestmark = [pytest.mark.node, pytest.mark.cluster]
+pytestmark = [pytest.mark.node, pytest.mark.node_medusa, pytest.mark.cluster]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
