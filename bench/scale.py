@@ -163,7 +163,11 @@ def main() -> None:
             spawn(stack, ["serve", "--port", str(port), "--workers", "0", "--threads", "16"], env,
                   folder / f"serve-{port}.log")
         for port in ports:
-            wait_for(lambda: answers(port), timeout=120, what=f"replica on {port}")
+            try:
+                wait_for(lambda: answers(port), timeout=300, what=f"replica on {port}")
+            except AssertionError:
+                print((folder / f"serve-{port}.log").read_text()[-3000:], file=sys.stderr)
+                raise
         for r, count in enumerate(counts):
             workers = [spawn(stack, ["worker", "--size", "1"], env, folder / f"worker-{r}-{i}.log")
                        for i in range(count)]

@@ -22,6 +22,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from peewee import IntegrityError
+
 from .catalog import Catalog, TokenRecord, utcnow
 from .errors import SpecError, StorekitError
 
@@ -131,16 +133,23 @@ def ensure_admin_token(catalog: Catalog, given: str | None = None) -> str | None
                                                  "without surrounding spaces")], subject="setting")
             existing = catalog.tokens.by_name("admin")
             if existing is None:
-                catalog.tokens.add("admin", "admin", token_hash(given))
-            elif (existing.token_hash != token_hash(given) or existing.role != "admin"
-                  or existing.revoked_at or existing.expires_at):
+                try:
+                    catalog.tokens.add("admin", "admin", token_hash(given))
+                    return None
+                except IntegrityError:  # a replica starting at the same moment made it: check it
+                    existing = catalog.tokens.by_name("admin")
+            if (existing.token_hash != token_hash(given) or existing.role != "admin"
+                    or existing.revoked_at or existing.expires_at):
                 catalog.tokens.update(existing.id, token_hash=token_hash(given), role="admin",
                                       revoked_at=None, expires_at=None)
                 catalog.tokens.end_sessions(existing.id)
             return None
         if catalog.tokens.any():
             return None
-        return create_token(catalog, "admin", "admin")
+        try:
+            return create_token(catalog, "admin", "admin")
+        except IntegrityError:  # a replica starting at the same moment made the first one
+            return None
 
 
 def _live(token: TokenRecord | None, now: datetime) -> TokenRecord | None:

@@ -86,12 +86,15 @@ def test_a_job_runs_through_a_postgres_restart_and_no_audit_entry_is_lost(settin
 
 def test_replicas_starting_together_on_a_new_postgresql_migrate_once(postgres):
     """Regression: three replicas started at once on an empty PostgreSQL raced in their
-    migrations (a duplicate key in pg_type) and two of them died at start."""
+    migrations (a duplicate key in pg_type), then in making the admin token (a duplicate
+    name), and died at start."""
     import subprocess
     import sys
 
     url = f"postgresql://{postgres('fresh')}"
-    code = f"from storekit.catalog import Catalog; print(Catalog.open({url!r}).schema_versions()[-1])"
+    code = ("from storekit.catalog import Catalog; from storekit.tokens import ensure_admin_token; "
+            f"c = Catalog.open({url!r}); ensure_admin_token(c, 'sk_replicas-shared-admin-token-01'); "
+            "print(c.schema_versions()[-1])")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(4)]
     results = [(p.wait(120), p.stdout.read().strip(), p.stderr.read()[-500:]) for p in procs]
