@@ -148,17 +148,21 @@ def total(amounts: Iterable[Amounts]) -> Amounts:
     return out
 
 
-def _schedulable(node) -> bool:
-    """Stores' pods may land on it: not cordoned, no NoSchedule/NoExecute taint (stores
-    tolerate none), and it reports what it can allocate."""
-    if node.spec and node.spec.unschedulable:
-        return False
-    if node.spec and any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or ()):
-        return False
-    return bool(node.status and node.status.allocatable)
+POOL_LABEL = "storekit.io/node-pool"
 
 
-def read_cluster(kube, *, storage_class: str) -> tuple[Amounts, Amounts, bool]:
+def _schedulable(node, pool: str | None = None) -> bool:
+    """Stores' pods may land on it: not cordoned, reports what it can allocate, and either in
+    the platform's node pool (``STOREKIT_NODE_POOL``: stores go there only, tolerating its
+    taint) or, without a pool, free of NoSchedule/NoExecute taints (stores tolerate none)."""
+    if (node.spec and node.spec.unschedulable) or not (node.status and node.status.allocatable):
+        return False
+    if pool:
+        return (node.metadata.labels or {}).get(POOL_LABEL) == pool
+    return not (node.spec and any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or ()))
+
+
+def read_cluster(kube, *, storage_class: str, node_pool: str | None = None) -> tuple[Amounts, Amounts, bool]:
     """(allocatable, reserved by stores, storage known) from the cluster: schedulable nodes'
     allocatable CPU and memory; storage only for a StorageClass without a provisioner (a
     fixed pool of PersistentVolumes); what store quotas request."""
@@ -168,7 +172,7 @@ def read_cluster(kube, *, storage_class: str) -> tuple[Amounts, Amounts, bool]:
 
     cpu = memory = 0.0
     for node in kube.list(Node):
-        if _schedulable(node):
+        if _schedulable(node, node_pool):
             cpu += float(quantity(node.status.allocatable.get("cpu")) or 0)
             memory += float(quantity(node.status.allocatable.get("memory")) or 0)
     try:

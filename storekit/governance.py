@@ -51,7 +51,8 @@ class Governance:
         from lightkube.core.exceptions import ApiError
 
         try:
-            return read_cluster(self._kube(), storage_class=self.settings.storage_class)
+            return read_cluster(self._kube(), storage_class=self.settings.storage_class,
+                                node_pool=getattr(self.settings, "node_pool", None))
         except (StorekitError, ApiError, httpx.HTTPError, OSError):  # unreachable, or no right to read nodes
             return None, None, False
 

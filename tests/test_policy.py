@@ -150,3 +150,21 @@ def test_governance_without_a_cluster_reviews_and_enforces(settings, tmp_path):
     with pytest.raises(PolicyViolation):
         kit.governance.precheck(plan.spec, "update", before_tier="medium")
     kit.governance.precheck(replace(plan.spec, tier="small"), "update", before_tier="medium")
+
+
+def test_which_nodes_count_for_capacity():
+    from lightkube.models.core_v1 import NodeSpec, NodeStatus, Taint
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import Node
+
+    from storekit.capacity import _schedulable
+
+    def node(labels=None, taint=False, cordoned=False):
+        return Node(metadata=ObjectMeta(name="n", labels=labels or {}),
+                    spec=NodeSpec(unschedulable=cordoned,
+                                  taints=[Taint(key="storekit.io/node-pool", value="real", effect="NoSchedule")]
+                                  if taint else None),
+                    status=NodeStatus(allocatable={"cpu": "2"}))
+    sim, real = node(), node({"storekit.io/node-pool": "real"}, taint=True)
+    assert _schedulable(sim) and not _schedulable(real) and not _schedulable(node(cordoned=True))
+    assert _schedulable(real, "real") and not _schedulable(sim, "real")
