@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-scale bench-stores \
+.PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores \
 	bench-fleet clean \
 	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
@@ -142,6 +142,9 @@ clean: cluster-down ## teardown, remove the platform image and the virtualenv (t
 
 bench: venv tools cluster ## storekit against kubectl on the same objects (create, no-op plan, tier change, destroy, fleets, start-up)
 	@$(PY) bench/compare.py $(BENCH_ARGS)
+
+bench-engine: venv tools cluster ## where the time goes inside the engine: every pulumi process of each operation
+	@$(PY) bench/engine.py
 
 SCALE_ARGS ?=
 bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on PostgreSQL and Redis provision stores (SCALE_ARGS="--stores 200 --kill")

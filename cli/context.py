@@ -13,8 +13,6 @@ import click
 
 from storekit.settings import Settings
 
-from . import render
-
 if TYPE_CHECKING:  # the engine's SDK loads only when a command needs it (start-up time)
     from storekit.kit import Storekit
     from storekit.service import StoreService
@@ -82,6 +80,8 @@ class Progress:
     def __call__(self, event) -> None:
         if not self.enabled:
             return
+        from . import render  # here: the renderers load the library's views (start-up time)
+
         line = render.event_line(event)
         if line:
             with self.lock:

@@ -38,14 +38,31 @@ def _plugged() -> dict:
     return {ep.name: ep for ep in entry_points(group="storekit.commands")}
 
 
+# Which module holds each command: a command's module (and what it imports) loads only when
+# that command runs, so `storekit --version` or `storekit plan` pay for nothing else.
+# tests/test_cli_input.py checks this table against each module's COMMANDS.
+COMMAND_MODULES = {
+    "plan": "store_cmds", "apply": "store_cmds", "destroy": "store_cmds", "drift": "drift_cmds",
+    "list": "info_cmds", "show": "info_cmds", "outputs": "info_cmds", "audit": "info_cmds",
+    "health": "ops_cmds", "logs": "ops_cmds", "restart": "ops_cmds", "reset-password": "ops_cmds",
+    "unlock": "ops_cmds", "render": "manifest_cmds", "worker": "serve_cmds", "token": "token_cmds",
+    "approve": "approval_cmds", "approvals": "approval_cmds", "rollout": "rollout_cmds",
+}
+
+
 class StorekitGroup(click.Group):
-    """Turns library errors into one clear line and the error's exit code; finds the
-    commands other packages plug in."""
+    """Turns library errors into one clear line and the error's exit code; loads each
+    command's module when it is used; finds the commands other packages plug in."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(_plugged()))
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES) | set(_plugged()))
 
     def get_command(self, ctx: click.Context, name: str):
+        if name not in self.commands and name in COMMAND_MODULES:
+            import importlib
+
+            for command in importlib.import_module(f".{COMMAND_MODULES[name]}", __package__).COMMANDS:
+                self.add_command(command)
         command = super().get_command(ctx, name)
         if command is None and name in (plugged := _plugged()):
             command = plugged[name].load()
@@ -142,17 +159,3 @@ def doctor_cmd(app: AppContext):
 
 def main() -> None:
     cli(prog_name="storekit")
-
-
-def _register() -> None:
-    from . import (approval_cmds, drift_cmds, info_cmds, manifest_cmds, ops_cmds, rollout_cmds, serve_cmds,
-                   store_cmds, token_cmds)
-
-    for module in (store_cmds, drift_cmds, info_cmds, ops_cmds, manifest_cmds, serve_cmds, token_cmds,
-                   approval_cmds, rollout_cmds):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-
-_register()

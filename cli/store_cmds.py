@@ -83,8 +83,10 @@ def show_plan(app: AppContext, plan: Plan | FleetPlan, expand: bool = False) -> 
 @click.option("--prune", is_flag=True, help="With -f: also plan to destroy stores the file does not list.")
 @spec_options
 @click.option("--destroy", is_flag=True, help="Plan the destruction of store NAME.")
-@click.option("--refresh/--no-refresh", default=True, show_default=True,
-              help="Compare against the live cluster too (detects drift).")
+@click.option("--refresh/--no-refresh", default=None,
+              help="--refresh: always run the engine's refresh against the live cluster. --no-refresh: "
+                   "compare with the recorded state only. Default: refreshed, but without the engine when "
+                   "the store's live objects provably are those of its last apply.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Save the plan to apply it later.")
 @click.option("--submit", is_flag=True,
               help="Submit the plan for approval (two-person rule): prints its id for `storekit approve`.")
@@ -219,7 +221,7 @@ def apply_cmd(ctx, target, file, prune, admin_email, ttl, tier, engine, auto_app
     if rollout is not None:
         if not file:
             raise click.UsageError("--waves rolls out a fleet: give -f FLEET_FILE or a saved fleet plan")
-        plan = make_plan(app, None, file, prune, True, {})
+        plan = make_plan(app, None, file, prune, None, {})
         if not as_json:
             show_plan(app, plan)
         if plan.has_changes:
@@ -231,7 +233,7 @@ def apply_cmd(ctx, target, file, prune, admin_email, ttl, tier, engine, auto_app
 
         apply_and_report(app, ctx, approvals.saved_plan(app.kit, target)[1], as_json)
         return
-    plan = make_plan(app, target, file, prune, True,
+    plan = make_plan(app, target, file, prune, None,
                      {"admin_email": admin_email, "tier": tier, "engine": engine, "ttl": ttl})
     review_and_apply(app, ctx, plan, auto_approve, as_json)
 

@@ -9,6 +9,7 @@ catalog: the catalog subscribes to the events (``recorder``).
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
 from .engine import Engine
@@ -25,17 +26,25 @@ class Runner:
     def __init__(self, planner: Planner, gateway: StackGateway):
         self.planner, self.gateway = planner, gateway
 
+    def refuse_if_busy(self, slug: str) -> None:
+        """StoreBusy while another process changes the store (checked before anything is read)."""
+        holder = self.gateway.lock_holder(slug)
+        if holder:
+            raise StoreBusy(slug, holder=holder[0], since=holder[1])
+
     def check_current(self, snap: Snapshot, plan: Plan) -> None:
         """Refuse a plan whose store is being changed (StoreBusy) or has changed (StalePlan)."""
-        holder = self.gateway.lock_holder(plan.store)
-        if holder:
-            raise StoreBusy(plan.store, holder=holder[0], since=holder[1])
-        if snap.fingerprint != plan.fingerprint:
+        self.refuse_if_busy(plan.store)
+        if plan.fingerprint.startswith("baseline:"):  # an engine-free plan: is it still the store?
+            if not self.planner.fast.verify(plan):
+                raise StalePlan(plan.store)
+        elif snap.fingerprint != plan.fingerprint:
             raise StalePlan(plan.store)
 
     def apply(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None,
               secrets: dict[str, str] | None = None, operation: str = "apply") -> ApplyResult:
         spec, engine = self.planner.resolve(plan.spec)
+        self.refuse_if_busy(plan.store)
         snap = snap or self.gateway.snapshot(plan.store)
         self.check_current(snap, plan)
         if not plan.has_changes:
@@ -46,17 +55,25 @@ class Runner:
         secrets = secrets or snap.secrets or engine.generate_secrets()
         program = self.planner.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(plan.store, program)
-        self.gateway.keep_secrets(stack, secrets)
-        return self._run(
-            plan, operation, engine, secrets, emit, spec,
-            lambda translator: self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator),
-            lambda: self.outputs(Snapshot(plan.store, stack, self.gateway.outputs(stack))))
+        if snap.outputs.get("secrets") != secrets:  # already kept: recorded by an earlier apply
+            self.gateway.keep_secrets(stack, secrets)
+        after = {}
+
+        def up(translator) -> None:
+            self.planner.fast.forget(plan.store)  # whatever happens next, the old baseline is gone
+            after["outputs"] = self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator)
+            self.planner.fast.remember(spec, engine, translator.states.items())
+        # The update's own outputs, and "ready" as of now: it just succeeded (no more engine runs).
+        return self._run(plan, operation, engine, secrets, emit, spec, up,
+                         lambda: self.outputs(Snapshot(plan.store, stack, after["outputs"]), just_applied=True))
 
     def destroy(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None) -> ApplyResult:
+        self.refuse_if_busy(plan.store)
         snap = snap or self.gateway.snapshot(plan.store)
         if not snap.exists:
             raise StoreNotFound(plan.store)
         self.check_current(snap, plan)
+        self.planner.fast.forget(plan.store)
         engine = registry().get(snap.outputs.get("engine"))  # None: resources are named by kind
         result = self._run(plan, "destroy", engine, snap.secrets or {}, emit, None,
                            lambda translator: self.gateway.destroy(snap.stack, translator=translator),
@@ -86,19 +103,21 @@ class Runner:
         return ApplyResult(store=plan.store, action=plan.action, seconds=seconds, summary=plan.summary.to_dict(),
                            resources=outcomes, outputs=outputs)
 
-    def outputs(self, snap: Snapshot) -> StoreOutputs:
+    def outputs(self, snap: Snapshot, *, just_applied: bool = False) -> StoreOutputs:
         out = snap.outputs
         if not snap.exists or not out.get("slug"):
             raise StoreNotFound(snap.slug)
-        last = self.gateway.last_update(snap.stack)
-        status = "ready"
-        if last is not None and last.result != "succeeded":
-            status = "updating" if last.result == "in-progress" else "failed"
+        status, ended = "ready", datetime.now(timezone.utc).replace(microsecond=0)
+        if not just_applied:
+            last = self.gateway.last_update(snap.stack)
+            ended = last.end_time if last else None
+            if last is not None and last.result != "succeeded":
+                status = "updating" if last.result == "in-progress" else "failed"
         return StoreOutputs(
             name=out.get("name", snap.slug), slug=out["slug"], namespace=out.get("namespace", ""),
             url=out.get("url", ""), admin_url=out.get("admin_url", ""), admin_user=out.get("admin_user", ""),
             engine=out.get("engine", ""), tier=out.get("tier", ""), status=status,
-            last_update=last.end_time.isoformat() if last and last.end_time else None)
+            last_update=ended.isoformat() if ended else None)
 
 
 def _step_by_kind(resource_type: str, resource_name: str) -> str:

@@ -13,11 +13,12 @@ import json
 import re
 from typing import Iterable
 
-from pulumi import automation as auto
-
 from .errors import (ClusterUnreachable, EngineInterrupted, OperationFailed, OperationTimeout, StoreBusy,
                      StorekitError)
 from .events import scrub
+from .toolchain import LazyModule
+
+auto = LazyModule("pulumi.automation")
 
 _LOCK_HOLDER = re.compile(r"created by (?P<who>\S+) \(pid (?P<pid>\d+)\) at (?P<at>[0-9T:.+\-Z ]+)")
 _UNREACHABLE = ("connection refused", "unable to load kubernetes client", "cluster is unreachable",

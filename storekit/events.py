@@ -163,6 +163,8 @@ class EventTranslator:
         self.outcomes: dict[str, dict] = {}
         self.errors: list[str] = []
         self.warnings: dict[str, str] = {}  # resource -> its last warning
+        # urn -> (type, outputs) as the engine last reported each resource (storekit.baseline)
+        self.states: dict[str, tuple[str, dict]] = {}
 
     def emit(self, event: Event) -> None:
         if self.sink is not None:
@@ -190,6 +192,10 @@ class EventTranslator:
             seconds = self._elapsed(meta.urn)
             base = self._base(meta)
             self.outcomes[base["resource"]] = {**base, "status": "ok", "seconds": seconds}
+            if base["op"] == "delete":  # a replacement's old half ("delete-replaced") keeps the urn
+                self.states.pop(meta.urn, None)
+            elif meta.new is not None and base["op"] != "delete-replaced":
+                self.states[meta.urn] = (meta.type, dict(meta.new.outputs or {}))
             if base["op"] != "same":
                 self.emit(ResourceFinished(**base, seconds=seconds))
         elif raw.res_op_failed_event is not None:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pulumi import automation as auto
 
 from . import procs
 from .classify import json_diagnostics, translate
@@ -32,7 +31,9 @@ from .plan import fingerprint
 from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import describe_cluster, pulumi_command, pulumi_env
+from .toolchain import LazyModule, describe_cluster, pulumi_command, pulumi_env
+
+auto = LazyModule("pulumi.automation")
 
 PROJECT = "storekit"
 SECRETS_CONFIG_KEY = "storekit:secrets"
@@ -162,7 +163,9 @@ class StackGateway:
             if files:
                 fixed = replace(fixed, files=tuple(files))
         with self._engine(slug):
-            outputs = {k: v.value for k, v in stack.outputs().items()}
+            # Not `stack output` twice (masked, then revealed): the stack's outputs are in the
+            # deployment, secrets as plaintext (export runs with --show-secrets).
+            outputs = stack_outputs(deployment)
             config_secrets = None
             if not isinstance(outputs.get("secrets"), dict):
                 try:
@@ -260,10 +263,12 @@ class StackGateway:
         with self._engine(stack.name, secrets.values()):
             stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
 
-    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> None:
+    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> dict:
+        """Run the update; the stack's outputs after it (read by the SDK's ``up`` anyway)."""
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
-            stack.up(program=program, on_event=translator, refresh=refresh, color="never", show_secrets=False,
-                     suppress_outputs=True)
+            result = stack.up(program=program, on_event=translator, refresh=refresh, color="never",
+                              show_secrets=False, suppress_outputs=True)
+        return {k: v.value for k, v in result.outputs.items()}
 
     def destroy(self, stack: auto.Stack, *, translator) -> None:
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
@@ -282,6 +287,16 @@ class StackGateway:
         with self._engine(stack.name):
             history = stack.history(page_size=1)
         return history[0] if history else None
+
+
+def stack_outputs(deployment: dict | None) -> dict:
+    """The stack's outputs, from an exported deployment (``--show-secrets``)."""
+    from .manifests import revealed
+
+    for resource in (deployment or {}).get("resources") or ():
+        if resource.get("type") == "pulumi:pulumi:Stack":
+            return revealed(resource.get("outputs") or {})
+    return {}
 
 
 def _lock_infos(url: str, slug: str) -> list[dict]:

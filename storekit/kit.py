@@ -21,34 +21,37 @@ import logging
 import secrets as _secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator
 
-from . import approvals, ops
+from . import approvals
 from .applying import Runner
-from .catalog import Catalog
 from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
 from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
                      now_iso)
-from .fleet import FleetPlan
+from .fleetops import FleetOperations
 from .gateway import Snapshot, StackGateway
 from .governance import Governance
 from .plan import Plan
 from .planning import Planner
 from .redact import redact_url
 from .recorder import Actor, CatalogRecorder, os_user
-from .results import ApplyResult, DriftReport, FleetItem, FleetResult, StoreOutputs, StoreSummary
+from .results import ApplyResult, DriftReport, StoreOutputs, StoreSummary
 from .settings import Settings
 from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
+from .toolchain import LazyModule
+
+ops = LazyModule("storekit.ops")  # loaded when used: the cluster client (lightkube) is not cheap
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 log = logging.getLogger(__name__)
 
 SPEC_REPLANS = 3
 
-class Storekit:
+class Storekit(FleetOperations):
     """Provision and change stores. Thread-safe: one instance can serve a whole process
     (its actor is fixed; ``as_actor`` gives a view acting for someone else).
 
@@ -87,6 +90,8 @@ class Storekit:
     def catalog(self) -> Catalog:
         with self._catalog_guard:
             if self._catalog is None:
+                from .catalog import Catalog
+
                 self._catalog = Catalog.open(self.settings.db_url)
             return self._catalog
 
@@ -150,18 +155,27 @@ class Storekit:
         return self.planner.resolve(spec)
 
     def spec_of(self, name: str) -> StoreSpec:
-        """The spec a store was last applied with (its recorded state)."""
+        """The spec a store was last applied with (its recorded state, or its baseline's when
+        the live objects prove that current: ``storekit.fastpath``)."""
+        if recorded := self.planner.fast.recorded_spec(slugify(name) or name):
+            return StoreSpec.from_dict(recorded)
         spec = self._snapshot(name).spec
         if spec is None:
             raise StoreNotFound(name)
         return spec
 
-    def plan(self, spec: StoreSpec, *, refresh: bool = True) -> Plan:
+    def plan(self, spec: StoreSpec, *, refresh: bool | None = None) -> Plan:
         """Preview what applying ``spec`` would change, with its policy results and capacity
         preview (``storekit.governance``). Nothing is changed, except that what a crashed run
-        left in the store's state is repaired first (``recovery``)."""
-        resolved, _ = self.planner.resolve(spec)  # bad input fails before any engine call
-        plan = self.planner.plan(spec, refresh=refresh, snap=self._repaired(resolved.slug))
+        left in the store's state is repaired first (``recovery``). Without the engine when
+        the store provably matches ``spec`` (``fastpath``: a no-op, nothing to govern), unless
+        ``refresh=True``; ``refresh=False``: against the recorded state only."""
+        resolved, engine = self.planner.resolve(spec)  # bad input fails before any engine call
+        if refresh is not True:
+            quick = self.planner.fast.plan(resolved, engine)
+            if quick is not None:
+                return quick
+        plan = self.planner.plan(spec, refresh=refresh is not False, snap=self._repaired(resolved.slug))
         return self.governance.review([plan])[0][0]
 
     def plan_destroy(self, name: str) -> Plan:
@@ -238,7 +252,11 @@ class Storekit:
         return objects_from_state(self._snapshot(name).deployment, reveal=reveal)
 
     def drift(self, name: str, *, refresh: bool | None = None) -> DriftReport:
-        """What changed in the cluster behind storekit's back (nothing is changed)."""
+        """What changed in the cluster behind storekit's back (nothing is changed); without the
+        engine when the live objects are provably the last apply's, unless ``refresh=True``."""
+        if refresh is not True and self.planner.fast.recorded_spec(slug := slugify(name) or name):
+            self._emitter(None)(DriftChecked(store=slug, changes=0))
+            return DriftReport(store=slug, changes=())
         snap = self._snapshot(name)
         if snap.spec is None:
             raise StoreNotFound(name)
@@ -340,55 +358,6 @@ class Storekit:
                 self.runner.apply(plan, self._emitter(on_event), snap=snap, secrets=secrets,
                                   operation="reset-password")
                 return secrets["admin_password"]
-
-    # ---- fleets --------------------------------------------------------------------
-
-    def plan_many(self, specs: Sequence[StoreSpec], *, parallel: int | None = None,
-                  refresh: bool = True) -> FleetResult:
-        return self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.plan(s, refresh=refresh)),
-                           parallel)
-
-    def plan_fleet(self, specs: Sequence[StoreSpec], *, prune: bool = False, parallel: int | None = None,
-                   refresh: bool = True) -> FleetPlan:
-        """Plan every store of a fleet; with ``prune``, destroy stores the fleet lacks."""
-        planned = self._fleet(specs, lambda s: FleetItem(store=s.slug, plan=self.planner.plan(s, refresh=refresh)),
-                              parallel)
-        plans = [i.plan for i in planned.items if i.plan is not None]
-        errors = [(i.store, i.error) for i in planned.items if i.error]
-        if prune:
-            wanted = {s.slug for s in specs}
-            plans += [self.planner.plan_destroy(self._snapshot(s.slug)) for s in self.list() if s.slug not in wanted]
-        reviewed, capacity = self.governance.review(plans)
-        return FleetPlan(plans=reviewed, errors=tuple(errors), capacity=capacity)
-
-    def apply_many(self, items: Sequence[Plan | StoreSpec], *, parallel: int | None = None,
-                   on_event: EventCallback | None = None) -> FleetResult:
-        """Apply many plans or specs, ``parallel`` at a time; one failure stops no other.
-        Plans are checked against the policy together first (a fleet's capacity, its stores
-        per owner): a store a mandatory rule blocks is not applied."""
-        blocked = self.governance.enforce([i for i in items if isinstance(i, Plan)])
-
-        def one(item):
-            if isinstance(item, Plan) and item.store in blocked:
-                raise blocked[item.store]
-            result = self.apply(item, on_event=on_event)
-            return FleetItem(store=result.store, result=result)
-        return self._fleet(items, one, parallel)
-
-    def _fleet(self, items, work, parallel: int | None) -> FleetResult:
-        parallel = parallel or self.settings.parallel
-        started = time.monotonic()
-
-        def guarded(item):
-            try:
-                return work(item)
-            except StorekitError as e:
-                store = item.store if isinstance(item, Plan) else getattr(item, "slug", str(item))
-                return FleetItem(store=store, error=str(e), error_kind=e.kind)
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="storekit") as pool:
-            results = tuple(pool.map(guarded, items))
-        return FleetResult(items=results, seconds=round(time.monotonic() - started, 3))
 
 
 def new_password() -> str:

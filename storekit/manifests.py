@@ -36,7 +36,7 @@ def objects_from_state(deployment: dict | None, *, reveal: bool = False) -> list
         inputs = {k: v for k, v in (resource.get("inputs") or {}).items() if not k.startswith("__")}
         if not inputs.get("kind"):
             continue
-        obj = _revealed(inputs) if reveal else _redacted_inputs(rtype, inputs)
+        obj = revealed(inputs) if reveal else _redacted_inputs(rtype, inputs)
         objects.append({**{k: obj[k] for k in _FIRST_KEYS if k in obj},
                         **{k: v for k, v in obj.items() if k not in _FIRST_KEYS}})
     return objects
@@ -49,14 +49,15 @@ def to_yaml(objects: list[dict]) -> str:
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
 
 
-def _revealed(value: Any) -> Any:
-    """The value with every secret marker replaced by its plaintext."""
+def revealed(value: Any) -> Any:
+    """The value with every secret marker replaced by its plaintext (from an export with
+    ``--show-secrets``); a marker without plaintext stays ``(sensitive)``."""
     if isinstance(value, dict):
         if value.get(_SECRET_SIG) is not None:
             if "plaintext" not in value:  # exported without --show-secrets: nothing to reveal
                 return SENSITIVE
-            return _revealed(json.loads(value["plaintext"]))
-        return {k: _revealed(v) for k, v in value.items()}
+            return revealed(json.loads(value["plaintext"]))
+        return {k: revealed(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_revealed(v) for v in value]
+        return [revealed(v) for v in value]
     return value

@@ -102,7 +102,8 @@ def _usage(client: Client, namespace: str) -> dict[str, tuple[str, str]] | None:
         containers = item.get("containers") or []
         cpu = sum(quantity(c.get("usage", {}).get("cpu", "0")) or 0 for c in containers)
         memory = sum(quantity(c.get("usage", {}).get("memory", "0")) or 0 for c in containers)
-        usage[item.metadata.name] = (f"{round(cpu * 1000)}m", f"{round(memory / 2**20)}Mi")
+        millis = cpu * 1000  # an idle pod uses a fraction of a millicore: keep one decimal there
+        usage[item.metadata.name] = (f"{millis:.1f}m" if millis < 10 else f"{millis:.0f}m", f"{round(memory / 2**20)}Mi")
     return usage
 
 

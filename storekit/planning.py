@@ -11,6 +11,7 @@ from .engine import Engine, ProgramContext
 from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
+from .fastpath import FastPath
 from .gateway import Snapshot, StackGateway
 from .plan import Plan, ResourceChange, changes_from_digest, spec_changes
 from .settings import Settings
@@ -20,6 +21,7 @@ from .spec import StoreSpec
 class Planner:
     def __init__(self, settings: Settings, gateway: StackGateway):
         self.settings, self.gateway = settings, gateway
+        self.fast = FastPath(settings)
 
     def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
         """The spec with platform settings filled in, and its engine; one SpecError lists
@@ -39,10 +41,17 @@ class Planner:
         return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,
                                              tier=engine.tier(spec.tier)))
 
-    def plan(self, spec: StoreSpec, *, refresh: bool, snap: Snapshot | None = None,
+    def plan(self, spec: StoreSpec, *, refresh: bool | None, snap: Snapshot | None = None,
              secrets: dict[str, str] | None = None) -> Plan:
+        """``refresh``: True runs the engine's refresh; None and False first try the
+        engine-free plan (``storekit.fastpath``), then the engine with or without refresh."""
         spec, engine = self.resolve(spec)
         slug = spec.slug
+        if refresh is not True and snap is None and secrets is None:
+            quick = self.fast.plan(spec, engine)
+            if quick is not None:
+                return quick
+        refresh = refresh is not False
         snap = snap or self.gateway.snapshot(slug)
         recorded_name = snap.outputs.get("name")
         if recorded_name and recorded_name != spec.name:  # two names that slug alike
@@ -54,6 +63,7 @@ class Planner:
         secrets = secrets or snap.secrets or engine.generate_secrets()
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
+        done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
                                           secrets=secrets.values())
@@ -66,9 +76,12 @@ class Planner:
         drift = ()
         if refresh and not created_here:
             drift = drift_of(changes, snap.deployment, spec_unchanged=recorded_spec == spec)
-        return Plan(store=slug, action=action, spec=spec, changes=changes, fingerprint=snap.fingerprint,
+        plan = Plan(store=slug, action=action, spec=spec, changes=changes, fingerprint=snap.fingerprint,
                     state_url=self.settings.state_url, drift=drift, refreshed=refresh,
                     spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
+        if done is not None and recorded_spec == spec:
+            done(plan)
+        return plan
 
     def plan_destroy(self, snap: Snapshot) -> Plan:
         changes = tuple(

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from .catalog import Catalog, utcnow
 from .events import (Audited, Event, OperationFinished, OperationStarted, Recovered, ResourceFailed,
                      ResourceFinished, ResourceStarted, StoreInSync)
+
+if TYPE_CHECKING:  # the catalog (peewee) loads when the first event is recorded
+    from .catalog import Catalog
 
 # The timeline's first and last line of each operation.
 START_STEP = {"apply": "Apply", "destroy": "Destroy", "restart": "Restart", "reset-password": "Password reset"}
@@ -63,7 +65,7 @@ class CatalogRecorder:
             record = catalog.store(e.store)
             first_time = record is None or record.provisioned_at is None or record.status == "deleted"
             catalog.upsert_store(e.spec, status="provisioning", error_message=None,
-                                 **({"created_at": utcnow(), "provisioned_at": None} if first_time else {}))
+                                 **({"created_at": _utcnow(), "provisioned_at": None} if first_time else {}))
         elif e.operation == "destroy":
             catalog.set_status(e.store, "deleting")
         catalog.add_event(e.store, START_STEP.get(e.operation, e.operation), "started",
@@ -100,7 +102,7 @@ class CatalogRecorder:
             first = record is not None and record.provisioned_at is None
             catalog.set_status(e.store, "ready", error_message=None, url=out.url if out else None,
                                admin_url=out.admin_url if out else None,
-                               **({"provisioned_at": utcnow()} if first else {}))
+                               **({"provisioned_at": _utcnow()} if first else {}))
 
     @staticmethod
     def _on_Recovered(catalog: Catalog, e: Recovered) -> None:
@@ -111,9 +113,15 @@ class CatalogRecorder:
         if catalog.store(e.store) is None and e.spec is not None:
             out = e.outputs
             catalog.upsert_store(e.spec, status="ready", url=out.url if out else None,
-                                 admin_url=out.admin_url if out else None, provisioned_at=utcnow())
+                                 admin_url=out.admin_url if out else None, provisioned_at=_utcnow())
 
     @staticmethod
     def _on_Audited(catalog: Catalog, e: Audited) -> None:
         catalog.audit(e.action, resource_id=e.store, resource_name=e.name, actor=e.actor, source=e.source,
                       ip_address=e.ip, outcome=e.outcome, details=e.details)
+
+
+def _utcnow():
+    from .catalog import utcnow
+
+    return utcnow()

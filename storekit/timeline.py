@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from .catalog.records import EventRecord, iso
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing the catalog package loads peewee: every CLI start would pay it
+    from .catalog.records import EventRecord
 
 # The first line of each operation, as the recorder writes it (recorder.START_STEP).
 OPERATION_STEPS = {"Apply": "apply", "Destroy": "destroy", "Restart": "restart", "Password reset": "reset-password"}
@@ -58,6 +61,8 @@ class Operation:
         return int(100 * sum(s.status == "done" for s in planned) / len(planned))
 
     def to_dict(self) -> dict:
+        from .catalog.records import iso
+
         d = asdict(self)
         d["progress"] = self.progress
         d["started_at"] = iso(self.started_at)

@@ -25,6 +25,19 @@ MIN_PULUMI_VERSION = (3, 181, 0)  # inline programs run through the CLI's --clie
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
+class LazyModule:
+    """A module imported on its first attribute use. The engine's SDK (``pulumi.automation``)
+    takes about 0.4 s to import: commands that never reach the engine should not pay it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
 def tools_bin(settings: Settings) -> Path:
     return settings.home_path / "tools" / "bin"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -33,11 +34,26 @@ def one_error_line(result) -> str:
     return lines[-1]
 
 
+def commands() -> list[str]:
+    with click.Context(cli) as ctx:
+        return cli.list_commands(ctx)
+
+
 def test_every_command_has_help_with_an_example(run):
-    for name, command in cli.commands.items():
+    for name in commands():
         result = run(name, "--help")
         assert result.exit_code == 0, name
         assert "Example" in result.output, f"`storekit {name} --help` has no example"
+
+
+def test_each_command_loads_from_its_module_only_when_used():
+    import importlib
+
+    from storekit.cli.main import COMMAND_MODULES
+
+    for module in set(COMMAND_MODULES.values()):
+        names = {c.name for c in importlib.import_module(f"storekit.cli.{module}").COMMANDS}
+        assert names == {n for n, m in COMMAND_MODULES.items() if m == module}, module
 
 
 def test_version(run):
@@ -135,7 +151,7 @@ def test_every_setting_and_command_is_documented():
 
     readme = (ROOT / "README.md").read_text()
     missing = [s.env for s in SETTINGS if s.env not in readme]
-    missing += [f"storekit {name}" for name in cli.commands if f"storekit {name}" not in readme
+    missing += [f"storekit {name}" for name in commands() if f"storekit {name}" not in readme
                 and f"| {name}" not in readme]
     assert not missing, f"undocumented in README.md: {missing}"
 

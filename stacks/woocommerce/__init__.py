@@ -3,24 +3,7 @@
 This module declares the engine's shape (images, tiers, volumes, components, secrets,
 timeline steps); ``program`` beside it builds the store's objects.
 
-Objects, in dependency order (each arrow is a real dependency the engine waits on):
-
-    Namespace -> NetworkPolicy, ResourceQuota, LimitRange   (isolation before any pod)
-              -> Secrets (credentials, WordPress salts)
-              -> MySQL: PVC -> Deployment (Recreate, probes) -> Service
-              -> WordPress: PVC -> Deployment (Recreate, probes) -> Service
-              -> WooCommerce setup Job (assets/woocommerce-setup.php from a ConfigMap, run
-                 by the WordPress image's PHP as www-data; idempotent when re-run)
-              -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
-
-Every object carries ``app.kubernetes.io/managed-by: storekit`` and
-``storekit.io/store: <slug>``. Sizes come from the tier; a tier change touches only
-container resources, volume sizes, the quota and the limit range. The setup Job's pod
-does not depend on the tier, so it is not re-run by a tier change.
-
-Awaits stay on for everything that can become ready (PVC, Deployments, Services, Job).
-The Ingress is awaited too unless the platform setting ``await_ingress`` is off (a
-cluster without an ingress controller never fills ``status.loadBalancer``).
+The objects, what each of them waits for and why, are described in ``program``.
 """
 
 from __future__ import annotations

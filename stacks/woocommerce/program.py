@@ -1,5 +1,37 @@
 """The WooCommerce engine's Pulumi program: the store's objects, in dependency order.
 
+Objects, and what each waits for (only what correctness needs: every wait is time a
+store takes to become ready):
+
+    Namespace (and storekit's RoleBinding in it, when the chart asks for one)
+              -> NetworkPolicy, ResourceQuota, LimitRange   (isolation before any pod)
+              -> Secrets (credentials, WordPress salts), the setup script's ConfigMap;
+                 Services (names only, no wait)
+    isolation, Secrets -> MySQL:     PVC -> Deployment (Recreate, probes)
+                       -> WordPress: PVC -> Deployment (Recreate, probes)
+    (WordPress starts beside MySQL: its entrypoint retries the database.)
+    both Deployments available -> WooCommerce setup Job (assets/woocommerce-setup.php, run by
+                                  the WordPress image's PHP; idempotent when re-run)
+                               -> Ingress (<slug>.<store domain>, optional cert-manager TLS)
+
+The Ingress comes last on purpose: until the setup Job has installed WordPress, its
+install page must not be reachable from outside.
+
+Every object carries ``app.kubernetes.io/managed-by: storekit`` and
+``storekit.io/store: <slug>``. Sizes come from the tier; a tier change touches only
+container resources, volume sizes, the quota and the limit range. The setup Job's pod
+does not depend on the tier, so it is not re-run by a tier change.
+
+What "ready" means is awaited on the objects that prove it: each Deployment available
+(which includes its PVC bound: the provider waits for the claims in the pod template),
+the setup Job complete (which proves WordPress reached MySQL through its Service), the
+Ingress admitted. Two waits are skipped because they prove nothing more and cost time:
+a PVC's own wait (its Deployment's covers it, and skipping it lets the Deployment be
+created at once) and a Service's (the provider's endpoint wait adds a 10-second "settle"
+per Service, which the Deployment's readiness and the Job already prove). The Ingress
+wait is skipped only when the platform setting ``await_ingress`` is off (a cluster
+without an ingress controller never fills ``status.loadBalancer``).
+
 Pulumi is imported inside ``program``, not at the top: reading the engine's shape (the CLI
 does at start-up) must not pay for the SDK.
 """
@@ -60,6 +92,8 @@ def program(ctx: ProgramContext):
             # replace every workload that depends on it, restarting MySQL on a password reset.
             enable_secret_mutable=True,
         )
+
+        skip_await = {"pulumi.com/skipAwait": "true"}
 
         def opts(*deps, awaited: bool = False, **kw) -> pulumi.ResourceOptions:
             if awaited:
@@ -143,10 +177,11 @@ def program(ctx: ProgramContext):
         def volume_claim(name: str, component: str, size: str, *deps):
             return PersistentVolumeClaim(
                 f"{component}-data",
-                metadata=meta(name, component),
+                # Bound is awaited by the Deployment that mounts it (see the module docstring).
+                metadata=meta(name, component, annotations=skip_await),
                 spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": spec.storage_class,
                       "resources": {"requests": {"storage": size}}},
-                opts=opts(*deps, awaited=True))
+                opts=opts(*deps))
 
         def deployment(component: str, container: dict, claim, *deps):
             mount_path = container.pop("mount_path")
@@ -172,13 +207,14 @@ def program(ctx: ProgramContext):
                 },
                 opts=opts(claim, *deps, awaited=True))
 
-        def service(component: str, port: int, workload):
+        def service(component: str, port: int):
             return Service(
                 f"{component}-service",
-                metadata=meta(component, component),
+                # Its endpoints are the Deployment's ready pods: awaited there, not here.
+                metadata=meta(component, component, annotations=skip_await),
                 spec={"selector": {"app.kubernetes.io/name": component, "storekit.io/store": slug},
                       "ports": [{"name": component, "port": port, "target_port": port}]},
-                opts=opts(workload, awaited=True))
+                opts=opts(*scope))
 
         # MySQL
         mysql_claim = volume_claim("mysql-data", "mysql", volumes["mysql"], *guardrails)
@@ -195,7 +231,7 @@ def program(ctx: ProgramContext):
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/lib/mysql",
         }, mysql_claim, credentials)
-        mysql_service = service("mysql", 3306, mysql)
+        mysql_service = service("mysql", 3306)
 
         # WordPress
         wordpress_env = [
@@ -215,8 +251,8 @@ def program(ctx: ProgramContext):
             "liveness_probe": {"tcp_socket": {"port": 80},
                                "initial_delay_seconds": 30, "period_seconds": 10},
             "mount_path": "/var/www/html",
-        }, wordpress_claim, mysql_service, salts)
-        wordpress_service = service("wordpress", 80, wordpress)
+        }, wordpress_claim, credentials, salts)
+        wordpress_service = service("wordpress", 80)
 
         # WooCommerce setup: the script from a ConfigMap, on the WordPress volume, in the WordPress
         # image, as the files' owner; idempotent, so a changed script or password re-runs it.
@@ -235,7 +271,8 @@ def program(ctx: ProgramContext):
                 env=wordpress_env + [secret_env("ADMIN_PASSWORD", "admin-password")],
                 salts=salts.metadata["name"], claim=wordpress_claim.metadata["name"],
                 config_map=setup_script.metadata["name"]),
-            opts=opts(wordpress_service, setup_script, awaited=True, delete_before_replace=True))
+            opts=opts(mysql, wordpress, mysql_service, wordpress_service, setup_script, awaited=True,
+                      delete_before_replace=True))
 
         # Ingress
         annotations = {}

@@ -1,0 +1,187 @@
+"""The no-op plan without the engine, when nothing can have changed.
+
+A refreshed plan is an engine run: the pulumi CLI, the Kubernetes plugin, the program,
+a read of every object; seconds per store. Most plans of a fleet, and every scheduled
+drift check, find nothing. A *baseline* proves "nothing" in milliseconds:
+
+- it records the fingerprint of everything a store's program is a function of (the
+  resolved spec, the settings the program reads, the engine's source file, storekit's
+  and the Kubernetes plugin's versions, the state backend) and the resourceVersion of
+  every object, as the engine left them;
+- a plan whose desired spec has that fingerprint lists the live objects, one LIST per
+  kind by the store's label. When the objects and every resourceVersion are the
+  baseline's, the engine would compare the same desired inputs with the same recorded
+  ones and read the same live objects: the plan is "no changes", provably. Any
+  difference, no baseline, or a cluster this module cannot read (``kubelist``) means
+  the full engine plan. ``refresh=True`` always runs the engine.
+
+Baselines come from two places: a successful apply (the resourceVersions the engine
+reported for each object), and a refreshed engine plan that found no changes while the
+live objects stayed the same from just before it to just after it (so status updates a
+controller makes after an apply cost one engine plan, not every plan). Any failed or
+partial apply removes the store's baseline first. The file lives beside the store's
+workspace; another machine sharing the state backend simply has none and uses the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+from . import __version__
+
+VERSION = 1
+STORE_LABEL = "storekit.io/store"
+# Kinds whose REST path this module knows. Objects of any other kind: no fast path.
+PLURALS = {
+    "Namespace": "namespaces", "Secret": "secrets", "ConfigMap": "configmaps", "Service": "services",
+    "ServiceAccount": "serviceaccounts", "PersistentVolumeClaim": "persistentvolumeclaims",
+    "ResourceQuota": "resourcequotas", "LimitRange": "limitranges", "Deployment": "deployments",
+    "StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs", "CronJob": "cronjobs",
+    "Ingress": "ingresses", "NetworkPolicy": "networkpolicies", "Role": "roles",
+    "RoleBinding": "rolebindings", "PodDisruptionBudget": "poddisruptionbudgets",
+    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+}
+CLUSTER_SCOPED = {"Namespace"}
+# What a program reads from the platform settings (spec.resolve and the programs).
+PROGRAM_SETTINGS = ("kubeconfig", "context", "state_url", "timeout", "store_domain", "ingress_class",
+                    "ingress_namespace", "storage_class", "tls_issuer", "await_ingress")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    store: str
+    fingerprint: str  # of the desired spec and everything else the program reads
+    spec: dict  # the resolved spec, StoreSpec.to_dict()
+    engine_file: str  # the engine's source, re-hashed at every check
+    objects: dict  # "apiVersion|kind|namespace|name" -> resourceVersion
+    names: dict  # the same keys -> [logical name in the stack, resource type]
+
+    @property
+    def digest(self) -> str:
+        """What a plan made from this baseline records as its fingerprint."""
+        blob = json.dumps([self.fingerprint, sorted(self.objects.items())], separators=(",", ":"))
+        return "baseline:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def key(api_version: str, kind: str, namespace: str, name: str) -> str:
+    return f"{api_version}|{kind}|{namespace}|{name}"
+
+
+def api_version_of(resource_type: str) -> tuple[str, str] | None:
+    """("apps/v1", "Deployment") for "kubernetes:apps/v1:Deployment"; None for other types."""
+    parts = resource_type.split(":")
+    if len(parts) != 3 or parts[0] != "kubernetes" or parts[2] not in PLURALS:
+        return None
+    return (parts[1][len("core/"):] if parts[1].startswith("core/") else parts[1]), parts[2]
+
+
+def fingerprint(spec_dict: dict, settings, engine_file: str) -> str | None:
+    """Digest of the program's inputs; None when the engine's source cannot be read."""
+    try:
+        source = hashlib.sha256(Path(engine_file).read_bytes()).hexdigest()
+    except OSError:
+        return None
+    from .toolchain import KUBERNETES_PLUGIN_VERSION
+
+    blob = json.dumps({"spec": spec_dict, "settings": {k: getattr(settings, k) for k in PROGRAM_SETTINGS},
+                       "engine": source, "storekit": __version__, "plugin": KUBERNETES_PLUGIN_VERSION},
+                       sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def engine_file(program) -> str:
+    """The source file of an engine's program (its module)."""
+    return getattr(sys.modules.get(getattr(program, "__module__", ""), None), "__file__", "") or ""
+
+
+# ---- the file -------------------------------------------------------------------------
+
+def _path(settings, slug: str) -> Path:
+    return settings.home_path / "work" / slug / "baseline.json"
+
+
+def load(settings, slug: str) -> Baseline | None:
+    try:
+        data = json.loads(_path(settings, slug).read_text())
+        if data.pop("version", None) != VERSION or data.get("store") != slug:
+            return None
+        return Baseline(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save(settings, baseline: Baseline) -> None:
+    path = _path(settings, baseline.store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"version": VERSION, **asdict(baseline)}, sort_keys=True))
+    os.replace(tmp, path)  # readers see the old baseline or the new one, never half of one
+
+
+def discard(settings, slug: str) -> None:
+    _path(settings, slug).unlink(missing_ok=True)
+
+
+# ---- live objects ---------------------------------------------------------------------
+
+def live(settings, slug: str, kinds: Iterable[tuple[str, str, str]]) -> dict[str, str] | None:
+    """The store's live objects of ``kinds`` ((apiVersion, kind, namespace) each), by label:
+    one LIST per kind and namespace. None when the cluster cannot be read this way."""
+    from .kubelist import Unsupported, lister
+
+    try:
+        client = lister(settings.kubeconfig, settings.context, in_cluster=settings.in_cluster)
+    except Unsupported:
+        return None
+    objects: dict[str, str] = {}
+    try:
+        for api_version, kind, namespace in sorted(set(kinds)):
+            base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            scope = "" if kind in CLUSTER_SCOPED else f"/namespaces/{namespace}"
+            found = client.list(f"{base}{scope}/{PLURALS[kind]}", f"{STORE_LABEL}={slug}")
+            objects.update({key(api_version, kind, ns, name): rv for (ns, name), rv in found.items()})
+    except Unsupported:
+        return None
+    finally:
+        client.close()
+    return objects
+
+
+def kinds_of(objects: Iterable[str]) -> set[tuple[str, str, str]]:
+    kinds = set()
+    for k in objects:
+        api_version, kind, namespace, _ = k.split("|", 3)
+        kinds.add((api_version, kind, namespace))
+    return kinds
+
+
+def current(settings, slug: str) -> Baseline | None:
+    """The store's baseline when every live object is exactly as it records; else None."""
+    baseline = load(settings, slug)
+    if baseline is None or fingerprint(baseline.spec, settings, baseline.engine_file) != baseline.fingerprint:
+        return None
+    return baseline if live(settings, slug, kinds_of(baseline.objects)) == baseline.objects else None
+
+
+def index(resources: Iterable[tuple[str, str, dict]]) -> tuple[dict, dict] | None:
+    """From (logical name, resource type, engine outputs) triples: the objects (key ->
+    resourceVersion) and their names (key -> [logical name, type]). None when an object of
+    a Kubernetes type cannot be keyed (unknown kind, no resourceVersion)."""
+    objects, names = {}, {}
+    for name, resource_type, out in resources:
+        if not resource_type.startswith("kubernetes:"):
+            continue
+        kinds = api_version_of(resource_type)
+        meta = (out or {}).get("metadata") or {}
+        if kinds is None or not meta.get("resourceVersion") or not meta.get("name"):
+            return None
+        namespace = "" if kinds[1] in CLUSTER_SCOPED else meta.get("namespace", "")
+        k = key(*kinds, namespace, meta["name"])
+        objects[k], names[k] = meta["resourceVersion"], [name, resource_type]
+    return objects, names
