@@ -54,7 +54,7 @@ node-status: ## say whether the real node runs, with its pods
 	@kind/node.sh status
 
 test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, NetworkPolicy, metrics
-	@$(PY) -m pytest -m node $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'node or node_lifecycle' $(PYTEST_ARGS)
 
 # The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
 # shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
@@ -95,7 +95,7 @@ test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in p
 
 # The real node is part of the test bed: stores' pages, logins, isolation and metrics are proven
 # on real containers (marker node). Only the long soak and the medusa image build stay opt-in.
-TEST_MARKERS ?= not soak and not medusa_images
+TEST_MARKERS ?= not soak and not medusa_images and not node_lifecycle
 test: venv tools cluster node packages images ## every test: the real engine, the local control plane and the real node
 	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(PYTEST_ARGS)
 

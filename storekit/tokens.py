@@ -136,7 +136,7 @@ def ensure_admin_token(catalog: Catalog, given: str | None = None) -> str | None
                 try:
                     catalog.tokens.add("admin", "admin", token_hash(given))
                     return None
-                except IntegrityError:  # a replica starting at the same moment made it: check it
+                except (IntegrityError, SpecError):  # a replica starting at the same moment made it: check it
                     existing = catalog.tokens.by_name("admin")
             if (existing.token_hash != token_hash(given) or existing.role != "admin"
                     or existing.revoked_at or existing.expires_at):
@@ -148,7 +148,7 @@ def ensure_admin_token(catalog: Catalog, given: str | None = None) -> str | None
             return None
         try:
             return create_token(catalog, "admin", "admin")
-        except IntegrityError:  # a replica starting at the same moment made the first one
+        except (IntegrityError, SpecError):  # a replica starting at the same moment made the first one
             return None
 
 

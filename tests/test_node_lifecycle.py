@@ -3,8 +3,9 @@
 Runs after tests/test_node.py (file order): it stops the real node, checks the machine for every
 kind of trace the node could leave (process, network namespace, interface, route, iptables rule
 of the host, mount, cgroup, /etc/hosts line, files, Node object), then starts it again.
-It restarts the shared node: pods of other test runs on it are lost, so run it when nothing
-else uses the node (make test-node runs it after the other node tests of the same run).
+It restarts the shared node (pods of other test runs on it are lost) and takes about 4.5
+minutes, so it has its own marker, node_lifecycle, outside `make test`: `make test-node` runs it
+after the other node tests.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.node, pytest.mark.cluster]
+pytestmark = [pytest.mark.node_lifecycle, pytest.mark.cluster]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
