@@ -59,9 +59,19 @@ def test_ingress_manifest_is_pinned_and_serves_the_default_class():
 
 
 @pytest.mark.cluster
-def test_ingress_manifest_passes_a_server_side_dry_run(settings, kube):
-    result = subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "apply", "--dry-run=server",
-                             "-f", str(MANIFESTS[0])], capture_output=True, text=True, timeout=60)
+def test_ingress_manifest_passes_a_server_side_dry_run(settings, kube, tmp_path, unique_name):
+    # Into a namespace of its own: the real node runs its own Traefik in `traefik`, whose
+    # Deployment selector differs (immutable), and a dry run must not depend on it.
+    from lightkube.resources.core_v1 import Namespace
+
+    kube.create(Namespace(metadata={"name": unique_name}))
+    manifest = tmp_path / "ingress.yaml"
+    manifest.write_text(MANIFESTS[0].read_text().replace("namespace: traefik", f"namespace: {unique_name}"))
+    try:
+        result = subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "apply", "--dry-run=server",
+                                 "-f", str(manifest)], capture_output=True, text=True, timeout=60)
+    finally:
+        kube.delete(Namespace, unique_name)
     assert result.returncode == 0, result.stderr
     assert "deployment.apps/traefik" in result.stdout and "ingressclass.networking.k8s.io/traefik" in result.stdout
 
