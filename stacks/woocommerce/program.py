@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from storekit.engine import ProgramContext, store_access
 
+from ..kube import labels_for
 from .setup import SETUP_SCRIPT, setup_job_spec
 
 # storekit owns its objects: a field someone changed behind its back (kubectl edit, another
@@ -49,15 +50,6 @@ from .setup import SETUP_SCRIPT, setup_job_spec
 OWNED = {"pulumi.com/patchForce": "true"}
 
 
-def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
-    labels = {
-        "app.kubernetes.io/managed-by": "storekit",
-        "app.kubernetes.io/part-of": "storekit-store",
-        "storekit.io/store": slug,
-    }
-    if component:
-        labels["app.kubernetes.io/name"] = component
-    return labels
 
 
 def program(ctx: ProgramContext):
