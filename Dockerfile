@@ -7,12 +7,17 @@
 # Build arguments:
 #   BASE        any Debian bookworm image (default debian:bookworm-slim; kind/image.sh base
 #               makes one from Debian packages for machines without a registry)
+#   TOOLS       source (default): build pulumi and the plugin from the Go module proxy here;
+#               prebuilt: take them from .image-tools/ in the context, where kind/image.sh
+#               links the ones `make tools` already built on this host (same versions, static
+#               binaries), which saves a cold build of ~20 minutes
 #   GO_VERSION  the Go toolchain the tools are built with (fetched from the Go module proxy)
 # Build secret (optional): cacerts, a CA bundle to trust while downloading.
 ARG BASE=debian:bookworm-slim
+ARG TOOLS=source
 
-# ---- builder: pulumi + pulumi-resource-kubernetes, built by kind/tools.sh ----------------
-FROM ${BASE} AS builder
+# ---- tools-source: pulumi + pulumi-resource-kubernetes, built by kind/tools.sh -------------
+FROM ${BASE} AS tools-source
 ARG GO_VERSION=1.26.8
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ca-certificates golang-go \
@@ -36,7 +41,15 @@ COPY kind/tools.sh /src/kind/tools.sh
 RUN --mount=type=secret,id=cacerts --mount=type=bind,source=kind/image/with-ca.sh,target=/with-ca \
     --mount=type=cache,id=storekit-go,target=/opt/storekit/go,sharing=locked \
     /with-ca /src/kind/tools.sh pulumi kubernetes-provider \
- || { tail -n 40 /opt/storekit/tools/logs/*.log; exit 1; }
+ || { tail -n 40 /opt/storekit/tools/logs/*.log; exit 1; } \
+ && cp -L /opt/storekit/tools/bin/pulumi /opt/storekit/pulumi-bin
+
+# ---- tools-prebuilt: the same two, already built on the host (kind/image.sh stages them) ---
+FROM scratch AS tools-prebuilt
+COPY .image-tools/pulumi /opt/storekit/pulumi-bin
+COPY .image-tools/plugins /opt/storekit/pulumi/plugins
+
+FROM tools-${TOOLS} AS tools
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${BASE}
@@ -46,8 +59,8 @@ RUN apt-get update -q \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --create-home --home-dir /home/storekit --shell /usr/sbin/nologin storekit \
  && mkdir -p /data && chown storekit:storekit /data
-COPY --from=builder /opt/storekit/tools/bin/pulumi /usr/local/bin/pulumi
-COPY --from=builder --chown=storekit:storekit /opt/storekit/pulumi/plugins /home/storekit/.pulumi/plugins
+COPY --from=tools /opt/storekit/pulumi-bin /usr/local/bin/pulumi
+COPY --from=tools --chown=storekit:storekit /opt/storekit/pulumi/plugins /home/storekit/.pulumi/plugins
 # Dependencies first (read from setup.cfg), so a source change rebuilds only the last layers.
 COPY setup.cfg /src/setup.cfg
 RUN --mount=type=secret,id=cacerts --mount=type=bind,source=kind/image/with-ca.sh,target=/with-ca \

@@ -23,8 +23,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-tools: ## build pulumi, the kubernetes plugin, etcd, kube-*, kwok, helm into $STOREKIT_HOME (cached)
+tools: ## build pulumi, the kubernetes plugin, etcd, kube-*, kwok, helm, versitygw (backup tests) into $STOREKIT_HOME (cached)
 	@kind/tools.sh
+	@nice -n 10 kind/tools.sh versitygw
 
 # STOREKIT_NODE=1 make cluster also brings up the real node (make node).
 STOREKIT_NODE ?=

@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     "health": "ops_cmds", "logs": "ops_cmds", "restart": "ops_cmds", "reset-password": "ops_cmds",
     "unlock": "ops_cmds", "render": "manifest_cmds", "worker": "serve_cmds", "token": "token_cmds",
     "approve": "approval_cmds", "approvals": "approval_cmds", "rollout": "rollout_cmds",
+    "backup": "backup_cmds", "backups": "backup_cmds", "restore": "backup_cmds",
 }
 
 

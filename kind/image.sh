@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build and check storekit's platform image.
 #
-# Usage: kind/image.sh build [--base IMAGE]   build storekit:<version> (BuildKit; or BASE=IMAGE)
+# Usage: kind/image.sh build [--base IMAGE]   build storekit:<version> (BuildKit; or BASE=IMAGE;
+#                                             TOOLS=source compiles pulumi and the plugin even
+#                                             when `make tools` has built them on this host)
 #        kind/image.sh base                   make storekit-base:bookworm from Debian packages
 #        kind/image.sh daemon                 start Debian's docker.io daemon if none answers
 # (make image-test runs tests/test_image.py, which does daemon, base and build first.)
@@ -66,10 +68,32 @@ base() {
   say "$BASE_IMAGE: imported"
 }
 
+# stage_tools: link the pulumi CLI and the kubernetes plugin that `make tools` built on this
+# host (the pinned versions, static binaries) into .image-tools/, so the image takes them
+# instead of compiling them again inside Docker. Prints the TOOLS build argument to use.
+stage_tools() {
+  local stage=$ROOT/.image-tools plugin
+  plugin=resource-kubernetes-v$(sed -n 's/^K8S_PROVIDER_VERSION=\([^ ]*\).*/\1/p' "$HERE/tools.sh")
+  rm -rf "$stage"
+  if [ "${TOOLS:-}" = source ] || ! "$HERE/tools.sh" --check pulumi kubernetes-provider >/dev/null 2>&1 \
+     || [ ! -d "$STOREKIT_HOME/pulumi/plugins/$plugin" ]; then
+    echo source; return
+  fi
+  mkdir -p "$stage/plugins"
+  cp -lL "$STOREKIT_HOME/tools/bin/pulumi" "$stage/pulumi" 2>/dev/null \
+    || cp -L "$STOREKIT_HOME/tools/bin/pulumi" "$stage/pulumi"
+  cp -al "$STOREKIT_HOME/pulumi/plugins/$plugin" "$stage/plugins/" 2>/dev/null \
+    || cp -a "$STOREKIT_HOME/pulumi/plugins/$plugin" "$stage/plugins/"
+  echo prebuilt
+}
+
 build() {
-  local args=() base=${BASE:-}
+  local args=() base=${BASE:-} tools
   if [ "${1:-}" = --base ]; then base=$2; fi
   [ -z "$base" ] || args+=(--build-arg "BASE=$base")
+  tools=$(stage_tools)
+  args+=(--build-arg "TOOLS=$tools")
+  say "pulumi and the kubernetes plugin: $tools"
   [ -s "$CA_BUNDLE" ] && args+=(--secret "id=cacerts,src=$CA_BUNDLE")
   say "building $IMAGE"
   DOCKER_BUILDKIT=1 dk build --progress=plain "${args[@]}" -t "$IMAGE" "$ROOT" \

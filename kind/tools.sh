@@ -15,6 +15,7 @@
 #   pulumi/                      PULUMI_HOME (the kubernetes plugin is installed here)
 #
 # Usage: kind/tools.sh [tool ...]   (no argument: every tool but kind; a built tool costs nothing)
+#        kind/tools.sh versitygw   the S3-compatible server of the backup tests (make tools builds it)
 #        kind/tools.sh node        the real node's tools (kubelet, kube-proxy, containerd, coredns,
 #                                  traefik, metrics-server, kube-router; make node-tools)
 #        kind/tools.sh --check [tool ...]   exit 1 and name what is missing, build nothing
@@ -45,6 +46,8 @@ TRAEFIK_VERSION=3.6.12        # 3.7.x replaces a local ./pkg/config/dynamic/ext:
 METRICS_SERVER_VERSION=0.9.0
 KUBE_ROUTER_VERSION=2.1.0     # its firewall only: NetworkPolicy with iptables + ipset (no NFQUEUE here)
 NODE_TOOLS=(kube-node containerd coredns traefik metrics-server kube-router)
+# The S3-compatible server the backup tests write to (tests/s3server.py; posix backend).
+VERSITYGW_VERSION=1.8.0
 
 export GOMODCACHE=$STOREKIT_HOME/go/mod
 export GOCACHE=$STOREKIT_HOME/go/cache
@@ -311,6 +314,11 @@ build_kube_router() { # its firewall only (kind/node.sh): NetworkPolicy with ipt
   go_tool kube-router "$KUBE_ROUTER_VERSION" $m $m/cmd/kube-router "-X $m/pkg/version.Version=v$KUBE_ROUTER_VERSION"
 }
 
+build_versitygw() { # an S3-compatible gateway for the backup tests (make test builds it once)
+  local m=github.com/versity/versitygw
+  go_tool versitygw "$VERSITYGW_VERSION" $m $m/cmd/versitygw "-X main.Version=v$VERSITYGW_VERSION"
+}
+
 # ---- main -----------------------------------------------------------------------
 
 binaries_of() { # the binaries (and plugin) each tool provides
@@ -328,6 +336,7 @@ binaries_of() { # the binaries (and plugin) each tool provides
     traefik) echo traefik ;;
     metrics-server) echo metrics-server ;;
     kube-router) echo kube-router ;;
+    versitygw) echo versitygw ;;
   esac
 }
 
@@ -375,6 +384,7 @@ main() {
       traefik) build_traefik ;;
       metrics-server) build_metrics_server ;;
       kube-router) build_kube_router ;;
+      versitygw) build_versitygw ;;
       *) say "unknown tool '$t' (known: ${ALL_TOOLS[*]} ${NODE_TOOLS[*]} kind; node = ${NODE_TOOLS[*]})"; exit 2 ;;
     esac
   done

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["Engine", "ProgramContext", "Tier", "Volume", "quantity", "store_access"]
+__all__ = ["BackupPart", "BackupShape", "Engine", "ProgramContext", "Tier", "Volume", "quantity", "store_access"]
 
 
 def quantity(text: str | None):
@@ -91,6 +91,38 @@ class ProgramContext:
     tier: Tier | None = None
 
 
+@dataclass(frozen=True)
+class BackupPart:
+    """One file of a backup, made and loaded inside a component's container (``kubectl exec``):
+    ``dump`` is a bash script that writes the part to stdout, ``load`` one that reads it from
+    stdin. Scripts run with ``set -euo pipefail``; they read credentials from the container's
+    own environment, never from their arguments."""
+
+    file: str  # e.g. "database.sql.gz"
+    component: str  # the app.kubernetes.io/name of the pod it runs in
+    dump: str
+    load: str
+
+
+@dataclass(frozen=True)
+class BackupShape:
+    """How a store of the engine is backed up and restored (docs/backups.md).
+
+    ``stop``/``start`` run in ``switch`` (the maintenance switch: writers stopped, pods kept);
+    ``converge`` runs after the parts are loaded with the store's URL as ``$1`` and the admin
+    password on stdin (what belongs to the store, not to the backup); ``check`` exits 0 when the
+    store serves its home page (its URL as ``$1``); ``rewrite`` (clones) replaces the source's URL
+    ``$2`` by the store's ``$1`` in stored content."""
+
+    parts: tuple[BackupPart, ...]
+    switch: str
+    stop: str
+    start: str
+    converge: str = ""
+    check: str = ""
+    rewrite: str = ""
+
+
 def _no_secrets() -> dict[str, str]:
     return {}
 
@@ -121,6 +153,7 @@ class Engine:
     setup_notice: Callable[[str], str | None] = lambda message: None
     # Steps shown in timelines, in order, and which resource types or names belong to each.
     steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    backup: BackupShape | None = None  # None: the engine's stores cannot be backed up yet
 
     @property
     def tier_names(self) -> list[str]:

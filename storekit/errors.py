@@ -187,3 +187,44 @@ class ApprovalRequired(StorekitError):
     exit_code = 8
     http_status = 403
     kind = "approval_required"
+
+
+class BackupError(StorekitError):
+    """A backup, restore or clone could not be done; the store was left as the message says."""
+
+    exit_code = 1
+    http_status = 502
+    kind = "backup_failed"
+
+
+class BackupLocationError(BackupError):
+    """The backup location cannot be used: a missing bucket, refused credentials, no answer."""
+
+    kind = "backup_location"
+
+    def __init__(self, location: str, why: str):
+        self.location = location
+        super().__init__(f"backup location {location}: {why}")
+
+
+class BackupNotFound(BackupError):
+    exit_code = 3
+    http_status = 404
+    kind = "backup_not_found"
+
+    def __init__(self, backup_id: str, location: str):
+        self.backup_id, self.location = backup_id, location
+        super().__init__(f"no backup '{backup_id}' in {location}",
+                         hint="List the backups with `storekit backups NAME`.")
+
+
+class BackupCorrupt(BackupError):
+    """A part of a backup does not match its manifest (size or SHA-256): nothing was restored."""
+
+    http_status = 422
+    kind = "backup_corrupt"
+
+    def __init__(self, backup_id: str, detail: str):
+        self.backup_id = backup_id
+        super().__init__(f"backup '{backup_id}' is corrupt: {detail}; the store was not changed",
+                         hint="Restore another backup (`storekit backups NAME` marks the verified ones).")

@@ -55,7 +55,7 @@ class Event:
         return {"event": self.name, **asdict(self)}
 
 
-OPERATIONS = ("apply", "destroy", "restart", "reset-password")
+OPERATIONS = ("apply", "destroy", "restart", "reset-password", "backup", "restore")
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
         return kit.restart(job.store, payload.get("component", "all"), actor=actor)
     if job.kind == "reset-password":
         return kit.reset_admin_password(job.store, actor=actor)  # workers drop it: read by an explicit reveal
+    if job.kind == "backup":
+        return kit.backup(job.store, to=payload.get("location"), actor=actor)
+    if job.kind == "restore":
+        return kit.restore(job.store, payload["backup"], location=payload.get("location"), actor=actor)
     raise SpecError([("kind", f"no runner for jobs of kind {job.kind!r}")], subject="job")
 
 

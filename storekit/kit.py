@@ -31,6 +31,7 @@ from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
 from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
                      now_iso)
+from .backups.kitops import BackupOperations
 from .fleetops import FleetOperations
 from .gateway import Snapshot, StackGateway
 from .governance import Governance
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 SPEC_REPLANS = 3
 
-class Storekit(FleetOperations):
+class Storekit(FleetOperations, BackupOperations):
     """Provision and change stores. Thread-safe: one instance can serve a whole process
     (its actor is fixed; ``as_actor`` gives a view acting for someone else).
 

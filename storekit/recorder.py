@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # the catalog (peewee) loads when the first event is recorded
     from .catalog import Catalog
 
 # The timeline's first and last line of each operation.
-START_STEP = {"apply": "Apply", "destroy": "Destroy", "restart": "Restart", "reset-password": "Password reset"}
-DONE_STEP = {"apply": "Ready", "destroy": "Deleted", "restart": "Restarted", "reset-password": "Ready"}
+START_STEP = {"apply": "Apply", "destroy": "Destroy", "restart": "Restart", "reset-password": "Password reset",
+              "backup": "Backup", "restore": "Restore"}
+DONE_STEP = {"apply": "Ready", "destroy": "Deleted", "restart": "Restarted", "reset-password": "Ready",
+             "backup": "Backed up", "restore": "Restored"}
 
 
 @dataclass(frozen=True)

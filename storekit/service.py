@@ -296,6 +296,24 @@ class StoreService:
             return self.submit("reset-password", slug, actor)
         return self.run_now("reset-password", slug, actor)
 
+    def backup(self, name: str, actor: Actor, *, location: str | None = None, now: bool = False):
+        """Queue a backup (a job), or with ``now`` run it here and return its BackupInfo."""
+        slug = slugify(name) or name
+        payload = {"location": location} if location else {}
+        if not now:
+            self.store(name)
+            return self.submit("backup", slug, actor, payload)
+        return self.run_now("backup", slug, actor, payload)
+
+    def restore(self, name: str, backup_id: str, actor: Actor, *, location: str | None = None, now: bool = False):
+        """Queue a restore of ``backup_id`` (a job), or with ``now`` run it here; its RestoreResult."""
+        slug = slugify(name) or name
+        payload = {"backup": backup_id, **({"location": location} if location else {})}
+        if not now:
+            self.store(name)
+            return self.submit("restore", slug, actor, payload, details={"backup": backup_id})
+        return self.run_now("restore", slug, actor, payload)
+
     def reveal_password(self, name: str, actor: Actor) -> str:
         """The store's admin password, shown on an explicit request (audited)."""
         slug = slugify(name) or name

@@ -103,6 +103,15 @@ SETTINGS: tuple[Setting, ...] = (
             "creates (least privilege: the chart sets it; default: none, the kubeconfig's rights are used)."),
     Setting("service_account", "STOREKIT_SERVICE_ACCOUNT", None,
             "NAMESPACE/NAME of storekit's own service account, the subject of STOREKIT_STORE_ROLE's bindings."),
+    Setting("backup_location", "STOREKIT_BACKUP_LOCATION", _home_path("backups"),
+            "Where `storekit backup` writes and `backups`/`restore` read: a directory, or s3://bucket/prefix "
+            "on an S3-compatible server (docs/backups.md)."),
+    Setting("s3_endpoint", "STOREKIT_S3_ENDPOINT", None,
+            "URL of the S3-compatible server of s3:// backup locations (e.g. https://s3.eu-west-1.amazonaws.com)."),
+    Setting("s3_access_key", "STOREKIT_S3_ACCESS_KEY", None, "Access key id for s3:// backup locations."),
+    Setting("s3_secret_key", "STOREKIT_S3_SECRET_KEY", None, "Secret access key for s3:// backup locations.",
+            secret=True),
+    Setting("s3_region", "STOREKIT_S3_REGION", "us-east-1", "Region the S3 requests are signed for."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -170,6 +179,11 @@ class Settings:
     images: str = "official"
     woocommerce_source: str = "wordpress.org"
     woocommerce_optional: bool = False
+    backup_location: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

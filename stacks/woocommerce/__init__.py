@@ -14,6 +14,7 @@ import string
 from storekit.engine import Engine, Tier, Volume
 
 from ..kube import Sizes
+from .backup import BACKUP
 from .setup import setup_notice
 from .program import program
 
@@ -73,6 +74,7 @@ ENGINE = Engine(
     generate_secrets=generate_secrets,
     setup_component="woocommerce-setup",
     setup_notice=setup_notice,
+    backup=BACKUP,
     steps=(
         ("Namespace", ("kubernetes:core/v1:Namespace", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")),
         ("Isolation", ("kubernetes:networking.k8s.io/v1:NetworkPolicy",

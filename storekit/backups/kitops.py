@@ -1,0 +1,101 @@
+"""Backup, backups and restore as ``Storekit`` methods: the store's lock, the audit trail
+(``backup``, ``restore``) and timeline lines around ``storekit.backups.core``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from ..engines import registry
+from ..errors import BackupError, StoreNotFound, StorekitError
+from ..events import OperationFinished, OperationStarted
+from ..spec import NAMESPACE_PREFIX, slugify
+from . import core
+from .location import open_location
+
+
+class BackupOperations:
+    """Mixed into ``Storekit`` (which provides _snapshot, _kube, _store_lock, audited, _emitter)."""
+
+    def _backup_target(self, name: str):
+        snap = self._snapshot(name)
+        spec = snap.spec
+        if spec is None:
+            raise StoreNotFound(name)
+        engine = registry().get(snap.outputs.get("engine") or spec.engine)
+        if engine is None or engine.backup is None:
+            raise BackupError(f"store '{snap.slug}' runs engine '{spec.engine}', whose stores cannot be backed up yet")
+        return snap, spec, engine
+
+    def _timed(self, slug: str, operation: str, on_event, work):
+        emit = self._emitter(on_event)
+        emit(OperationStarted(store=slug, operation=operation))
+        started = time.monotonic()
+        try:
+            result, message = work()
+        except StorekitError as e:
+            emit(OperationFinished(store=slug, operation=operation, ok=False, message=e.message,
+                                   seconds=round(time.monotonic() - started, 3)))
+            raise
+        emit(OperationFinished(store=slug, operation=operation, message=message,
+                               seconds=round(time.monotonic() - started, 3)))
+        return result
+
+    def backup(self, name: str, *, to: str | None = None, actor=None, on_event=None) -> core.BackupInfo:
+        """Back up a store's database and uploads to ``to`` (default: the backup_location setting)."""
+        slug = slugify(name) or name
+        location = open_location(to, self.settings)
+        with self.audited("backup", slug, name, actor, {"location": location.url}) as details:
+            snap, spec, engine = self._backup_target(name)
+            with self._store_lock(slug):
+                def work():
+                    info = core.take(self._kube(), self.settings, location, slug=slug,
+                                     namespace=f"{NAMESPACE_PREFIX}{slug}", engine=engine, shape=engine.backup,
+                                     images=dict(spec.images), tier=spec.tier, url=snap.outputs.get("url"))
+                    return info, f"backup {info.id}: {info.size} bytes in {location.url}"
+                info = self._timed(slug, "backup", on_event, work)
+            details.update(backup=info.id, size=info.size, verified=info.verified)
+            return info
+
+    def backups(self, name: str | None = None, *, location: str | None = None,
+                verify: bool = True) -> list[core.BackupInfo]:
+        """The backups in a location (of one store, or every store), newest first; with
+        ``verify`` each is read back and its checksums compared."""
+        slug = (slugify(name) or name) if name else None
+        return core.listing(open_location(location, self.settings), slug, check=verify)
+
+    def restore(self, name: str, backup_id: str, *, location: str | None = None, source: str | None = None,
+                actor=None, on_event=None) -> core.RestoreResult:
+        """Restore backup ``backup_id`` (of this store, or of store ``source``) into the store:
+        check it, stop the writers, load, converge the store's URL and password, start, check health."""
+        slug = slugify(name) or name
+        loc = open_location(location, self.settings)
+        from_slug = (slugify(source) or source) if source else slug
+        with self.audited("restore", slug, name, actor, {"backup": backup_id, "location": loc.url,
+                                                         **({"source": from_slug} if source else {})}):
+            snap, spec, engine = self._backup_target(name)
+            with self._store_lock(slug), tempfile.TemporaryDirectory(prefix="storekit-restore-") as tmp:
+                folder = Path(tmp)
+                info = core.read_manifest(loc, from_slug, backup_id, folder)
+                if info.engine != engine.name:
+                    raise BackupError(f"backup '{backup_id}' is of a {info.engine} store; '{slug}' runs {engine.name}")
+                core.fetch(loc, info, folder)
+                secrets = snap.secrets or {}
+
+                def work():
+                    started = time.monotonic()
+                    downtime, healthy = core.load(
+                        self._kube(), self.settings, f"{NAMESPACE_PREFIX}{slug}", engine.backup, folder, info,
+                        url=snap.outputs.get("url") or "", admin_user=spec.admin_user, admin_email=spec.admin_email,
+                        admin_password=secrets.get("admin_password", ""),
+                        rewrite_from=info.url if info.store != slug else None, timeout=self.settings.timeout)
+                    result = core.RestoreResult(store=slug, backup_id=info.id, location=loc.url,
+                                                seconds=round(time.monotonic() - started, 3),
+                                                downtime_seconds=downtime, healthy=healthy)
+                    if not healthy:
+                        raise BackupError(f"backup '{info.id}' was loaded into '{slug}' but the store is not healthy "
+                                          "after it (its home page does not answer 200)",
+                                          hint="See `storekit health NAME` and `storekit logs NAME`.")
+                    return result, f"restored backup {info.id} ({downtime:.1f} s of downtime)"
+                return self._timed(slug, "restore", on_event, work)
