@@ -150,6 +150,25 @@ class OperationTimeout(OperationFailed):
     kind = "timeout"
 
 
+class JobFailed(OperationFailed):
+    """A Job of the store failed while the engine waited for it; the update was stopped at
+    once (storekit.jobwatch) instead of waiting out its timeout."""
+
+    kind = "job_failed"
+
+    def __init__(self, store: str, job: str, reason: str, message: str, pod_message: str = "", *,
+                 namespace: str = ""):
+        self.store, self.job, self.reason, self.namespace = store, job, reason, namespace
+        said = f"; its pod said: {pod_message}" if pod_message else ""
+        super().__init__(
+            f"store '{store}': the Job {job} failed ({reason}): {message}{said}",
+            hint=f"Read its output with `storekit logs {store} {job}`, fix the cause and apply again "
+                 "(the update was stopped at once; what it had done is kept).")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "job": {"namespace": self.namespace, "name": self.job, "reason": self.reason}}
+
+
 class EngineInterrupted(OperationFailed):
     """The engine process was killed before it finished (a signal, a lost machine).
 

@@ -26,12 +26,14 @@ from typing import Callable, Iterable
 from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError
+from .events import scrub
 from .files import secret_file
+from .jobwatch import JobWatch
 from .plan import fingerprint
 from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import LazyModule, describe_cluster, pulumi_command, pulumi_env
+from .toolchain import LazyModule, cluster_api, describe_cluster, pulumi_command, pulumi_env
 
 auto = LazyModule("pulumi.automation")
 
@@ -268,10 +270,18 @@ class StackGateway:
     def up(self, stack: auto.Stack, program, *, refresh: bool, translator, plan: Path | None = None) -> dict:
         """Run the update, bound to the engine's update plan at ``plan`` when given (``--plan``:
         the engine refuses any step the plan does not contain); the stack's outputs after it
-        (read by the SDK's ``up`` anyway)."""
+        (read by the SDK's ``up`` anyway). A Job the engine waits for that fails stops the
+        update at once (``JobFailed``, storekit.jobwatch)."""
+        watch = JobWatch(lambda: cluster_api(self.settings)[1], stack.name, translator)
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
-            result = stack.up(program=program, on_event=translator, refresh=refresh, color="never",
-                              show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
+            with watch:
+                try:
+                    result = stack.up(program=program, on_event=watch, refresh=refresh, color="never",
+                                      show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
+                except auto.CommandError as e:
+                    if watch.failure is None:
+                        raise
+                    raise watch.failure.error(stack.name, lambda text: scrub(text, translator.secrets)) from e
         return {k: v.value for k, v in result.outputs.items()}
 
     def destroy(self, stack: auto.Stack, *, translator) -> None:
