@@ -13,8 +13,8 @@ import json
 import re
 from typing import Iterable
 
-from .errors import (ClusterUnreachable, EngineInterrupted, OperationFailed, OperationTimeout, StoreBusy,
-                     StorekitError)
+from .errors import (ClusterUnreachable, EngineInterrupted, OperationFailed, OperationTimeout, PlanMismatch,
+                     StoreBusy, StorekitError)
 from .events import scrub
 from .toolchain import LazyModule
 
@@ -81,6 +81,9 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
             f"the Kubernetes cluster{where} is unreachable while changing store '{slug}'",
             hint="Check that it runs (`make cluster-status`) and STOREKIT_KUBECONFIG, then run the operation "
                  "again: it picks up where this one stopped.")
+    violations = plan_violations(detail + "\n" + text)
+    if violations:
+        return PlanMismatch(slug, violations)
     first = summarize(diagnostics) or summarize(text.splitlines()[3:]) or "the engine failed"
     warnings = [scrub(w, secrets) for w in warnings]
     if warnings:
@@ -90,6 +93,28 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
             f"store '{slug}' did not become ready in time: {first}", details=detail,
             hint="Check `storekit health` and the pod logs; raise STOREKIT_TIMEOUT if it is only slow.")
     return OperationFailed(f"changing store '{slug}' failed: {first}", details=detail)
+
+
+_VIOLATION = re.compile(r"resource urn:pulumi:[^\s]*?::(?P<type>[^:\s]+:[^:\s]*:[^:\s]+)::(?P<name>[^\s]+) "
+                        r"violates plan: (?P<what>[^\n]*)")
+
+
+_NOT_ALLOWED = re.compile(r"(?:(?P<type>[^\s:]+:[^\s:]*:[^\s:]+) \((?P<name>[^)\s]+)\):\s*\n\s*error: )?"
+                          r"(?P<what>\w+ is not allowed by the plan: [^\n]*)")
+
+
+def plan_violations(text: str) -> list[str]:
+    """Each resource the engine refused because it departs from the update plan
+    (``up --plan``): "Kind name: what", once each."""
+    found: dict[str, str] = {}
+    for m in [*_VIOLATION.finditer(text), *_NOT_ALLOWED.finditer(text)]:
+        what = m["what"].strip()
+        if what.startswith("properties changed: "):  # name the properties, not their (long) values
+            names = dict.fromkeys(re.findall(r"(?:^|[\s,])[=~+\-]{1,2}([A-Za-z0-9_.\-]+)\[", what[20:]))
+            what = "properties changed: " + (", ".join(names) or "(see a new plan)")
+        what = what if len(what) <= 160 else what[:157] + "..."
+        found.setdefault(f"{m['type'].rsplit(':', 1)[-1]} {m['name']}" if m["type"] else "a resource", what)
+    return [f"{k}: {v}" for k, v in found.items()]
 
 
 def json_diagnostics(stdout: str) -> list[str]:

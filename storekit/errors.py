@@ -95,6 +95,25 @@ class StalePlan(StorekitError):
         )
 
 
+class PlanMismatch(StalePlan):
+    """Applying would do something the plan did not show (``storekit.engineplan``): refused
+    before the change, or by the engine at the step that departs from its update plan."""
+
+    kind = "plan_mismatch"
+
+    def __init__(self, name: str, differences):
+        self.differences = tuple(differences)
+        shown = "; ".join(self.differences[:4]) + (f"; and {len(self.differences) - 4} more"
+                                                    if len(self.differences) > 4 else "")
+        StorekitError.__init__(
+            self, f"applying the plan for store '{name}' would do what the plan did not show: {shown}",
+            hint="Nothing the plan did not show was changed. Run `storekit plan` again and review the new plan.")
+        self.name = name
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "differences": list(self.differences)}
+
+
 class ClusterUnreachable(StorekitError):
     exit_code = 6
     http_status = 503

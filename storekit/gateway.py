@@ -251,12 +251,14 @@ class StackGateway:
 
     # ---- operations ----------------------------------------------------------------
 
-    def preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str]) -> dict:
-        """The engine's preview digest (``pulumi preview --json``)."""
+    def preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str],
+                save_plan: Path | None = None) -> dict:
+        """The engine's preview digest (``pulumi preview --json``); with ``save_plan``, the
+        engine's update plan is written there (``--save-plan``, ``storekit.engineplan``)."""
         out: list[str] = []
         with self._engine(stack.name, secrets, lambda: json_diagnostics("\n".join(out))):
             result = stack.preview(program=program, json=True, refresh=refresh, color="never",
-                                   on_output=out.append)
+                                   on_output=out.append, plan=str(save_plan) if save_plan else None)
         return json.loads(result.stdout)
 
     def keep_secrets(self, stack: auto.Stack, secrets: dict[str, str]) -> None:
@@ -265,15 +267,17 @@ class StackGateway:
         with self._engine(stack.name, secrets.values()):
             stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
 
-    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> dict:
-        """Run the update; the stack's outputs after it (read by the SDK's ``up`` anyway). A Job
-        the engine waits for that fails stops the update at once (``JobFailed``, storekit.jobwatch)."""
+    def up(self, stack: auto.Stack, program, *, refresh: bool, translator, plan: Path | None = None) -> dict:
+        """Run the update, bound to the engine's update plan at ``plan`` when given (``--plan``:
+        the engine refuses any step the plan does not contain); the stack's outputs after it
+        (read by the SDK's ``up`` anyway). A Job the engine waits for that fails stops the
+        update at once (``JobFailed``, storekit.jobwatch)."""
         watch = JobWatch(lambda: cluster_api(self.settings)[1], stack.name, translator)
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
             with watch:
                 try:
                     result = stack.up(program=program, on_event=watch, refresh=refresh, color="never",
-                                      show_secrets=False, suppress_outputs=True)
+                                      show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
                 except auto.CommandError as e:
                     if watch.failure is None:
                         raise
