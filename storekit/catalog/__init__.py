@@ -302,21 +302,22 @@ class GuardedSqlite(SqliteDatabase):
     back by itself when its disk is full, so peewee's own rollback after that finds none:
     that is not a second error to report."""
 
-    def execute_sql(self, sql, params=None):
+    @contextmanager
+    def _writing(self):
         try:
-            return super().execute_sql(sql, params)
+            yield
         except OperationalError as e:
             if no_space(e):
                 raise StorageFull("the catalog database", self.database) from e
             raise
 
+    def execute_sql(self, sql, params=None):
+        with self._writing():
+            return super().execute_sql(sql, params)
+
     def commit(self):
-        try:
+        with self._writing():
             return super().commit()
-        except OperationalError as e:
-            if no_space(e):
-                raise StorageFull("the catalog database", self.database) from e
-            raise
 
     def rollback(self):
         try:
