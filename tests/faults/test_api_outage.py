@@ -25,11 +25,14 @@ pytestmark = pytest.mark.cluster
 
 def test_api_server_outage_mid_apply_names_the_cluster_and_a_retry_converges(settings, kube, tmp_path):
     kubeconfig, relay = relayed_kubeconfig(settings.kubeconfig, tmp_path)
-    kit = Storekit(settings.replace(kubeconfig=kubeconfig, db_url=f"sqlite:///{tmp_path}/c.db", timeout=60))
+    relayed = settings.replace(kubeconfig=kubeconfig, db_url=f"sqlite:///{tmp_path}/c.db")
+    # The store is created with the usual patience (a control plane just started, as in CI, can
+    # take over a minute to settle); the outage part waits at most 60 s for what cannot come.
+    kit = Storekit(relayed.replace(timeout=60))
     spec = StoreSpec(name=f"Outage Shop {uuid.uuid4().hex[:5]}", admin_email="o@example.com")
     service = StoreService(kit)
     try:
-        kit.apply(spec)
+        Storekit(relayed).apply(spec)
         bigger = spec.with_changes(tier="medium")
         job = kit.catalog.jobs.enqueue("update", spec.slug, actor="t", source="api",
                                        payload={"spec": bigger.to_dict()})
