@@ -73,7 +73,9 @@ SPEC = {
                                (403, "the admin role is needed, or a mandatory policy or the two-person rule refuses"), (404, "no such store or job"),
                                (409, "store busy, or the name is taken"), (413, "the body is over 64 KiB"),
                                (415, "a write with the login cookie that is not JSON"),
-                               (429, "rate limited, or MAX_STORES reached"), (503, "cluster unreachable"))},
+                               (429, "rate limited, or MAX_STORES reached"),
+                               (502, "the backup location refused (missing bucket, credentials) or failed"),
+                               (503, "cluster unreachable"))},
     },
     "security": [{"bearer": []}],
     "paths": {
