@@ -3,8 +3,10 @@
 Every engine call goes through ``StackGateway`` (``storekit.gateway``), which hands each
 ``CommandError`` to ``translate`` here and nowhere else. The message is scrubbed of every
 known secret and cut down to the first line that says what broke; a held stack lock
-becomes ``StoreBusy`` with its holder, an unreachable cluster ``ClusterUnreachable``, a
-readiness timeout ``OperationTimeout``, anything else ``OperationFailed``.
+becomes ``StoreBusy`` with its holder, a full disk ``StorageFull`` naming the file it was
+writing, an unreachable cluster ``ClusterUnreachable``, a readiness timeout
+``OperationTimeout``, a step outside the update plan ``PlanMismatch``, anything else
+``OperationFailed``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from typing import Iterable
 
 from .errors import (ClusterUnreachable, EngineInterrupted, OperationFailed, OperationTimeout, PlanMismatch,
-                     StoreBusy, StorekitError)
+                     StorageFull, StoreBusy, StorekitError, no_space)
 from .events import scrub
 from .toolchain import LazyModule
 
@@ -24,6 +26,11 @@ _LOCK_HOLDER = re.compile(r"created by (?P<who>\S+) \(pid (?P<pid>\d+)\) at (?P<
 _UNREACHABLE = ("connection refused", "unable to load kubernetes client", "cluster is unreachable",
                 "no such host", "i/o timeout", "failed to read kubeconfig", "unable to read kubectl config")
 
+
+# "write /path/file.json.18ed4b0aed440bbe.tmp: no space left on device" (the file named without
+# the engine's temporary suffix)
+_WRITING = re.compile(r"(?:write|open|create|rename) (?P<path>/[^\s:]+?)(?:\.[0-9a-f]{8,}\.tmp)?: no space left",
+                      re.IGNORECASE)
 
 _EXIT_CODE = re.compile(r"^\s*code: (-?\d+)\s*$", re.MULTILINE)
 
@@ -75,6 +82,11 @@ def translate(error: auto.CommandError, slug: str, secrets: Iterable[str] = (),
         return EngineInterrupted(
             f"the engine changing store '{slug}' was killed (signal {-code}) before it finished",
             details=text, hint="Run it again: storekit repairs what the interrupted run left and converges.")
+    if no_space(error) or any(no_space(d) for d in diagnostics):
+        m = _WRITING.search(f"{text}\n{detail}")
+        where = m["path"] if m else None
+        return StorageFull("the state backend" if where is None or "/.pulumi/" in where else
+                           "the engine's working folder", where)
     if any(s in low for s in _UNREACHABLE) or any(s in d.lower() for d in diagnostics for s in _UNREACHABLE):
         where = f" {cluster}" if cluster else ""
         return ClusterUnreachable(

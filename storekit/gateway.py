@@ -25,12 +25,13 @@ from typing import Callable, Iterable
 
 from . import procs
 from .classify import json_diagnostics, translate
-from .errors import SpecError
+from .errors import SpecError, StorageFull, no_space
 from .events import scrub
 from .files import secret_file
 from .jobwatch import JobWatch
 from .plan import fingerprint
-from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
+from .recovery import (Repair, adopt_field_managers, pending_operations, repair_file_state, repair_lock_files,
+                       resolve_pending)
 from .settings import Settings
 from .spec import StoreSpec
 from .toolchain import LazyModule, cluster_api, describe_cluster, pulumi_command, pulumi_env
@@ -103,6 +104,10 @@ class StackGateway:
         except auto.CommandError as e:
             raise translate(e, slug, secrets, diagnostics(), warnings(),
                             cluster=describe_cluster(self.settings)) from e
+        except OSError as e:  # the SDK writing the workspace's files
+            if no_space(e):
+                raise StorageFull("the engine's working folder", e.filename) from e
+            raise
 
     # ---- environment ---------------------------------------------------------------
 
@@ -221,7 +226,9 @@ class StackGateway:
         process = procs.parse_holder(holder[0]) if holder else None
         if holder and (process is None or not procs.gone(*process)):
             return []
-        return repair_file_state(Path(url[len("file://"):], ".pulumi", "stacks", PROJECT), slug)
+        root = Path(url[len("file://"):], ".pulumi")
+        return (repair_file_state(root / "stacks" / PROJECT, slug)
+                + repair_lock_files(root / "locks" / "organization" / PROJECT / slug))
 
     def _repair(self, slug: str, stack: auto.Stack, deployment: dict) -> tuple[Repair, dict]:
         """Undo what an interrupted engine run left in the stack (``storekit.recovery``):
