@@ -106,4 +106,33 @@ def restore_cmd(app: AppContext, name, backup_id, location, auto_approve, as_jso
                f"({result.downtime_seconds:.1f} s in maintenance); healthy.")
 
 
-COMMANDS = [backup_cmd, backups_cmd, restore_cmd]
+@click.command("clone")
+@click.argument("source")
+@click.argument("name")
+@click.option("--from-backup", "backup_id", metavar="ID", help="Clone this backup of SOURCE (default: back it up now).")
+@click.option("--from", "location", metavar="LOCATION", help=LOCATION_HELP)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def clone_cmd(app: AppContext, source, name, backup_id, location, auto_approve, as_json):
+    """Make a new store NAME from a backup of SOURCE: the same engine, tier and images, its own
+    secrets and URL, SOURCE's database and uploads, and SOURCE's URL rewritten to its own in the
+    stored content (a staging copy).
+
+    \b
+    Examples:
+      storekit clone "My Shop" "My Shop Staging"
+      storekit clone "My Shop" "My Shop Staging" --from-backup 20261202T013000Z-3f9a
+    """
+    click.echo(f"This creates store '{name}' from " + (f"backup {backup_id}" if backup_id else "a new backup")
+               + f" of store '{source}'.", err=True)
+    confirm(app, auto_approve)
+    result = app.service.clone(source, name, app.kit.actor, backup=backup_id, location=location, now=True)
+    if as_json:
+        click.echo(render.to_json(result.to_dict()))
+        return
+    click.echo(f"Store '{result.store}' cloned from '{result.source}' (backup {result.backup_id}) in "
+               f"{result.seconds:.1f} s: {result.url}")
+
+
+COMMANDS = [backup_cmd, backups_cmd, restore_cmd, clone_cmd]

@@ -48,6 +48,7 @@ COMMAND_MODULES = {
     "unlock": "ops_cmds", "render": "manifest_cmds", "worker": "serve_cmds", "token": "token_cmds",
     "approve": "approval_cmds", "approvals": "approval_cmds", "rollout": "rollout_cmds",
     "backup": "backup_cmds", "backups": "backup_cmds", "restore": "backup_cmds",
+    "clone": "backup_cmds",
 }
 
 

@@ -74,6 +74,9 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
         return kit.backup(job.store, to=payload.get("location"), actor=actor)
     if job.kind == "restore":
         return kit.restore(job.store, payload["backup"], location=payload.get("location"), actor=actor)
+    if job.kind == "clone":
+        return kit.clone(payload["source"], payload.get("name") or job.store, from_backup=payload.get("backup"),
+                         location=payload.get("location"), actor=actor)
     raise SpecError([("kind", f"no runner for jobs of kind {job.kind!r}")], subject="job")
 
 

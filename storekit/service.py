@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .catalog import AuditRecord, JobRecord, StoreRecord, TokenRecord, parse_since
 from . import approvals
@@ -313,6 +313,23 @@ class StoreService:
             self.store(name)
             return self.submit("restore", slug, actor, payload, details={"backup": backup_id})
         return self.run_now("restore", slug, actor, payload)
+
+    def clone(self, source: str, name: str, actor: Actor, *, backup: str | None = None,
+              location: str | None = None, now: bool = False):
+        """Queue a clone of ``source`` as the new store ``name`` (a job of the new store), or with
+        ``now`` run it here; its CloneResult."""
+        slug = slugify(name) or name
+        payload = {"source": slugify(source) or source, "name": name,
+                   **({"backup": backup} if backup else {}), **({"location": location} if location else {})}
+        if not now:
+            spec, _ = self.kit.resolve(replace(self.desired_spec(source), name=name, expires_at=None))
+            existing = self.catalog.store(spec.slug)
+            if existing is not None and existing.status != "deleted":
+                raise Conflict(f"a store named '{existing.name}' already uses the slug '{spec.slug}'",
+                               hint="Choose another name.")
+            self.catalog.upsert_store(spec, status="pending", error_message=None, provisioned_at=None)
+            return self.submit("clone", spec.slug, actor, payload, details={"source": payload["source"]})
+        return self.run_now("clone", slug, actor, payload)
 
     def reveal_password(self, name: str, actor: Actor) -> str:
         """The store's admin password, shown on an explicit request (audited)."""

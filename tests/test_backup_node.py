@@ -114,6 +114,34 @@ def test_backup_to_s3_then_restore_brings_the_deleted_post_back(kit, shop, backe
     assert "backup" in actions and "restore" in actions
 
 
+def test_a_clone_serves_its_own_url_with_the_source_content_and_changes_apart(kit, shop, backed_up):
+    source, post_id = shop["spec"], backed_up["post"]["id"]
+    name = f"Backup Clone {uuid.uuid4().hex[:6]}"
+    try:
+        started = time.monotonic()
+        result = kit.clone(source.name, name, from_backup=backed_up["info"].id, location=backed_up["location"])
+        print(f"clone from a backup (create + restore): {time.monotonic() - started:.1f} s")
+        clone = Site(kit.resolve(kit.spec_of(name))[0].host)
+        assert result.url.endswith(clone.host) and clone.host != shop["site"].host
+        status, page = clone.get("/")
+        assert status == 200 and clone.host in page and shop["site"].host not in page  # URLs rewritten
+        status, body = clone.get(f"/?rest_route=/wp/v2/posts/{post_id}")
+        assert status == 200 and json.loads(body)["title"]["rendered"] == "Saved by the backup"
+        assert shop["site"].host not in json.loads(body)["link"]
+        # Its own secrets: its password logs in, the source's does not.
+        assert clone.login(source.admin_user, kit.reveal_admin_password(name))
+        assert not Site(clone.host).login(source.admin_user, kit.reveal_admin_password(source.name))
+        # Changing the clone leaves the source alone.
+        assert rest(clone, "DELETE", f"/wp/v2/posts/{post_id}&force=true")[0] == 200
+        assert post_status(clone, post_id) == 404 and post_status(shop["site"], post_id) == 200
+        assert any(a.action == "clone" for a in kit.catalog.audit_entries(store=result.store))
+    finally:
+        try:
+            kit.destroy(name)
+        except StoreNotFound:
+            pass
+
+
 def _unchanged(shop, post_id: int) -> None:
     assert post_status(shop["site"], post_id) == 200
     assert Site(shop["site"].host).get("/")[0] == 200  # not left in maintenance

@@ -238,3 +238,28 @@ def test_job_queue_serializes_a_store_and_recovers_dead_workers(tmp_path, settin
     pool = WorkerPool(Storekit(settings.replace(db_url=f"sqlite:///{tmp_path}/q.db")), stale_after=20)
     assert [j.id for j in pool.recover()] == [b1.id]
     assert q.get(b1.id).status == "queued" and q.get(a2.id).status == "running"
+
+
+def test_backup_endpoints_queue_jobs_with_the_roles_of_other_actions(client, app):
+    h, viewer = auth(app.admin_token), auth(app.viewer_token)
+    client.post("/api/stores", json={"name": "My Shop", "admin_email": "a@b.co"}, headers=h)
+    r = client.get("/api/stores/my-shop/backups?verify=false", headers=viewer)
+    assert r.status_code == 200 and isinstance(r.json["backups"], list)
+    assert client.post("/api/stores/my-shop/actions/backup", headers=viewer).status_code == 403
+    r = client.post("/api/stores/my-shop/actions/backup", headers=h)
+    assert r.status_code == 202 and r.json["job"]["kind"] == "backup"
+    r = client.post("/api/stores/my-shop/actions/restore", json={"backup": "../x"}, headers=h)
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "backup"
+    r = client.post("/api/stores/my-shop/actions/restore", json={"backup": "20261202T013000Z-3f9a"}, headers=h)
+    assert r.status_code == 202 and r.json["job"]["kind"] == "restore"
+    for method, path in (("get", "/api/stores/nope/backups"), ("post", "/api/stores/nope/actions/backup")):
+        assert getattr(client, method)(path, headers=h).status_code == 404
+    actions = [e["action"] for e in client.get("/api/audit?store=my-shop", headers=h).json["entries"]]
+    assert "backup-requested" in actions and "restore-requested" in actions
+    r = client.post("/api/stores/my-shop/actions/clone", json={"name": "My Shop Staging"}, headers=h)
+    assert r.status_code == 202 and r.json["job"]["kind"] == "clone" and r.json["job"]["store"] == "my-shop-staging"
+    assert client.get("/api/stores/my-shop-staging", headers=h).json["store"]["status"] == "pending"
+    r = client.post("/api/stores/my-shop/actions/clone", json={"name": "My Shop"}, headers=h)
+    assert r.status_code == 409
+    r = client.post("/api/stores/my-shop/actions/clone", json={"name": "!!"}, headers=h)
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "name"

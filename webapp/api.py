@@ -7,6 +7,8 @@ Long work is a job (202 with the job); ``GET /api/jobs/<id>`` follows it.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, g, jsonify
 
 from storekit.errors import SpecError
@@ -21,6 +23,7 @@ from .service import fields, svc
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_ID = 2**31 - 1  # job ids fit a 32-bit column on every database
+BACKUP_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}")
 
 
 def _create_limit() -> str:
@@ -192,6 +195,52 @@ def restart(slug):
 @limiter.limit(action_limit)
 def reset_password(slug):
     job = svc().reset_password(slug, actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.get("/stores/<slug:slug>/backups")
+@require("viewer")
+def backups(slug):
+    """The store's backups in the configured location, each read back (``verify=false`` skips it)."""
+    svc().store(slug)
+    verify = text_arg("verify", max_length=5, subject="backups request") != "false"
+    return jsonify(backups=[b.to_dict() for b in g.kit.backups(slug, verify=verify)])
+
+
+@bp.post("/stores/<slug:slug>/actions/backup")
+@require("admin")
+@limiter.limit(action_limit)
+def backup(slug):
+    json_body(required=False)
+    job = svc().backup(slug, actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.post("/stores/<slug:slug>/actions/restore")
+@require("admin")
+@limiter.limit(action_limit)
+def restore(slug):
+    data = fields(json_body(), "restore request")
+    backup_id = data.get("backup")
+    if not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(backup_id):
+        raise SpecError([("backup", "must be a backup id like 20261202T013000Z-3f9a (`GET .../backups`)")],
+                        subject="restore request")
+    job = svc().restore(slug, backup_id, actor("api"))
+    return jsonify(job=job.to_dict()), 202
+
+
+@bp.post("/stores/<slug:slug>/actions/clone")
+@require("admin")
+@limiter.limit(_create_limit)
+def clone(slug):
+    data = fields(json_body(), "clone request")
+    backup_id = data.get("backup")
+    if backup_id is not None and (not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(backup_id)):
+        raise SpecError([("backup", "must be a backup id like 20261202T013000Z-3f9a (`GET .../backups`)")],
+                        subject="clone request")
+    if not isinstance(data.get("name"), str) or set(data) - {"name", "backup"}:
+        raise SpecError([("name", "must be the new store's name (fields: name, backup)")], subject="clone request")
+    job = svc().clone(slug, data["name"], actor("api"), backup=backup_id)
     return jsonify(job=job.to_dict()), 202
 
 

@@ -37,6 +37,11 @@ _FLEET = {"type": "object", "required": ["fleet"], "additionalProperties": False
           "properties": {"fleet": {"type": "string", "maxLength": 60000,
                                    "description": "a fleet file's YAML: defaults and a stores list"}}}
 _RESTART = {"type": "object", "properties": {"component": {"enum": ["all", *components()]}}}
+_RESTORE = {"type": "object", "required": ["backup"], "additionalProperties": False,
+            "properties": {"backup": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$"}}}
+_CLONE = {"type": "object", "required": ["name"], "additionalProperties": False,
+          "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 63},
+                         "backup": _RESTORE["properties"]["backup"]}}
 _DURATION = {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$", "description": "90m, 12h, 30d"}
 _NEW_TOKEN = {"type": "object", "required": ["name"], "additionalProperties": False,
               "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"},
@@ -68,7 +73,9 @@ SPEC = {
                                (403, "the admin role is needed, or a mandatory policy or the two-person rule refuses"), (404, "no such store or job"),
                                (409, "store busy, or the name is taken"), (413, "the body is over 64 KiB"),
                                (415, "a write with the login cookie that is not JSON"),
-                               (429, "rate limited, or MAX_STORES reached"), (503, "cluster unreachable"))},
+                               (429, "rate limited, or MAX_STORES reached"),
+                               (502, "the backup location refused (missing bucket, credentials) or failed"),
+                               (503, "cluster unreachable"))},
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -129,6 +136,20 @@ SPEC = {
         "/api/stores/{slug}/actions/reset-password": {**_STORE, "post": _op(
             "A new admin password (queued as a job; read it with reveal-password)", role="admin", ok=202,
             errors=(401, 403, 404, 409, 429))},
+        "/api/stores/{slug}/backups": {
+            "parameters": _STORE["parameters"] + [
+                {"name": "verify", "in": "query", "schema": {"enum": ["true", "false"]},
+                 "description": "read every part back and compare its SHA-256 (default true)"}],
+            "get": _op("The store's backups in STOREKIT_BACKUP_LOCATION, newest first", errors=(400, 401, 404, 502))},
+        "/api/stores/{slug}/actions/backup": {**_STORE, "post": _op(
+            "Back up the database and uploads to STOREKIT_BACKUP_LOCATION (queued as a job)", role="admin", ok=202,
+            errors=(401, 403, 404, 409, 429))},
+        "/api/stores/{slug}/actions/restore": {**_STORE, "post": _op(
+            "Restore a backup into the store (queued as a job): checked, maintenance, load, health", role="admin",
+            body=_RESTORE, ok=202, errors=(400, 401, 403, 404, 409, 429))},
+        "/api/stores/{slug}/actions/clone": {**_STORE, "post": _op(
+            "A new store from a backup of this one, its URL rewritten (queued as a job of the new store)",
+            role="admin", body=_CLONE, ok=202, errors=(400, 401, 403, 404, 409, 429))},
         "/api/stores/{slug}/actions/reveal-password": {**_STORE, "post": _op(
             "The admin password, on an explicit, audited request", role="admin", errors=(401, 403, 404, 429))},
         "/api/jobs/{job_id}": {"parameters": [{"name": "job_id", "in": "path", "required": True,

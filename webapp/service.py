@@ -14,7 +14,7 @@ from storekit.service import StoreService
 from .guards import string_fields
 
 # What a store's fields may be at the edge: strings, short enough to quote in an error.
-FIELD_LIMITS = {"name": 200, "admin_email": 254, "email": 254, "engine": 40, "tier": 40, "plan_id": 64,
+FIELD_LIMITS = {"name": 200, "admin_email": 254, "email": 254, "engine": 40, "tier": 40, "plan_id": 64, "backup": 40,
                 "component": 40}
 
 

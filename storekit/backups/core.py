@@ -88,6 +88,19 @@ class RestoreResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class CloneResult:
+    source: str
+    store: str
+    backup_id: str
+    url: str | None
+    seconds: float
+    restore: RestoreResult
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def new_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)

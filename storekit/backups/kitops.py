@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..engines import registry
-from ..errors import BackupError, StoreNotFound, StorekitError
+from ..errors import BackupError, SpecError, StoreNotFound, StorekitError
 from ..events import OperationFinished, OperationStarted
 from ..spec import NAMESPACE_PREFIX, slugify
 from . import core
@@ -99,3 +100,29 @@ class BackupOperations:
                                           hint="See `storekit health NAME` and `storekit logs NAME`.")
                     return result, f"restored backup {info.id} ({downtime:.1f} s of downtime)"
                 return self._timed(slug, "restore", on_event, work)
+
+    def clone(self, source: str, name: str, *, from_backup: str | None = None, location: str | None = None,
+              actor=None, on_event=None) -> core.CloneResult:
+        """A new store ``name`` with the engine, tier and images of ``source`` but its own
+        secrets and URL, loaded from backup ``from_backup`` of ``source`` (default: a backup
+        taken now), with the source's URL rewritten to its own in stored content."""
+        slug = slugify(name)
+        if not slug:
+            raise SpecError([("name", f"must give a store name with letters or digits (got {name!r})")],
+                            subject="clone request")
+        with self.audited("clone", slug, name, actor, {"source": slugify(source) or source,
+                                                      "backup": from_backup}) as details:
+            started = time.monotonic()
+            _, spec, _ = self._backup_target(source)
+            if self.gateway.select(slug) is not None:
+                raise SpecError([("name", f"store '{slug}' exists already: a clone makes a new store")],
+                                subject="clone request")
+            backup_id = from_backup or self.backup(source, to=location, actor=actor, on_event=on_event).id
+            details["backup"] = backup_id
+            new = replace(spec, name=name, expires_at=None)  # a preview's expiry is not the clone's
+            self.apply(new, actor=actor, on_event=on_event)
+            restored = self.restore(name, backup_id, location=location, source=source, actor=actor,
+                                    on_event=on_event)
+            url = self.outputs(name).url
+            return core.CloneResult(source=slugify(source) or source, store=slug, backup_id=backup_id, url=url,
+                                    seconds=round(time.monotonic() - started, 3), restore=restored)
