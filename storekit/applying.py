@@ -145,11 +145,13 @@ class Runner:
             ended = last.end_time if last else None
             if last is not None and last.result != "succeeded":
                 status = "updating" if last.result == "in-progress" else "failed"
+        engine = registry().get(out.get("engine"))
         return StoreOutputs(
             name=out.get("name", snap.slug), slug=out["slug"], namespace=out.get("namespace", ""),
             url=out.get("url", ""), admin_url=out.get("admin_url", ""), admin_user=out.get("admin_user", ""),
             engine=out.get("engine", ""), tier=out.get("tier", ""), status=status,
-            last_update=ended.isoformat() if ended else None)
+            last_update=ended.isoformat() if ended else None,
+            secret_outputs=tuple(key for key in (engine.secret_outputs if engine else ()) if key in out))
 
 
 def _step_by_kind(resource_type: str, resource_name: str) -> str:
