@@ -69,23 +69,23 @@ def rollout(rollout_id):
 @bp.post("/rollouts/<int(max=2147483647):rollout_id>/resume")
 @require("admin", ui=True)
 def rollout_resume(rollout_id):
-    try:
-        job = svc().resume_rollout(rollout_id, actor("web"))
-        flash(f"Resuming rollout {rollout_id}: its failed stores converge, then the later waves follow "
-              f"(job {job.id}).", "ok")
-    except StorekitError as e:
-        flash(str(e), "error")
-    return redirect(url_for("fleet.rollout", rollout_id=rollout_id))
+    return _queued(rollout_id, lambda: svc().resume_rollout(rollout_id, actor("web")),
+                   f"Resuming rollout {rollout_id}: its failed stores converge, then the later waves follow")
 
 
 @bp.post("/rollouts/<int(max=2147483647):rollout_id>/rollback")
 @require("admin", ui=True)
 def rollout_rollback(rollout_id):
     all_waves = request.form.get("all") == "1"
+    return _queued(rollout_id, lambda: svc().rollback_rollout(rollout_id, actor("web"), all_waves=all_waves),
+                   f"Rolling back {'every applied wave' if all_waves else 'the latest applied wave'} of "
+                   f"rollout {rollout_id}")
+
+
+def _queued(rollout_id: int, submit, said: str):
+    """Queue a rollout's job, say so (or why not), back to the rollout's page."""
     try:
-        job = svc().rollback_rollout(rollout_id, actor("web"), all_waves=all_waves)
-        flash(f"Rolling back {'every applied wave' if all_waves else 'the latest applied wave'} of rollout "
-              f"{rollout_id} (job {job.id}).", "ok")
+        flash(f"{said} (job {submit().id}).", "ok")
     except StorekitError as e:
         flash(str(e), "error")
     return redirect(url_for("fleet.rollout", rollout_id=rollout_id))
