@@ -17,7 +17,9 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -42,6 +44,7 @@ HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
 NODE_IP = "10.250.0.2"
 CONTAINERD = HOME / "node" / "run" / "containerd" / "containerd.sock"
 KUBECTL = ["kubectl", "--kubeconfig", str(HOME / "kubeconfig")]
+SHOTS = ROOT / "docs" / "screenshots"
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -198,6 +201,53 @@ def test_health_reads_pod_usage_from_metrics_server(kit, store):
     assert mysql.memory.endswith("Mi") and int(mysql.memory[:-2]) > 10  # a real MariaDB uses real memory
 
 
+def test_screenshots_of_the_store_and_its_dashboard(kit, store):
+    """In Chromium (Playwright, headless): the store's home page through Traefik, its wp-admin
+    after a real login, and the dashboard's Health tab with the real pods' CPU and memory. They
+    go to docs/screenshots/ (the README shows them)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test: make packages"
+    from playwright.sync_api import expect, sync_playwright
+    from werkzeug.serving import make_server
+
+    from storekit.tokens import ensure_admin_token
+    from storekit.webapp import create_app
+
+    spec, resolved = store["spec"], store["resolved"]
+    app = create_app({"SETTINGS": kit.settings, "KIT": kit, "SECRET_KEY": "node-screenshots"})
+    token = ensure_admin_token(kit.catalog)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dashboard = f"http://127.0.0.1:{server.server_port}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", f"--host-resolver-rules=MAP {resolved.host} {NODE_IP}"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 800})
+            page.goto(f"http://{resolved.host}/")
+            expect(page).to_have_title(re.compile(re.escape(spec.name)))
+            page.screenshot(path=str(SHOTS / "08-node-store-home.png"), full_page=True)
+            page.goto(f"http://{resolved.host}/wp-login.php")
+            page.fill("#user_login", spec.admin_user)
+            page.fill("#user_pass", kit.reveal_admin_password(spec.name))
+            page.click("#wp-submit")
+            expect(page.locator("#wpadminbar")).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(SHOTS / "09-node-store-wp-admin.png"))
+            page.goto(dashboard + "/login")
+            page.get_by_label("Access token").fill(token)
+            page.get_by_role("button", name="Log in").click()
+            expect(page.get_by_role("heading", name="Stores")).to_be_visible()
+            page.goto(f"{dashboard}/stores/{spec.slug}?tab=health")
+            expect(page.get_by_text("Healthy")).to_be_visible()
+            expect(page.locator("meter").first).to_be_visible()
+            page.screenshot(path=str(SHOTS / "10-node-store-health.png"), full_page=True)
+        finally:
+            browser.close()
+            server.shutdown()
+
+
 def test_logs_are_the_containers_own_output(kit, store):
     setup = "\n".join(kit.logs(store["spec"].name, "woocommerce-setup"))
     assert "setup: WordPress" in setup and "WOOCOMMERCE_OPTIONAL=true" in setup
@@ -285,6 +335,42 @@ def test_another_namespace_cannot_reach_the_store_database(kit, store, kube, ima
         assert store["site"].get("/")[0] == 200
     finally:
         subprocess.run([*KUBECTL, "delete", "namespace", other, "--wait=false"], capture_output=True)
+
+
+def test_the_quota_and_the_limit_range_refuse_an_over_limit_pod(store, kube, images):
+    """The API server refuses, naming the rule: a container over the LimitRange's maximum, and
+    a pod within it that the namespace's ResourceQuota has no room left for."""
+    from lightkube.models.core_v1 import Container, PodSpec, ResourceRequirements
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import LimitRange, ResourceQuota
+    from lightkube.utils.quantity import parse_quantity
+
+    ns = store["resolved"].namespace
+    most = next(item for item in kube.get(LimitRange, "store-limits", namespace=ns).spec.limits
+                if item.type == "Container").max
+    quota = kube.get(ResourceQuota, "store-quota", namespace=ns).status
+    room = parse_quantity(quota.hard["limits.memory"]) - parse_quantity(quota.used["limits.memory"])
+
+    def refusal(containers: int, cpu: str, memory: str) -> str:
+        pod = Pod(metadata=ObjectMeta(name=f"over-{uuid.uuid4().hex[:6]}", namespace=ns), spec=PodSpec(
+            restartPolicy="Never", nodeSelector={"storekit.io/node-pool": "real"},
+            containers=[Container(name=f"c{i}", image=images["busybox"], imagePullPolicy="Never", command=["true"],
+                                  resources=ResourceRequirements(limits={"cpu": cpu, "memory": memory}))
+                        for i in range(containers)]))
+        try:
+            kube.create(pod)
+        except ApiError as e:
+            assert e.status.code == 403, e.status
+            return e.status.message
+        kube.delete(Pod, pod.metadata.name, namespace=ns)
+        raise AssertionError(f"a pod over the limits was admitted: {pod.spec.containers[0].resources}")
+
+    too_big = refusal(1, f"{parse_quantity(most['cpu']) * 4}", most["memory"])
+    assert f"maximum cpu usage per Container is {most['cpu']}" in too_big, too_big
+    # Containers at the LimitRange's maximum memory, enough of them to exceed what the quota has left.
+    containers = int(room / parse_quantity(most["memory"])) + 1
+    over_quota = refusal(containers, most["cpu"], most["memory"])
+    assert "exceeded quota: store-quota" in over_quota and "limits.memory" in over_quota, over_quota
 
 
 def test_a_setup_job_that_fails_stops_the_apply_at_once(kit, store):
