@@ -1,4 +1,5 @@
-"""An update's outputs from its own engine events (storekit.upresult): no CLI process after it."""
+"""An update's outputs from its own engine events (storekit.upresult), and Ready only once the
+Deployments' own status says so (storekit.settled)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def test_without_an_event_the_cli_answers():
     with outputs.serving(stack):
         assert stack.outputs()["slug"].value == "from-cli"
     assert outputs.outputs == {"slug": "from-cli"}
+
+
+def test_a_deployment_is_rolled_out_only_when_its_own_status_says_so():
+    from storekit.settled import rolled_out
+
+    done = {"metadata": {"generation": 3}, "spec": {"replicas": 1},
+            "status": {"observedGeneration": 3, "updatedReplicas": 1, "availableReplicas": 1, "replicas": 1}}
+    assert rolled_out(done)
+    assert not rolled_out({**done, "status": {**done["status"], "observedGeneration": 2}})
+    assert not rolled_out({**done, "status": {"observedGeneration": 3, "availableReplicas": 1, "replicas": 1}})
+    assert not rolled_out({**done, "status": {**done["status"], "replicas": 2}})  # the old pod still there
+    assert not rolled_out({"metadata": {"generation": 1}, "spec": {}})
