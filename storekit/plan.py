@@ -214,6 +214,10 @@ class Plan:
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     storekit_version: str = __version__
     format_version: int = FORMAT_VERSION
+    # A new store planned in this process: the secrets its preview ran with and the engine's
+    # update plan it saved (``engineplan.Prepared``), so that applying this very object needs
+    # no second preview. Never serialized, compared or shown.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     @property
     def summary(self) -> PlanSummary:
