@@ -214,9 +214,7 @@ class Plan:
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     storekit_version: str = __version__
     format_version: int = FORMAT_VERSION
-    # A new store planned in this process: the secrets its preview ran with and the engine's
-    # update plan it saved (``engineplan.Prepared``), so that applying this very object needs
-    # no second preview. Never serialized, compared or shown.
+    # A new store's preview secrets and engine plan (engineplan.Prepared); never serialized.
     prepared: Any = field(default=None, compare=False, repr=False)
 
     @property
