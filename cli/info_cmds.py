@@ -63,26 +63,32 @@ def show_cmd(app: AppContext, name, as_json):
 
 @click.command("outputs")
 @click.argument("name")
-@click.option("--reveal", is_flag=True, help="Also print the admin password.")
+@click.option("--reveal", is_flag=True,
+              help="Also print the secrets: the admin password and the engine's secret outputs (Medusa's publishable key).")
 @json_option
 @click.pass_obj
 def outputs_cmd(app: AppContext, name, reveal, as_json):
-    """Print a store's URLs and admin user (the password only with --reveal).
+    """Print a store's URLs and admin user; its secrets (the admin password, a Medusa
+    store's publishable key) only with --reveal, named otherwise.
 
     \b
-    Example:
+    Examples:
       storekit outputs "My Shop" --reveal
+      storekit outputs "Medusa Shop" --reveal --json | jq -r .publishable_key
     """
     data = app.kit.outputs(name).to_dict()
     if reveal:
-        data["admin_password"] = app.kit.reveal_admin_password(name)
+        data.update(app.kit.reveal_outputs(name))
     if as_json:
         click.echo(render.to_json(data))
     else:
+        hidden = data.pop("secret_outputs")
+        if not reveal:
+            data.update({key: "(secret: --reveal shows it)" for key in hidden})
         for key, value in data.items():
             if key == "notices":
                 value = "; ".join(value) or None
-            click.echo(f"{key + ':':<16}{'' if value is None else value}")
+            click.echo(f"{key + ':':<17}{'' if value is None else value}")
 
 
 @click.command("audit")

@@ -20,7 +20,8 @@
 #            and disappear with it.
 # Add-ons (kind/node/addons.yaml): CoreDNS (cluster names only, forwards nowhere), Traefik
 # (IngressClass traefik, http://10.250.0.2:80 via hostPort), metrics-server; kube-router enforces
-# NetworkPolicy; StorageClass node-local provisions directories under $STOREKIT_HOME/node/volumes.
+# NetworkPolicy; StorageClass node-local provisions directories under $STOREKIT_HOME/node/volumes
+# (kind/node/volumes.py) and grows their claims (kind/node/resizer.py).
 # The node is `storekit-node`, labelled and tainted storekit.io/node-pool=real (NoSchedule).
 #
 # Usage: kind/node.sh up|down|status
@@ -340,6 +341,7 @@ up() {
     --enable-ipv6=false --service-cluster-ip-range "$SERVICE_CIDR" --metrics-port 0 --health-port 20244
   start volumes "$PYTHON" "$HERE/node/volumes.py" --kubeconfig "$KUBECONFIG_PATH" --root "$DIR/volumes" \
     --node "$NODE_NAME"
+  start resizer "$PYTHON" "$HERE/node/resizer.py" --kubeconfig "$KUBECONFIG_PATH"
   wait_for 180 "the node's add-ons (CoreDNS, Traefik, metrics-server) Running" addons_ready 3 \
     || { kc get pods -A -o wide --field-selector "spec.nodeName=$NODE_NAME" >&2; exit 1; }
   say "node $NODE_NAME is Ready with its add-ons in $(( $(date +%s) - started ))s"
@@ -386,6 +388,7 @@ down() {
   [ "$(id -u)" = 0 ] || die "stopping the real node needs root"
   stop_pidfile kubelet
   stop_pidfile volumes
+  stop_pidfile resizer
   stop_pidfile kube-router
   stop_pidfile kube-proxy
   stop_pidfile containerd
@@ -437,7 +440,7 @@ render() { # render OUT: every file of kind/node/ rendered into OUT (services/DN
 status() {
   local name ok=0
   if [ ! -e "/run/netns/$NETNS" ]; then say "node $NODE_NAME is not running (run: make node)"; exit 1; fi
-  for name in apiproxy containerd kubelet kube-proxy kube-router volumes; do
+  for name in apiproxy containerd kubelet kube-proxy kube-router volumes resizer; do
     if running "$name"; then say "$name: running (pid $(cat "$PIDS/$name.pid"))"
     else say "$name: NOT running (log: $LOGS/$name.log)"; ok=1; fi
   done

@@ -64,6 +64,7 @@ def component_step(step: str, component: str) -> tuple[str, tuple[str, ...]]:
 
 
 POOL_LABEL = "storekit.io/node-pool"  # the label and taint of a node pool (STOREKIT_NODE_POOL)
+WAIT_FOR = "pulumi.com/waitFor"  # the Kubernetes provider's await override (a JSONPath or a condition)
 
 
 def labels_for(slug: str, component: str | None = None) -> dict[str, str]:
@@ -193,11 +194,15 @@ class Objects:
         return {"name": var, "value_from": {"secret_key_ref": {"name": secret.metadata["name"], "key": key}}}
 
     def volume_claim(self, name: str, component: str, size: str, *deps):
+        """A claim awaited until it has a phase. The provider's own await (4.25) waits for
+        ``Pending`` when the class binds WaitForFirstConsumer, on updates too, where a bound
+        claim never is: a resize (a tier change) would wait out the timeout. The workload that
+        mounts the claim is awaited until its pods are ready, which needs the volume bound."""
         from pulumi_kubernetes.core.v1 import PersistentVolumeClaim
 
         return PersistentVolumeClaim(
             f"{component}-data",
-            metadata=self.meta(name, component),
+            metadata=self.meta(name, component, annotations={WAIT_FOR: "jsonpath={.status.phase}"}),
             spec={"access_modes": ["ReadWriteOnce"], "storage_class_name": self.spec.storage_class,
                   "resources": {"requests": {"storage": size}}},
             opts=self.opts(*deps, awaited=True))

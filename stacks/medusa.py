@@ -148,6 +148,7 @@ ENGINE = Engine(
     name="medusa",
     description="Medusa 2 (server + admin dashboard) with PostgreSQL, one namespace per store",
     program=program,
+    secret_outputs=("publishable_key",),
     images=IMAGES,
     tiers=TIERS,
     volumes=(Volume("medusa", "medusa"), Volume("postgres", "postgres")),

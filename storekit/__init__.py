@@ -19,6 +19,7 @@ from .errors import (  # noqa: E402  (cheap: no engine, no cluster client)
     OperationFailed,
     OperationTimeout,
     SpecError,
+    PlanMismatch,
     StalePlan,
     StoreBusy,
     StoreNotFound,
@@ -61,7 +62,7 @@ __all__ = [
     "Event",
     "FleetResult", "OperationFailed", "OperationFinished", "OperationStarted", "OperationTimeout",
     "Plan", "PlanSummary", "PropertyChange", "Recovered", "ResourceChange", "ResourceFailed", "ResourceFinished",
-    "ResourceStarted", "Settings", "SpecError", "StalePlan", "StoreBusy", "StoreNotFound",
+    "ResourceStarted", "Settings", "SpecError", "PlanMismatch", "StalePlan", "StoreBusy", "StoreNotFound",
     "StoreOutputs", "StoreSpec", "StoreSummary", "Storekit", "StorekitError", "ToolMissing",
     "slugify",
 ]

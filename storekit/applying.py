@@ -1,7 +1,9 @@
 """Running plans: apply and destroy over one ``Snapshot``, reporting through events.
 
 ``Runner`` refuses a plan whose store is being changed (``StoreBusy``) or has changed
-since the plan was made (``StalePlan``), runs the engine through the gateway, and emits
+since the plan was made (``StalePlan``), or that the engine would now carry out differently
+(``PlanMismatch``: the update is bound to the engine's own update plan, ``engineplan``),
+runs the engine through the gateway, and emits
 ``OperationStarted`` / resource events / ``OperationFinished``. It writes nothing to the
 catalog: the catalog subscribes to the events (``recorder``).
 """
@@ -14,10 +16,11 @@ from typing import Callable
 
 from .engine import Engine
 from .engines import registry
-from .errors import StalePlan, StoreBusy, StoreNotFound, StorekitError
+from .engineplan import differences
+from .errors import PlanMismatch, StalePlan, StoreBusy, StoreNotFound, StorekitError
 from .events import EventCallback, EventTranslator, OperationFinished, OperationStarted, StoreInSync
 from .gateway import Snapshot, StackGateway
-from .plan import Plan
+from .plan import Plan, changes_from_digest
 from .planning import Planner
 from .results import ApplyResult, ResourceOutcome, StoreOutputs
 
@@ -55,17 +58,46 @@ class Runner:
         secrets = secrets or snap.secrets or engine.generate_secrets()
         program = self.planner.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(plan.store, program)
-        if snap.outputs.get("secrets") != secrets:  # already kept: recorded by an earlier apply
-            self.gateway.keep_secrets(stack, secrets)
+        try:
+            if snap.outputs.get("secrets") != secrets:  # already kept: recorded by an earlier apply
+                self.gateway.keep_secrets(stack, secrets)
+            bound = self.engine_plan(plan, snap, stack, program, secrets)
+        except PlanMismatch:
+            if snap.stack is None:
+                self.gateway.remove(plan.store)  # refused before anything: leave no stack behind
+            raise
         after = {}
 
         def up(translator) -> None:
             self.planner.fast.forget(plan.store)  # whatever happens next, the old baseline is gone
-            after["outputs"] = self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator)
+            try:
+                after["outputs"] = self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator,
+                                                   plan=bound)
+            finally:
+                self.planner.engine_plans.discard(bound)  # good for one update only
             self.planner.fast.remember(spec, engine, translator.states.items())
         # The update's own outputs, and "ready" as of now: it just succeeded (no more engine runs).
         return self._run(plan, operation, engine, secrets, emit, spec, up,
                          lambda: self.outputs(Snapshot(plan.store, stack, after["outputs"]), just_applied=True))
+
+    def engine_plan(self, plan: Plan, snap: Snapshot, stack, program, secrets: dict[str, str]):
+        """The engine's update plan the ``up`` is bound to (``storekit.engineplan``): the one
+        saved when ``plan`` was made, or a fresh preview's, refused (``PlanMismatch``) before
+        anything changes when it differs from the changes ``plan`` shows."""
+        kept = self.planner.engine_plans.find(plan)
+        if kept is not None:
+            return kept
+        saved = self.planner.engine_plans.scratch(plan.store)
+        try:
+            digest = self.gateway.preview(stack, program, refresh=plan.refreshed and snap.exists,
+                                          secrets=secrets.values(), save_plan=saved)
+            found = differences(plan.changes, changes_from_digest(digest, snap.deployment))
+            if found:
+                raise PlanMismatch(plan.store, found)
+        except BaseException:
+            self.planner.engine_plans.discard(saved)
+            raise
+        return saved
 
     def destroy(self, plan: Plan, emit: EventCallback, *, snap: Snapshot | None = None) -> ApplyResult:
         self.refuse_if_busy(plan.store)
@@ -113,11 +145,13 @@ class Runner:
             ended = last.end_time if last else None
             if last is not None and last.result != "succeeded":
                 status = "updating" if last.result == "in-progress" else "failed"
+        engine = registry().get(out.get("engine"))
         return StoreOutputs(
             name=out.get("name", snap.slug), slug=out["slug"], namespace=out.get("namespace", ""),
             url=out.get("url", ""), admin_url=out.get("admin_url", ""), admin_user=out.get("admin_user", ""),
             engine=out.get("engine", ""), tier=out.get("tier", ""), status=status,
-            last_update=ended.isoformat() if ended else None)
+            last_update=ended.isoformat() if ended else None,
+            secret_outputs=tuple(key for key in (engine.secret_outputs if engine else ()) if key in out))
 
 
 def _step_by_kind(resource_type: str, resource_name: str) -> str:

@@ -154,6 +154,9 @@ class Engine:
     # by outputs and health.
     setup_component: str | None = None
     setup_notice: Callable[[str], str | None] = lambda message: None
+    # Outputs that are secrets (exported with pulumi.Output.secret): named by `outputs`, their
+    # values shown only on request (`storekit outputs NAME --reveal`), e.g. a publishable key.
+    secret_outputs: tuple[str, ...] = ()
     # Steps shown in timelines, in order, and which resource types or names belong to each.
     steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
     backup: BackupShape | None = None  # None: the engine's stores cannot be backed up yet

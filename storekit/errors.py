@@ -8,6 +8,8 @@ for the API. Nothing here prints.
 
 from __future__ import annotations
 
+import errno
+
 from .redact import clip, redact_text
 
 MAX_FIELD, MAX_RULE = 80, 240
@@ -95,6 +97,25 @@ class StalePlan(StorekitError):
         )
 
 
+class PlanMismatch(StalePlan):
+    """Applying would do something the plan did not show (``storekit.engineplan``): refused
+    before the change, or by the engine at the step that departs from its update plan."""
+
+    kind = "plan_mismatch"
+
+    def __init__(self, name: str, differences):
+        self.differences = tuple(differences)
+        shown = "; ".join(self.differences[:4]) + (f"; and {len(self.differences) - 4} more"
+                                                    if len(self.differences) > 4 else "")
+        StorekitError.__init__(
+            self, f"applying the plan for store '{name}' would do what the plan did not show: {shown}",
+            hint="Nothing the plan did not show was changed. Run `storekit plan` again and review the new plan.")
+        self.name = name
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "differences": list(self.differences)}
+
+
 class ClusterUnreachable(StorekitError):
     exit_code = 6
     http_status = 503
@@ -131,6 +152,25 @@ class OperationTimeout(OperationFailed):
     kind = "timeout"
 
 
+class JobFailed(OperationFailed):
+    """A Job of the store failed while the engine waited for it; the update was stopped at
+    once (storekit.jobwatch) instead of waiting out its timeout."""
+
+    kind = "job_failed"
+
+    def __init__(self, store: str, job: str, reason: str, message: str, pod_message: str = "", *,
+                 namespace: str = ""):
+        self.store, self.job, self.reason, self.namespace = store, job, reason, namespace
+        said = f"; its pod said: {pod_message}" if pod_message else ""
+        super().__init__(
+            f"store '{store}': the Job {job} failed ({reason}): {message}{said}",
+            hint=f"Read its output with `storekit logs {store} {job}`, fix the cause and apply again "
+                 "(the update was stopped at once; what it had done is kept).")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "job": {"namespace": self.namespace, "name": self.job, "reason": self.reason}}
+
+
 class EngineInterrupted(OperationFailed):
     """The engine process was killed before it finished (a signal, a lost machine).
 
@@ -141,6 +181,38 @@ class EngineInterrupted(OperationFailed):
 
     http_status = 503
     kind = "interrupted"
+
+
+class StorageFull(StorekitError):
+    """A disk storekit writes to is full: the state backend's, the catalog's, or the home
+    folder's. What was recorded before is intact (every store is written by replacing a
+    file, or in a transaction); nothing is retried until there is room again."""
+
+    exit_code = 9
+    http_status = 507
+    kind = "storage_full"
+
+    def __init__(self, what: str, where: str | None = None):
+        self.what, self.where = what, where
+        super().__init__(
+            f"{what} has no space left on its disk" + (f" (writing {where})" if where else ""),
+            hint="Free space there or grow the volume, then run the operation again: what was recorded "
+                 "before is intact, and storekit repairs what the interrupted write left.")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "storage": self.what, "path": self.where}
+
+
+def no_space(error: BaseException) -> bool:
+    """Is ``error`` a write that failed for lack of disk space (any layer's wording)?"""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    text = str(error).lower()
+    return any(s in text for s in NO_SPACE)
+
+
+NO_SPACE = ("no space left on device", "database or disk is full", "could not extend file",
+            "disk quota exceeded")
 
 
 class PolicyViolation(StorekitError):

@@ -3,8 +3,11 @@ replaced whole (never seen half written)."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+
+from .errors import StorageFull
 
 
 def secret_file(path: Path, make) -> str:
@@ -18,8 +21,14 @@ def secret_file(path: Path, make) -> str:
         except FileExistsError:  # another process made it first: use theirs
             pass
         else:
-            with os.fdopen(fd, "w") as f:
-                f.write(make())
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(make())
+            except OSError as e:  # never leave an empty secret behind: the next run makes it again
+                path.unlink(missing_ok=True)
+                if e.errno == errno.ENOSPC:
+                    raise StorageFull("the storekit home folder", str(path)) from e
+                raise
     return path.read_text().strip()
 
 
@@ -27,6 +36,12 @@ def atomic_write(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file beside ``path``, then move it into place."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)  # the file in place is the previous one, whole
+        if e.errno == errno.ENOSPC:
+            raise StorageFull("the storekit home folder", str(path)) from e
+        raise
     return path

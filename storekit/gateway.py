@@ -25,13 +25,16 @@ from typing import Callable, Iterable
 
 from . import procs
 from .classify import json_diagnostics, translate
-from .errors import SpecError
+from .errors import SpecError, StorageFull, no_space
+from .events import scrub
 from .files import secret_file
+from .jobwatch import JobWatch
 from .plan import fingerprint
-from .recovery import Repair, adopt_field_managers, pending_operations, repair_file_state, resolve_pending
+from .recovery import (Repair, adopt_field_managers, pending_operations, repair_file_state, repair_lock_files,
+                       resolve_pending)
 from .settings import Settings
 from .spec import StoreSpec
-from .toolchain import LazyModule, describe_cluster, pulumi_command, pulumi_env
+from .toolchain import LazyModule, cluster_api, describe_cluster, pulumi_command, pulumi_env
 
 auto = LazyModule("pulumi.automation")
 
@@ -101,6 +104,10 @@ class StackGateway:
         except auto.CommandError as e:
             raise translate(e, slug, secrets, diagnostics(), warnings(),
                             cluster=describe_cluster(self.settings)) from e
+        except OSError as e:  # the SDK writing the workspace's files
+            if no_space(e):
+                raise StorageFull("the engine's working folder", e.filename) from e
+            raise
 
     # ---- environment ---------------------------------------------------------------
 
@@ -219,7 +226,9 @@ class StackGateway:
         process = procs.parse_holder(holder[0]) if holder else None
         if holder and (process is None or not procs.gone(*process)):
             return []
-        return repair_file_state(Path(url[len("file://"):], ".pulumi", "stacks", PROJECT), slug)
+        root = Path(url[len("file://"):], ".pulumi")
+        return (repair_file_state(root / "stacks" / PROJECT, slug)
+                + repair_lock_files(root / "locks" / "organization" / PROJECT / slug))
 
     def _repair(self, slug: str, stack: auto.Stack, deployment: dict) -> tuple[Repair, dict]:
         """Undo what an interrupted engine run left in the stack (``storekit.recovery``):
@@ -249,12 +258,14 @@ class StackGateway:
 
     # ---- operations ----------------------------------------------------------------
 
-    def preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str]) -> dict:
-        """The engine's preview digest (``pulumi preview --json``)."""
+    def preview(self, stack: auto.Stack, program, *, refresh: bool, secrets: Iterable[str],
+                save_plan: Path | None = None) -> dict:
+        """The engine's preview digest (``pulumi preview --json``); with ``save_plan``, the
+        engine's update plan is written there (``--save-plan``, ``storekit.engineplan``)."""
         out: list[str] = []
         with self._engine(stack.name, secrets, lambda: json_diagnostics("\n".join(out))):
             result = stack.preview(program=program, json=True, refresh=refresh, color="never",
-                                   on_output=out.append)
+                                   on_output=out.append, plan=str(save_plan) if save_plan else None)
         return json.loads(result.stdout)
 
     def keep_secrets(self, stack: auto.Stack, secrets: dict[str, str]) -> None:
@@ -263,11 +274,21 @@ class StackGateway:
         with self._engine(stack.name, secrets.values()):
             stack.set_config(SECRETS_CONFIG_KEY, auto.ConfigValue(json.dumps(secrets), secret=True))
 
-    def up(self, stack: auto.Stack, program, *, refresh: bool, translator) -> dict:
-        """Run the update; the stack's outputs after it (read by the SDK's ``up`` anyway)."""
+    def up(self, stack: auto.Stack, program, *, refresh: bool, translator, plan: Path | None = None) -> dict:
+        """Run the update, bound to the engine's update plan at ``plan`` when given (``--plan``:
+        the engine refuses any step the plan does not contain); the stack's outputs after it
+        (read by the SDK's ``up`` anyway). A Job the engine waits for that fails stops the
+        update at once (``JobFailed``, storekit.jobwatch)."""
+        watch = JobWatch(lambda: cluster_api(self.settings)[1], stack.name, translator)
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
-            result = stack.up(program=program, on_event=translator, refresh=refresh, color="never",
-                              show_secrets=False, suppress_outputs=True)
+            with watch:
+                try:
+                    result = stack.up(program=program, on_event=watch, refresh=refresh, color="never",
+                                      show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
+                except auto.CommandError as e:
+                    if watch.failure is None:
+                        raise
+                    raise watch.failure.error(stack.name, lambda text: scrub(text, translator.secrets)) from e
         return {k: v.value for k, v in result.outputs.items()}
 
     def destroy(self, stack: auto.Stack, *, translator) -> None:

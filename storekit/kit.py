@@ -245,6 +245,17 @@ class Storekit(FleetOperations, BackupOperations):
             raise StoreNotFound(name)
         return secrets["admin_password"]
 
+    def reveal_outputs(self, name: str) -> dict[str, str]:
+        """The store's secret outputs: the admin password and the engine's own (Medusa's
+        publishable key), by name. An explicit, separate call, like ``reveal_admin_password``."""
+        snap = self._snapshot(name)
+        if "admin_password" not in (snap.secrets or {}):
+            raise StoreNotFound(name)
+        engine = registry().get(snap.outputs.get("engine"))
+        extra = {key: snap.outputs[key] for key in (engine.secret_outputs if engine else ())
+                 if isinstance(snap.outputs.get(key), str)}
+        return {"admin_password": snap.secrets["admin_password"], **extra}
+
     def manifests(self, name: str, *, reveal: bool = False) -> list[dict]:
         """The store's Kubernetes objects as recorded at its last apply, in dependency order;
         secret values redacted unless ``reveal`` (see ``storekit.manifests``)."""

@@ -8,6 +8,7 @@ plan leaves nothing behind. Nothing here writes the catalog or changes a store.
 from __future__ import annotations
 
 from .engine import Engine, ProgramContext
+from .engineplan import EnginePlans
 from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
@@ -22,6 +23,7 @@ class Planner:
     def __init__(self, settings: Settings, gateway: StackGateway):
         self.settings, self.gateway = settings, gateway
         self.fast = FastPath(settings)
+        self.engine_plans = EnginePlans(gateway.work_dir)
 
     def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
         """The spec with platform settings filled in, and its engine; one SpecError lists
@@ -77,9 +79,15 @@ class Planner:
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
         done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
+        # The engine's update plan, kept for the apply of this plan (a new store's planning
+        # stack is removed again, and its plan with it: that apply previews once more).
+        saved = None if created_here else self.engine_plans.scratch(slug)
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
-                                          secrets=secrets.values())
+                                          secrets=secrets.values(), save_plan=saved)
+        except BaseException:
+            self.engine_plans.discard(saved)
+            raise
         finally:
             if created_here:
                 self.gateway.remove(slug)
@@ -94,6 +102,8 @@ class Planner:
                     spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
         if done is not None and recorded_spec == spec:
             done(plan)
+        if saved is not None:
+            self.engine_plans.keep(plan, saved)
         return plan
 
     def plan_destroy(self, snap: Snapshot) -> Plan:

@@ -22,7 +22,9 @@ state file's ``.attrs`` sidecar in place (create, then encode) before it renames
 state over the old, so an engine killed in between leaves an empty sidecar, and every later
 command on the stack fails with "failed to load checkpoint: EOF". ``repair_file_state``
 removes a sidecar that is not valid JSON (a missing one means default attributes) and the
-temporary files of the interrupted write.
+temporary files of the interrupted write. A disk that filled up while the engine took the
+stack's lock leaves an empty temporary lock file (``repair_lock_files``), with the same
+effect ("unexpected end of JSON input").
 
 The gateway (``StackGateway.snapshot(repair=True)``) runs these before every plan and
 destroy, so a crash at any point converges at the next run.
@@ -168,6 +170,23 @@ def repair_file_state(stacks_dir: Path, slug: str) -> list[str]:
         elif path.name.endswith(".tmp"):
             broken = True
         if broken:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+def repair_lock_files(locks_dir: Path) -> list[str]:
+    """Remove the half-written lock files an update left in a file:// backend's lock folder
+    of one stack (``<locks_dir>/<id>.json.<hex>.tmp``, empty or not JSON): a disk that filled
+    up while the engine took the lock leaves one, and every later command on the stack then
+    fails with "unexpected end of JSON input". Only call it when no live process holds the
+    stack's lock."""
+    removed = []
+    for path in sorted(locks_dir.glob("*.tmp")):
+        try:
+            json.loads(path.read_text() or "x")
+            continue  # whole: being renamed into place by a live writer
+        except (OSError, ValueError):
             path.unlink(missing_ok=True)
             removed.append(path.name)
     return removed

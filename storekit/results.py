@@ -33,9 +33,10 @@ class StoreOutputs:
     status: str  # ready | failed | updating
     last_update: str | None = None
     notices: tuple[str, ...] = ()  # what its setup said a person must know ("WooCommerce not installed: ...")
+    secret_outputs: tuple[str, ...] = ()  # the engine's secret outputs, by name (see ``reveal_outputs``)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "notices": list(self.notices)}
+        return {**asdict(self), "notices": list(self.notices), "secret_outputs": list(self.secret_outputs)}
 
 
 @dataclass(frozen=True)

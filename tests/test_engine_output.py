@@ -16,7 +16,7 @@ from pulumi.automation.events import EngineEvent
 from storekit.catalog import Catalog
 from storekit.classify import json_diagnostics, translate
 from storekit.engines import get_engine
-from storekit.errors import ClusterUnreachable, OperationTimeout, StoreBusy
+from storekit.errors import ClusterUnreachable, OperationTimeout, StorageFull, StoreBusy
 from storekit.events import EventTranslator, OperationFinished, OperationStarted, ResourceFinished
 from storekit.plan import Plan, changes_from_digest, fingerprint
 from storekit.planning import drift_of
@@ -125,6 +125,23 @@ def test_a_held_lock_is_store_busy_with_its_holder():
     e, _ = error("error-locked.json")
     translated = translate(e, "fixture")
     assert isinstance(translated, StoreBusy) and translated.holder and "pid" in translated.holder
+
+
+@pytest.mark.parametrize("stderr, where", [
+    # taking the lock (tests/faults/test_full_disk.py), and saving the backup after an update
+    ("error: 2 errors occurred:\n    1) write /srv/state/.pulumi/locks/organization/storekit/shop/d5be.json"
+     ".18ed4b2797784132.tmp: no space left on device\n    2) Unknown\n",
+     "/srv/state/.pulumi/locks/organization/storekit/shop/d5be.json"),
+    ('error: saving backup: blob (key ".pulumi/backups/storekit/shop/shop.17.json") (code=Unknown): write '
+     "/srv/state/.pulumi/backups/storekit/shop/shop.17.json.18ed4b59cfa8ceca.tmp: no space left on device\n",
+     "/srv/state/.pulumi/backups/storekit/shop/shop.17.json"),
+])
+def test_a_full_state_disk_is_storage_full_naming_the_file(stderr, where):
+    e = create_command_error(CommandResult("Updating (shop):\n", stderr, 1))
+    translated = translate(e, "shop")
+    assert isinstance(translated, StorageFull) and translated.where == where
+    assert translated.message == f"the state backend has no space left on its disk (writing {where})"
+    assert (translated.exit_code, translated.http_status, translated.kind) == (9, 507, "storage_full")
 
 
 @pytest.mark.parametrize("stdout", ["", "not json", '{"diagnostics": []}'])

@@ -14,9 +14,11 @@ and test_medusa_images.py's part.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pytest
+from click.testing import CliRunner
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
@@ -25,6 +27,7 @@ from lightkube.resources.core_v1 import (LimitRange, Namespace, PersistentVolume
 from lightkube.resources.networking_v1 import Ingress, NetworkPolicy
 
 from storekit import ResourceFinished, SpecError, Storekit, StoreNotFound, StoreSpec
+from storekit.cli.main import cli
 
 pytestmark = pytest.mark.cluster
 
@@ -92,6 +95,27 @@ def test_outputs_name_the_store_the_admin_and_keep_secrets_out(kit, store, kube)
     secret = _secret(kube, spec.namespace)
     assert secret["publishable-key"] not in shown and secret["admin-password"] not in shown
     assert kit.reveal_admin_password(spec.name) == secret["admin-password"]
+    assert out.secret_outputs == ("publishable_key",)
+    assert kit.reveal_outputs(spec.name) == {"admin_password": secret["admin-password"],
+                                             "publishable_key": secret["publishable-key"]}
+
+
+def test_the_cli_shows_the_publishable_key_only_with_reveal(settings, store, kube, monkeypatch):
+    spec = store[0]
+    for var, value in (("STATE_URL", settings.state_url), ("DB_URL", settings.db_url),
+                       ("PASSPHRASE", settings.passphrase)):
+        monkeypatch.setenv(f"STOREKIT_{var}", value)
+    key = _secret(kube, spec.namespace)["publishable-key"]
+
+    def outputs(*options):
+        result = CliRunner().invoke(cli, ["outputs", spec.name, *options], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+    shown = outputs()
+    assert key not in shown and "publishable_key: (secret: --reveal shows it)" in shown
+    assert key not in outputs("--json") and json.loads(outputs("--json"))["secret_outputs"] == ["publishable_key"]
+    assert f"publishable_key:{key}" in outputs("--reveal").replace(" ", "")
+    assert json.loads(outputs("--reveal", "--json"))["publishable_key"] == key
 
 
 def test_no_changes_right_after_create(kit, store):

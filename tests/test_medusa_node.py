@@ -32,7 +32,7 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from helpers import free_port, wait_for
 from medusa_shop import MedusaShop, buy_and_check, refused
 from storekit import Storekit, StoreSpec
-from storekit.errors import OperationFailed, StoreNotFound
+from storekit.errors import StoreNotFound
 
 pytestmark = [pytest.mark.node, pytest.mark.node_medusa, pytest.mark.cluster]
 
@@ -158,22 +158,18 @@ def test_password_reset_lets_the_new_password_in_only(kit, store):
 
 
 def test_a_tier_change_keeps_the_orders(kit, store):
-    """A bigger tier grows the volumes. The node's StorageClass `node-local` (a directory per
-    volume) cannot resize a claim, so on this node the change fails, naming the reason, and
-    the store keeps serving with its data; on a cluster whose StorageClass resizes (the
-    simulated one's does: tests/test_medusa_cluster.py) the same change applies."""
+    """A bigger tier grows the volumes (StorageClass node-local allows expansion; the node's
+    kind/node/resizer.py finishes each resize) and restarts the pods: the orders stay."""
     spec, shop = store["spec"], store["shop"]
     password = kit.reveal_admin_password(spec.name)
     before = {o["id"] for o in shop.admin_orders("owner@example.com", password)}
     assert before
-    resizes = subprocess.run(["kubectl", "--kubeconfig", str(HOME / "kubeconfig"), "get", "storageclass",
-                              "node-local", "-o", "jsonpath={.allowVolumeExpansion}"],
-                             capture_output=True, text=True).stdout.strip() == "true"
-    if resizes:
-        assert kit.apply(spec.with_changes(tier="medium")).action == "update"
-    else:
-        with pytest.raises(OperationFailed, match="only dynamically provisioned pvc can be resized"):
-            kit.apply(spec.with_changes(tier="medium"))
+    assert kit.apply(spec.with_changes(tier="medium")).action == "update"
+
+    def grown():
+        volumes = kit.health(spec.name).volumes
+        return volumes and all(v.capacity == v.requested for v in volumes)
+    wait_for(grown, timeout=60, what="the store's volumes to grow to the medium tier's sizes")
     store["forward"].restart()
     wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa after the tier change")
     assert before <= {o["id"] for o in shop.admin_orders("owner@example.com", password)}

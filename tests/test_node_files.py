@@ -26,6 +26,7 @@ IMAGES = {name: f"storekit.local/{name}:test" for name in ("pause", "coredns", "
 
 sys.path.insert(0, str(KIND / "node"))
 import apiproxy  # noqa: E402
+import resizer  # noqa: E402
 import volumes  # noqa: E402
 
 
@@ -162,6 +163,7 @@ def test_storage_class_and_kubeconfigs(rendered):
     sc = next(d for d in _addons(rendered) if d["kind"] == "StorageClass")
     assert (sc["metadata"]["name"], sc["provisioner"]) == ("node-local", volumes.PROVISIONER)
     assert sc["volumeBindingMode"] == "WaitForFirstConsumer" and sc["reclaimPolicy"] == "Delete"
+    assert sc["allowVolumeExpansion"] is True  # kind/node/resizer.py
     pod = yaml.safe_load((rendered[0] / "pod-network.kubeconfig").read_text())
     cluster = pod["clusters"][0]["cluster"]
     assert cluster["server"] == "https://10.250.0.2:6443" and cluster["tls-server-name"] == "kubernetes"
@@ -176,6 +178,25 @@ def test_volume_directories_stay_under_their_root(tmp_path):
             volumes.volume_dir(tmp_path, bad)
     term = volumes.affinity("storekit-node").required.nodeSelectorTerms[0].matchExpressions[0]
     assert (term.key, term.operator, term.values) == ("kubernetes.io/hostname", "In", ["storekit-node"])
+
+
+def test_the_resizer_grows_bound_claims_only_and_finishes_their_resize():
+    from lightkube.models.core_v1 import (PersistentVolumeClaimCondition, PersistentVolumeClaimSpec,
+                                          PersistentVolumeClaimStatus, VolumeResourceRequirements)
+    from lightkube.resources.core_v1 import PersistentVolumeClaim
+
+    def claim(requested, recorded, phase="Bound"):
+        return PersistentVolumeClaim(
+            spec=PersistentVolumeClaimSpec(resources=VolumeResourceRequirements(requests={"storage": requested})),
+            status=PersistentVolumeClaimStatus(phase=phase, capacity={"storage": recorded} if recorded else None,
+                                               conditions=[PersistentVolumeClaimCondition(type="Resizing", status="True"),
+                                                           PersistentVolumeClaimCondition(type="Other", status="True")]))
+    assert resizer.wanted_size(claim("5Gi", "1Gi")) == "5Gi"
+    assert resizer.wanted_size(claim("1024Mi", "1Gi")) is None  # the same size, spelled otherwise
+    assert resizer.wanted_size(claim("5Gi", None, phase="Pending")) is None  # not provisioned yet
+    status = resizer.finished_status(claim("5Gi", "1Gi"), "5Gi")["status"]
+    assert status["capacity"] == status["allocatedResources"] == {"storage": "5Gi"}
+    assert status["allocatedResourceStatuses"] is None and [c["type"] for c in status["conditions"]] == ["Other"]
 
 
 @pytest.mark.parametrize("text", ["6443", "host", ":6443", "h:0", "h:70000", "h:x"])

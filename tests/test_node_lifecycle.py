@@ -48,7 +48,7 @@ def node_processes() -> list[str]:
         except OSError:
             continue
         if any(exe.startswith(b) for b in binaries) or "kind/node/apiproxy.py" in cmdline \
-                or "kind/node/volumes.py" in cmdline:
+                or "kind/node/volumes.py" in cmdline or "kind/node/resizer.py" in cmdline:
             found.append(f"{proc.name} {cmdline[:120]}")
     return found
 

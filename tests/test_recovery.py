@@ -214,6 +214,20 @@ def test_a_half_written_state_file_is_cleaned_up(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.json", "shop.json.bak.attrs", "shopping.json.attrs"]
 
 
+def test_a_half_written_lock_file_is_cleaned_up(tmp_path):
+    """Regression: a state disk that filled up while the engine took a stack's lock left an
+    empty ``<id>.json.<hex>.tmp`` in its lock folder, and every later command on the stack
+    failed with "unexpected end of JSON input" (tests/faults/test_full_disk.py)."""
+    from storekit.recovery import repair_lock_files
+
+    (tmp_path / "d5be6f55.json.18ed4b2797784132.tmp").write_text("")
+    (tmp_path / "0aa1.json.18ed4b2797784133.tmp").write_text('{"pid": 1}')  # whole: a live writer's
+    (tmp_path / "0aa1.json").write_text('{"pid": 1}')
+    assert repair_lock_files(tmp_path) == ["d5be6f55.json.18ed4b2797784132.tmp"]
+    assert repair_lock_files(tmp_path / "absent") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0aa1.json", "0aa1.json.18ed4b2797784133.tmp"]
+
+
 def test_adopted_objects_get_back_the_field_manager_that_created_them():
     """Regression: an adopted PVC got a new random field manager, and growing it later failed
     with a server-side apply field conflict against the manager that created it."""

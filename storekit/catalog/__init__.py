@@ -24,10 +24,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from peewee import PostgresqlDatabase, SqliteDatabase, fn
+from peewee import OperationalError, PostgresqlDatabase, SqliteDatabase, fn
 from playhouse.db_url import connect, parse
 
-from ..errors import SpecError, StorekitError
+from ..errors import SpecError, StorageFull, StorekitError, no_space
 from . import models as _models
 from .fleetops import ApprovalRepository, DriftRepository, RolloutRepository
 from .jobs import JobRepository, PlanRepository
@@ -297,6 +297,36 @@ class Catalog:
         return [_audit(r) for r in q.order_by(A.id.desc()).limit(limit)]
 
 
+class GuardedSqlite(SqliteDatabase):
+    """SQLite whose full disk is ``StorageFull`` naming the file. SQLite rolls a transaction
+    back by itself when its disk is full, so peewee's own rollback after that finds none:
+    that is not a second error to report."""
+
+    @contextmanager
+    def _writing(self):
+        try:
+            yield
+        except OperationalError as e:
+            if no_space(e):
+                raise StorageFull("the catalog database", self.database) from e
+            raise
+
+    def execute_sql(self, sql, params=None):
+        with self._writing():
+            return super().execute_sql(sql, params)
+
+    def commit(self):
+        with self._writing():
+            return super().commit()
+
+    def rollback(self):
+        try:
+            return super().rollback()
+        except OperationalError as e:
+            if "no transaction is active" not in str(e):
+                raise
+
+
 def _connect(url: str):
     if not isinstance(url, str) or "://" not in url:
         raise SpecError([("db_url", "must be a URL like sqlite:///path or postgresql://...")], subject="setting")
@@ -308,7 +338,7 @@ def _connect(url: str):
             # BEGIN IMMEDIATE: a transaction that reads and then writes (upsert_store) takes
             # the write lock up front and waits its turn (busy_timeout); a deferred one fails
             # at once with "database is locked" when another writer got in between.
-            return SqliteDatabase(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1,
+            return GuardedSqlite(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                                       "busy_timeout": 10000, "synchronous": "normal"},
                                   check_same_thread=False, lock_type="IMMEDIATE")
         if url.startswith(("postgres://", "postgresql://")):  # rides out a server restart

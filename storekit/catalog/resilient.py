@@ -19,6 +19,8 @@ from typing import Callable, TypeVar
 
 from peewee import InterfaceError, OperationalError, PostgresqlDatabase
 
+from ..errors import StorageFull, no_space
+
 T = TypeVar("T")
 
 RETRY_SECONDS = 60.0
@@ -47,8 +49,13 @@ class ResilientPostgres(PostgresqlDatabase):
             self.dispose()
 
     def execute_sql(self, sql, params=None):
-        return self.waiting_out(lambda: super(ResilientPostgres, self).execute_sql(sql, params),
-                                inside_transaction_ok=False)
+        try:
+            return self.waiting_out(lambda: super(ResilientPostgres, self).execute_sql(sql, params),
+                                    inside_transaction_ok=False)
+        except (OperationalError, InterfaceError) as e:
+            if no_space(e):  # the server's disk: "could not extend file ...: No space left on device"
+                raise StorageFull("the catalog database") from e
+            raise
 
     def waiting_out(self, call: Callable[[], T], *, inside_transaction_ok: bool) -> T:
         """``call()``, again on a new connection while the server is away (up to
