@@ -1,5 +1,5 @@
 """Staged rollouts against the local cluster with the real engine: a 6-store fleet's tier
-change rolls out in waves 1,10%,50%,100% (1, 1, 1, 3 stores) behind a health gate; a store of
+change rolls out in waves 1,20%,50%,100% (1, 1, 1, 3 stores) behind a health gate; a store of
 wave 2 held by another operation fails its wave, which halts the rollout with the later
 waves untouched; resume, pressed in the dashboard and run by a worker's job, finishes it.
 Every wave is audited."""
