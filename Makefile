@@ -60,7 +60,7 @@ test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, N
 # The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
 # shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
 UNIT_MARKERS := not cluster and not image and not store_images and not redis and not shellcheck and not gcc and not node \
-	and not medusa
+	and not medusa and not s3
 test-unit: venv ## the fast tests: no tools, no cluster, under a minute
 	@$(PY) -m pytest -m '$(UNIT_MARKERS)' $(PYTEST_ARGS)
 
@@ -97,8 +97,12 @@ test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in p
 # The real node is part of the test bed: stores' pages, logins, isolation and metrics are proven
 # on real containers (marker node). Only the long soak and the medusa image build stay opt-in.
 TEST_MARKERS ?= not soak and not medusa_images and not node_lifecycle and not node_medusa
+# Most of the suite's time is spent waiting for the engine and the cluster, so it runs on two
+# processes (pytest-xdist; a file's tests stay together). TEST_WORKERS=1: one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 test: venv tools cluster node packages images ## every test: the real engine, the local control plane and the real node
-	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(XDIST) $(PYTEST_ARGS)
 
 soak: venv tools cluster packages ## the long fault suite: the engine killed at every crash point of create, tier change, destroy
 	@$(PY) -m pytest -m soak tests/faults $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
     .venv/bin/python bench/compare.py                 # make bench: 3 rounds, fleets of 20 and 100
     .venv/bin/python bench/compare.py --quick         # 1 round, fleets of 4 and 10
     .venv/bin/python bench/compare.py --json out.json # also write every sample
+    .venv/bin/python bench/compare.py --node-rounds 2 # also create/destroy on the real node
 
 One run, one cluster ($STOREKIT_HOME/kubeconfig), the same objects: each store storekit
 creates is rendered (`storekit render --reveal`) and applied again with
@@ -13,12 +14,15 @@ time with its floor:
 
 - create to ready: `storekit apply NAME --email ... --auto-approve` (plan + apply);
 - no-op plan: `storekit plan NAME --detailed-exitcode` against `kubectl diff --server-side`:
-  the first after an apply (it runs the engine and leaves a baseline), the next ones
-  (engine-free), and `--refresh` (always the engine);
+  the first after an apply, the next ones (both engine-free when the store provably
+  matches), and `--refresh` (always the engine);
 - tier change: `storekit apply NAME --tier medium` against `kubectl apply` of the changed
   objects and `kubectl rollout status` of both Deployments;
 - destroy: `storekit destroy` against `kubectl delete namespace --wait`;
 - CLI start-up: `storekit --version` against `kubectl version --client`;
+- on the real node (`--node-rounds`, STOREKIT_PROFILE=node: real containers from the local
+  images, its volumes, its Traefik), create to ready and destroy, the floor's copy on the
+  same node (container start then dominates both);
 - fleets: `storekit apply -f` of new stores at parallel 1, 2 and 4 (peak memory of the
   whole process tree: Python, pulumi, plugins), and the no-op plan of a fleet against as
   many `kubectl diff` runs.
@@ -71,15 +75,31 @@ class Bench:
         self.samples: dict[str, dict[str, list[float]]] = {}
         self.notes: dict[str, str] = {}
         self.stores: set[str] = set()
+        self.node_stores: set[str] = set()
         self.floors: set[str] = set()
+        self._load: list[float] = []
+        self._load_stop = threading.Event()
+        threading.Thread(target=self._sample_load, daemon=True).start()
+
+    def _sample_load(self) -> None:
+        while True:
+            self._load.append(os.getloadavg()[0])
+            if self._load_stop.wait(10):
+                return
+
+    @property
+    def loads(self) -> tuple[float, float, float]:
+        """The 1-minute load average over the run: min, median, max."""
+        values = self._load or [os.getloadavg()[0]]
+        return min(values), statistics.median(values), max(values)
 
     # ---- running and timing ----------------------------------------------------
 
-    def run(self, *args: str, ok=(0,), memory: list | None = None) -> tuple[float, str]:
+    def run(self, *args: str, ok=(0,), memory: list | None = None, env: dict | None = None) -> tuple[float, str]:
         """Run a command; (seconds, stdout). ``memory`` gets the peak RSS (MB) of its tree."""
         started = time.monotonic()
         proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env, stdin=subprocess.DEVNULL)
+                                env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL)
         sampler = RssSampler(proc.pid) if memory is not None else None
         out, err = proc.communicate()
         seconds = time.monotonic() - started
@@ -93,17 +113,17 @@ class Bench:
     def sample(self, figure: str, side: str, seconds: float) -> None:
         self.samples.setdefault(figure, {}).setdefault(side, []).append(seconds)
 
-    def storekit(self, *args: str, ok=(0,), memory=None) -> tuple[float, str]:
-        return self.run(STOREKIT, *args, ok=ok, memory=memory)
+    def storekit(self, *args: str, ok=(0,), memory=None, env=None) -> tuple[float, str]:
+        return self.run(STOREKIT, *args, ok=ok, memory=memory, env=env)
 
     def kube(self, *args: str, ok=(0,)) -> tuple[float, str]:
         return self.run(self.kubectl, *args, ok=ok)
 
     # ---- the floor's objects ---------------------------------------------------
 
-    def floor_file(self, slug: str, namespace: str | None = None) -> Path:
+    def floor_file(self, slug: str, namespace: str | None = None, env: dict | None = None) -> Path:
         """The store's objects (rendered, secrets revealed) in ``namespace`` (default floor-<slug>)."""
-        _, out = self.storekit("render", slug, "--reveal", "--json")
+        _, out = self.storekit("render", slug, "--reveal", "--json", env=env)
         objects = json.loads(out)
         namespace = namespace or f"floor-{slug}"
         for obj in objects:
@@ -123,18 +143,25 @@ class Bench:
         path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
         return path
 
-    def floor_wait(self, namespace: str) -> None:
+    def floor_wait(self, namespace: str, ingress_ip: str = "127.0.0.1") -> None:
         for kind, condition in (("pvc", "jsonpath={.status.phase}=Bound"), ("deployment", "condition=Available"),
                                 ("job", "condition=Complete"),
-                                ("ingress", "jsonpath={.status.loadBalancer.ingress[0].ip}=127.0.0.1")):
-            self.kube("wait", "-n", namespace, kind, "--all", f"--for={condition}", "--timeout=300s")
+                                ("ingress", f"jsonpath={{.status.loadBalancer.ingress[0].ip}}={ingress_ip}")):
+            self.kube("wait", "-n", namespace, kind, "--all", f"--for={condition}", "--timeout=600s")
 
-    def floor_create(self, slug: str) -> float:
-        path, namespace = self.floor_file(slug), f"floor-{slug}"
+    def ingress_ip(self, slug: str) -> str:
+        """The address the store's own Ingress was admitted with (what storekit waited for)."""
+        _, out = self.kube("get", "ingress", "-n", f"store-{slug}", "-o",
+                           "jsonpath={.items[0].status.loadBalancer.ingress[0].ip}", ok=(0, 1))
+        return out.strip() or "127.0.0.1"
+
+    def floor_create(self, slug: str, env: dict | None = None) -> float:
+        path, namespace = self.floor_file(slug, env=env), f"floor-{slug}"
+        ip = self.ingress_ip(slug)
         self.floors.add(namespace)
         started = time.monotonic()
         self.kube("apply", "--server-side", "-f", str(path))
-        self.floor_wait(namespace)
+        self.floor_wait(namespace, ip)
         return time.monotonic() - started
 
     def floor_tier_change(self, slug: str) -> float:
@@ -163,8 +190,8 @@ class Bench:
         self.sample("create to ready", "floor", self.floor_create(slug))
 
         floor = self.tmp / f"floor-{slug}.json"
-        # The first plan after an apply runs the engine (controllers wrote status after the
-        # engine's last read) and leaves a baseline; the plans after it do not.
+        # The first plan after an apply: engine-free when the writes since the apply are the
+        # controllers' alone (storekit.baseline.signature); the plans after it too.
         self.sample("no-op plan, first after an apply", "storekit",
                     self.storekit("plan", slug, "--detailed-exitcode")[0])
         self.sample("no-op plan, first after an apply", "floor",
@@ -184,6 +211,25 @@ class Bench:
         self.sample("destroy", "storekit", self.storekit("destroy", slug, "--auto-approve")[0])
         self.stores.discard(slug)
         self.sample("destroy", "floor", self.kube("delete", "namespace", f"floor-{slug}", "--wait=true")[0])
+        self.floors.discard(f"floor-{slug}")
+
+    def node_round(self, tag: str, round_no: int) -> None:
+        """Create to ready and destroy on the real node, each paired with the floor there."""
+        env = {"STOREKIT_PROFILE": "node", "STOREKIT_TIMEOUT": "600"}
+        name = f"bench {tag} n{round_no}"
+        slug = name.replace(" ", "-")
+        self.stores.add(slug)
+        self.node_stores.add(slug)
+        self.sample("create to ready, real node", "storekit",
+                    self.storekit("apply", name, "--email", EMAIL, "--auto-approve", env=env)[0])
+        self.sample("create to ready, real node", "floor", self.floor_create(slug, env=env))
+        self.sample("no-op plan, first after an apply, real node", "storekit",
+                    self.storekit("plan", slug, "--detailed-exitcode", env=env)[0])
+        self.sample("no-op plan, first after an apply, real node", "floor",
+                    self.kube("diff", "--server-side", "-f", str(self.tmp / f"floor-{slug}.json"))[0])
+        self.sample("destroy, real node", "storekit", self.storekit("destroy", slug, "--auto-approve", env=env)[0])
+        self.stores.discard(slug)
+        self.sample("destroy, real node", "floor", self.kube("delete", "namespace", f"floor-{slug}", "--wait=true")[0])
         self.floors.discard(f"floor-{slug}")
 
     def startup(self, runs: int) -> None:
@@ -234,7 +280,9 @@ class Bench:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda s: self.storekit("destroy", s, "--auto-approve", ok=(0, 1, 3)), sorted(self.stores)))
+            list(pool.map(lambda s: self.storekit("destroy", s, "--auto-approve", ok=(0, 1, 3),
+                                                  env={"STOREKIT_PROFILE": "node"} if s in self.node_stores else None),
+                          sorted(self.stores)))
         for namespace in self.floors:
             self.kube("delete", "namespace", namespace, "--wait=false", ok=(0, 1))
 
@@ -277,7 +325,8 @@ def tree_rss_mb(root: int) -> float:
     return total / 1e6
 
 
-TARGETS = {"create to ready": "2x", "no-op plan": "1.5x", "destroy": "1x", "CLI start-up": "2x"}
+TARGETS = {"create to ready": "2x", "no-op plan": "1.5x", "no-op plan, first after an apply": "1.5x", "destroy": "1x",
+           "CLI start-up": "2x", "create to ready, real node": "1.3x", "destroy, real node": "1x"}
 
 
 def report(bench: Bench, started: datetime, seconds: float) -> list[list[str]]:
@@ -296,7 +345,8 @@ def report(bench: Bench, started: datetime, seconds: float) -> list[list[str]]:
         rows.append(["fleet apply speed-up, parallel 1 -> 4", f"{p1 / p4:.1f}x", "", "", ">=1.7x", ""])
     print(f"storekit vs kubectl, {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
-          f"{platform.machine()}, simulated nodes (kwok); {seconds / 60:.0f} min")
+          f"{platform.machine()}, simulated nodes (kwok) and the real node where marked; {seconds / 60:.0f} min; "
+          f"load average {' / '.join(f'{x:.1f}' for x in bench.loads)} (min / median / max of samples)")
     print_columns(["figure", "storekit s (min / median / max)", "floor s (min / median / max)", "ratio",
                    "target", "note"], rows)
     return rows
@@ -308,6 +358,7 @@ def main() -> None:
     parser.add_argument("--plans", type=int, default=5, help="paired no-op plans per round (default 5)")
     parser.add_argument("--fleet-apply", type=int, default=20, help="new stores per fleet apply (0: no fleets)")
     parser.add_argument("--fleet-plan", type=int, default=100, help="stores in the fleet no-op plan")
+    parser.add_argument("--node-rounds", type=int, default=1, help="rounds on the real node (0: none)")
     parser.add_argument("--quick", action="store_true", help="1 round, 3 plans, fleets of 4 and 10")
     parser.add_argument("--json", metavar="FILE", help="also write every sample as JSON")
     args = parser.parse_args()
@@ -321,6 +372,8 @@ def main() -> None:
             bench.startup(10)
             for round_no in range(args.rounds):
                 bench.store_round(tag, round_no, args.plans)
+            for round_no in range(args.node_rounds):
+                bench.node_round(tag, round_no)
             if args.fleet_apply:
                 bench.fleets(tag, args.fleet_apply, args.fleet_plan)
         finally:

@@ -8,7 +8,8 @@
 # default StorageClass `standard` and a status writer for the IngressClass `sim`.
 #
 # Usage: kind/cluster.sh up|down|status
-#   up      create (or keep) the cluster, wait for the API and Ready nodes, print usage
+#   up      create (or keep) the cluster, wait for the API and Ready nodes (after a restart: nodes
+#           kwok plays again), print usage
 #   down    stop every process it started (and the real node's, kind/node.sh); no listener is left behind
 #   status  say whether it runs, with nodes; exit 1 when it does not
 set -euo pipefail
@@ -53,6 +54,21 @@ nodes_ready() {
   [ "$ready" -ge "$NODES" ]
 }
 
+# After a restart, "Ready" above is the nodes' status from before it, kept in etcd: the new kwok
+# controller plays no simulated node until it holds the node's lease, and a lease its
+# predecessor held is taken only once it expires (kwok waits it out: 200 s by kwokctl's
+# default, counted from the last renewal before the stop). Pods bound to those nodes meanwhile
+# never start, so a first apply right after a restart timed out. A simulated node is played
+# when its lease is held by kwok (a holder other than the node's own kubelet, as the real
+# node's is) and renewed since this start (RFC 3339 times compare as text).
+kwok_plays_nodes() { # kwok_plays_nodes SINCE (UTC, 2026-12-02T01:08:39)
+  local played
+  played=$(kc get leases -n kube-node-lease \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.spec.holderIdentity} {.spec.renewTime}{"\n"}{end}' 2>/dev/null |
+    awk -v since="$1" '$1 != $2 && $3 >= since { n++ } END { print n + 0 }')
+  [ "$played" -ge "$NODES" ]
+}
+
 # kwok serves `kubectl logs` of simulated containers from these files (copied under
 # $STOREKIT_HOME so the cluster does not depend on where this checkout lives).
 apply_sim_logs() {
@@ -85,13 +101,16 @@ up() {
   "$HERE/tools.sh" --check etcd kube kwok || { say "the toolchain is missing: run 'make tools'"; exit 1; }
   [ -x "$PYTHON" ] || { say "no virtualenv at $PYTHON: run 'make venv'"; exit 1; }
   mkdir -p "$KWOK_WORKDIR"
+  local started=""
   if exists && ! api_answers; then
     # Its processes died (a reboot, a new session): stop what may be left, start it all.
     say "cluster '$NAME' exists but does not answer: restarting it"
     kwokctl stop cluster --name "$NAME" >&2 || true
+    started=$(date -u +%Y-%m-%dT%H:%M:%S)
     kwokctl start cluster --name "$NAME" >&2
   elif ! exists; then
     say "creating cluster '$NAME' (kwokctl binary runtime, 127.0.0.1 only)"
+    started=$(date -u +%Y-%m-%dT%H:%M:%S)
     kwokctl create cluster --name "$NAME" --runtime binary --config "$HERE/kwok.yaml" \
       --kubeconfig "$KUBECONFIG_PATH" \
       --kube-apiserver-binary "$BIN/kube-apiserver" \
@@ -114,6 +133,10 @@ up() {
   apply_sim_logs
   start_sim
   wait_for 120 "$NODES Ready nodes" nodes_ready
+  if [ -n "$started" ]; then
+    say "waiting for kwok to take over the simulated nodes (their leases from before the restart expire first)"
+    wait_for 300 "kwok to play $NODES simulated nodes" kwok_plays_nodes "$started"
+  fi
   say "cluster '$NAME' is up with $NODES Ready nodes"
   cat <<EOF
 export KUBECONFIG=$KUBECONFIG_PATH

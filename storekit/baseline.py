@@ -15,10 +15,23 @@ drift check, find nothing. A *baseline* proves "nothing" in milliseconds:
   difference, no baseline, or a cluster this module cannot read (``kubelist``) means
   the full engine plan. ``refresh=True`` always runs the engine.
 
-Baselines come from two places: a successful apply (the resourceVersions the engine
-reported for each object), and a refreshed engine plan that found no changes while the
-live objects stayed the same from just before it to just after it (so status updates a
-controller makes after an apply cost one engine plan, not every plan). Any failed or
+An object whose resourceVersion moved still matches when the write provably cannot change
+what the engine compares (``signature``): the Kubernetes plugin compares the live values
+at the shape of the recorded inputs (maps by key, lists by position) with the desired
+inputs, and the inputs are exactly the fields its server-side apply owns. So an object
+matches when its uid is the same, the plugin's own managedFields entries are exactly as
+recorded (a value another client changed, or a field it removed, would have moved out of
+them: ownership follows a changed value), and every other entry that differs owns only
+map fields and scalars outside any list, or only status (a key added to a map is pruned
+away; an element added to a list could shift the positions the plugin compares, so any
+entry owning list elements must be as recorded). That admits the writes controllers make
+right after an apply (a claim's binding, a Deployment's revision annotation, status)
+without the engine, and sends anything else to it.
+
+Baselines come from two places: a successful apply (what the engine reported for each
+object: its resourceVersion, uid and managedFields), and a refreshed engine plan that
+found no changes while the live objects stayed the same from just before it to just after
+it. Any failed or
 partial apply removes the store's baseline first. The file lives beside the store's
 workspace; another machine sharing the state backend simply has none and uses the engine.
 """
@@ -35,7 +48,8 @@ from typing import Iterable
 
 from . import __version__
 
-VERSION = 1
+VERSION = 2
+PLUGIN_MANAGER = "pulumi-kubernetes"  # the plugin's field managers: pulumi-kubernetes-<hex>
 STORE_LABEL = "storekit.io/store"
 # Kinds whose REST path this module knows. Objects of any other kind: no fast path.
 PLURALS = {
@@ -61,6 +75,7 @@ class Baseline:
     engine_file: str  # the engine's source, re-hashed at every check
     objects: dict  # "apiVersion|kind|namespace|name" -> resourceVersion
     names: dict  # the same keys -> [logical name in the stack, resource type]
+    signatures: dict  # the same keys -> signature(metadata), or None: then only the same resourceVersion
 
     @property
     def digest(self) -> str:
@@ -100,6 +115,45 @@ def engine_file(program) -> str:
     return getattr(sys.modules.get(getattr(program, "__module__", ""), None), "__file__", "") or ""
 
 
+def signature(meta: dict) -> list | None:
+    """What of an object's metadata decides the engine's comparison (see the module's
+    docstring): [uid, the entries that must not change]. None when the plugin owns nothing
+    by server-side apply there (then only an unchanged resourceVersion proves anything)."""
+    entries = meta.get("managedFields") or ()
+    if not meta.get("uid") or not any(_plugin_applied(e) for e in entries):
+        return None
+    kept = sorted(json.dumps(e, sort_keys=True, separators=(",", ":")) for e in entries if not _volatile(e))
+    return [meta["uid"], kept]
+
+
+def _plugin_applied(entry: dict) -> bool:
+    return str(entry.get("manager", "")).startswith(PLUGIN_MANAGER) and entry.get("operation") == "Apply"
+
+
+def _volatile(entry: dict) -> bool:
+    """Another manager's entry owning only map fields and scalars outside lists, or status."""
+    if str(entry.get("manager", "")).startswith(PLUGIN_MANAGER) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+        return False
+    return not _owns_list_elements({k: v for k, v in (entry.get("fieldsV1") or {}).items() if k != "f:status"})
+
+
+def _owns_list_elements(fields) -> bool:
+    if not isinstance(fields, dict):
+        return True  # not a field set this module can read: keep the entry
+    return any(k[:2] in ("k:", "v:", "i:") or _owns_list_elements(v) for k, v in fields.items() if k != ".")
+
+
+def matches(baseline: Baseline, found: dict | None) -> bool:
+    """Do the live objects (``live``) prove the baseline's "no changes"?"""
+    if found is None or set(found) != set(baseline.objects):
+        return False
+    for k, (version, sig) in found.items():
+        if version != baseline.objects[k] and (baseline.signatures.get(k) is None
+                                               or sig != baseline.signatures[k]):
+            return False
+    return True
+
+
 # ---- the file -------------------------------------------------------------------------
 
 def _path(settings, slug: str) -> Path:
@@ -130,22 +184,24 @@ def discard(settings, slug: str) -> None:
 
 # ---- live objects ---------------------------------------------------------------------
 
-def live(settings, slug: str, kinds: Iterable[tuple[str, str, str]]) -> dict[str, str] | None:
+def live(settings, slug: str, kinds: Iterable[tuple[str, str, str]]) -> dict[str, tuple] | None:
     """The store's live objects of ``kinds`` ((apiVersion, kind, namespace) each), by label:
-    one LIST per kind and namespace. None when the cluster cannot be read this way."""
+    one LIST per kind and namespace; key -> (resourceVersion, signature). None when the
+    cluster cannot be read this way."""
     from .kubelist import Unsupported, lister
 
     try:
         client = lister(settings.kubeconfig, settings.context, in_cluster=settings.in_cluster)
     except Unsupported:
         return None
-    objects: dict[str, str] = {}
+    objects: dict[str, tuple] = {}
     try:
         for api_version, kind, namespace in sorted(set(kinds)):
             base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
             scope = "" if kind in CLUSTER_SCOPED else f"/namespaces/{namespace}"
             found = client.list(f"{base}{scope}/{PLURALS[kind]}", f"{STORE_LABEL}={slug}")
-            objects.update({key(api_version, kind, ns, name): rv for (ns, name), rv in found.items()})
+            objects.update({key(api_version, kind, ns, name): (meta.get("resourceVersion"), signature(meta))
+                            for (ns, name), meta in found.items()})
     except Unsupported:
         return None
     finally:
@@ -166,14 +222,14 @@ def current(settings, slug: str) -> Baseline | None:
     baseline = load(settings, slug)
     if baseline is None or fingerprint(baseline.spec, settings, baseline.engine_file) != baseline.fingerprint:
         return None
-    return baseline if live(settings, slug, kinds_of(baseline.objects)) == baseline.objects else None
+    return baseline if matches(baseline, live(settings, slug, kinds_of(baseline.objects))) else None
 
 
-def index(resources: Iterable[tuple[str, str, dict]]) -> tuple[dict, dict] | None:
+def index(resources: Iterable[tuple[str, str, dict]]) -> tuple[dict, dict, dict] | None:
     """From (logical name, resource type, engine outputs) triples: the objects (key ->
-    resourceVersion) and their names (key -> [logical name, type]). None when an object of
-    a Kubernetes type cannot be keyed (unknown kind, no resourceVersion)."""
-    objects, names = {}, {}
+    resourceVersion), their names (key -> [logical name, type]) and signatures. None when
+    an object of a Kubernetes type cannot be keyed (unknown kind, no resourceVersion)."""
+    objects, names, signatures = {}, {}, {}
     for name, resource_type, out in resources:
         if not resource_type.startswith("kubernetes:"):
             continue
@@ -183,5 +239,5 @@ def index(resources: Iterable[tuple[str, str, dict]]) -> tuple[dict, dict] | Non
             return None
         namespace = "" if kinds[1] in CLUSTER_SCOPED else meta.get("namespace", "")
         k = key(*kinds, namespace, meta["name"])
-        objects[k], names[k] = meta["resourceVersion"], [name, resource_type]
-    return objects, names
+        objects[k], names[k], signatures[k] = meta["resourceVersion"], [name, resource_type], signature(meta)
+    return objects, names, signatures

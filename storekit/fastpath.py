@@ -4,7 +4,9 @@
 - ``bracket``: around a refreshed engine plan, LIST before and after; when the engine found
   nothing and nothing moved in between, that is a new baseline;
 - ``forget`` before any apply or destroy starts, ``remember`` after an apply succeeded
-  (what the engine reported for each object);
+  (what the engine reported for each object: so the first plan after an apply is
+  engine-free too, when the writes since are only the controllers' ``baseline.signature``
+  admits);
 - ``verify``: is a baseline plan still what the store is (applying it, or refusing it as stale)?
 """
 
@@ -65,14 +67,15 @@ class FastPath:
         def done(plan: Plan) -> None:
             if before is None or plan.has_changes or plan.drift or not plan.refreshed or set(before) != set(recorded[0]):
                 return
-            if baseline.live(self.settings, spec.slug, kinds) == before:
-                self._save(spec, engine, (before, recorded[1]))
+            if baseline.live(self.settings, spec.slug, kinds) == before:  # the very objects the engine read
+                self._save(spec, engine, ({k: v[0] for k, v in before.items()}, recorded[1],
+                                          {k: v[1] for k, v in before.items()}))
         return done
 
-    def _save(self, spec, engine, indexed: tuple[dict, dict] | None) -> None:
+    def _save(self, spec, engine, indexed: tuple[dict, dict, dict] | None) -> None:
         fingerprint, source = self._fingerprint(spec, engine)
         if indexed is None or fingerprint is None or not indexed[0]:
             return
         baseline.save(self.settings, baseline.Baseline(
             store=spec.slug, fingerprint=fingerprint, spec=spec.to_dict(), engine_file=source,
-            objects=indexed[0], names=indexed[1]))
+            objects=indexed[0], names=indexed[1], signatures=indexed[2]))

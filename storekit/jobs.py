@@ -49,6 +49,8 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
     create/update apply the job's plan (exactly that plan: a stale one fails the job) or,
     without one, plan its spec afresh; destroy removes the store; restart and
     reset-password are the day-2 operations. Every one writes the store's timeline.
+    rollout-resume and rollout-rollback resume a halted staged rollout or roll its waves
+    back (``storekit.rollout``), queued from the dashboard and the API.
     """
     payload = job.payload or {}
     if job.kind in ("create", "update"):
@@ -77,6 +79,16 @@ def execute(kit: Storekit, job: JobRecord, actor: Actor) -> object:
     if job.kind == "clone":
         return kit.clone(payload["source"], payload.get("name") or job.store, from_backup=payload.get("backup"),
                          location=payload.get("location"), actor=actor)
+    if job.kind in ("rollout-resume", "rollout-rollback"):  # job.store is "rollout-<id>": one at a time
+        from .rollout import Rollouts
+
+        rollouts, number = Rollouts(kit, actor=actor), int(payload["rollout"])
+        if job.kind == "rollout-rollback":
+            return rollouts.rollback(number, all_waves=bool(payload.get("all")))
+        record = kit.catalog.rollouts.get(number)
+        if job.attempts > 1 and record is not None and record.status == "running":
+            return rollouts.run(number)  # the worker resuming it died: go on where it stopped
+        return rollouts.resume(number)
     raise SpecError([("kind", f"no runner for jobs of kind {job.kind!r}")], subject="job")
 
 

@@ -3,8 +3,8 @@
 ``storekit.baseline`` decides "no changes" from one LIST per kind; that has to cost far
 less than the engine's start-up, and importing lightkube alone takes longer than the
 LISTs. So this reads the kubeconfig (or the pod's service account) and asks the API
-server for ``PartialObjectMetadataList`` (names and resourceVersions only: no Secret
-data crosses the wire) over one kept-alive HTTPS connection.
+server for ``PartialObjectMetadataList`` (metadata only: names, resourceVersions, uids and
+managedFields; no Secret data crosses the wire) over one kept-alive HTTPS connection.
 
 It supports what kubeconfigs and pods commonly use: CA file or data, client certificate
 and key (file or data), bearer token (value or file), the in-cluster service account.
@@ -32,7 +32,7 @@ class Unsupported(Exception):
 
 
 class Lister:
-    """``list(path, selector)`` -> {(namespace, name): resourceVersion}; one connection."""
+    """``list(path, selector)`` -> {(namespace, name): metadata}; one connection."""
 
     def __init__(self, server: str, context: ssl.SSLContext | None, token: str | None):
         url = urlsplit(server)
@@ -46,7 +46,7 @@ class Lister:
         self._conn = (http.client.HTTPSConnection(url.hostname, port, context=context, timeout=10)
                       if url.scheme == "https" else http.client.HTTPConnection(url.hostname, port, timeout=10))
 
-    def list(self, path: str, selector: str) -> dict[tuple[str, str], str]:
+    def list(self, path: str, selector: str) -> dict[tuple[str, str], dict]:
         try:
             self._conn.request("GET", f"{self._prefix}{path}?labelSelector={quote(selector)}",
                                headers=self._headers)
@@ -57,8 +57,7 @@ class Lister:
         if response.status != 200:
             raise Unsupported(f"GET {path}: HTTP {response.status}")
         items = json.loads(body).get("items") or ()
-        return {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i["metadata"]["resourceVersion"]
-                for i in items}
+        return {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i["metadata"] for i in items}
 
     def close(self) -> None:
         self._conn.close()

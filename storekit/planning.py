@@ -37,7 +37,20 @@ class Planner:
         if not engine.available or engine.program is None:
             raise EngineUnavailable(f"the '{engine.name}' engine is not available yet: {engine.unavailable_reason}",
                                     hint=f"Use one of: {', '.join(available_engines())}.")
+        if spec.backup:
+            self._check_schedule(engine)
         return spec.resolve(self.settings), engine
+
+    def _check_schedule(self, engine) -> None:
+        """A scheduled backup runs in the cluster: it needs the engine's support and an s3:// location."""
+        location = str(self.settings.backup_location or "")
+        if engine.backup is None or "backup" not in engine.optional_images:
+            raise SpecError([("backup", f"scheduled backups are not available for {engine.name} stores yet")])
+        if not location.startswith("s3://") or not self.settings.s3_endpoint or not self.settings.s3_access_key \
+                or not self.settings.s3_secret_key:
+            raise SpecError([("backup.schedule", "needs an s3:// backup location the cluster can reach: set "
+                                                 "STOREKIT_BACKUP_LOCATION=s3://bucket/prefix and STOREKIT_S3_ENDPOINT, "
+                                                 "STOREKIT_S3_ACCESS_KEY, STOREKIT_S3_SECRET_KEY")])
 
     def program(self, spec: StoreSpec, engine: Engine, secrets: dict[str, str]):
         return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,

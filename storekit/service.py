@@ -44,6 +44,12 @@ class Conflict(StorekitError):
     kind = "conflict"
 
 
+class RolloutNotFound(StorekitError):
+    http_status = 404
+    exit_code = 3
+    kind = "not_found"
+
+
 class QuotaExceeded(StorekitError):
     http_status = 429
     kind = "max_stores"
@@ -273,6 +279,40 @@ class StoreService:
         record = self.store(name)
         with self.kit.audited("drift-accept", record.slug, record.name, actor, {"plan": plan_id}):
             return self.apply_previewed(record.slug, plan_id, actor)
+
+    def accept_drift_now(self, name: str, plan_id: str | None, actor: Actor):
+        """Without ``plan_id``: the accept plan, shown first (a ``Preview``); with it: exactly
+        that plan queued (a job)."""
+        if plan_id is None:
+            return self.accept_drift_preview(name)
+        return self.accept_drift(name, plan_id, actor)
+
+    # ---- rollouts --------------------------------------------------------------------
+
+    def _rollout(self, rollout_id: int):
+        record = self.catalog.rollouts.get(rollout_id)
+        if record is None:
+            raise RolloutNotFound(f"no rollout {rollout_id}", hint="`storekit rollout list` lists them.")
+        return record
+
+    def resume_rollout(self, rollout_id: int, actor: Actor) -> JobRecord:
+        """Queue resuming a halted rollout (the workers run it: job rollout-resume)."""
+        record = self._rollout(rollout_id)
+        if record.status != "halted":
+            raise Conflict(f"rollout {rollout_id} is {record.status}; only a halted rollout resumes")
+        return self.submit("rollout-resume", f"rollout-{rollout_id}", actor, {"rollout": rollout_id},
+                           details={"rollout": rollout_id})
+
+    def rollback_rollout(self, rollout_id: int, actor: Actor, *, all_waves: bool = False) -> JobRecord:
+        """Queue rolling back the latest applied wave of a rollout (every one with ``all_waves``)."""
+        record = self._rollout(rollout_id)
+        if record.status == "running":
+            raise Conflict(f"rollout {rollout_id} is running; it can be rolled back once it halts or is done")
+        if not any(w.get("status") in ("passed", "failed") for w in record.waves):
+            raise Conflict(f"rollout {rollout_id} has no applied wave to roll back")
+        return self.submit("rollout-rollback", f"rollout-{rollout_id}", actor,
+                           {"rollout": rollout_id, "all": bool(all_waves)},
+                           details={"rollout": rollout_id, "all": bool(all_waves)})
 
     def destroy(self, name: str, actor: Actor) -> JobRecord:
         record = self.store(name)

@@ -5,7 +5,8 @@ is "destroy" in plans, jobs and the audit trail.
 """
 
 STORE_STATUSES = ("pending", "provisioning", "ready", "failed", "deleting", "deleted")
-JOB_KINDS = ("create", "update", "destroy", "restart", "reset-password", "backup", "restore", "clone")
+JOB_KINDS = ("create", "update", "destroy", "restart", "reset-password", "backup", "restore", "clone",
+             "rollout-resume", "rollout-rollback")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 TOKEN_ROLES = ("viewer", "admin")
 # One set of audit limits for every edge: a page holds this many entries by default, and at most that many.

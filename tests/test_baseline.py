@@ -35,7 +35,8 @@ def test_index_of_engine_outputs():
                ("namespace", "kubernetes:core/v1:Namespace", {"metadata": {"name": "store-a", "resourceVersion": "5"}}),
                ("mysql", "kubernetes:apps/v1:Deployment",
                 {"metadata": {"name": "mysql", "namespace": "store-a", "resourceVersion": "9"}})]
-    objects, names = index(outputs)
+    objects, names, signatures = index(outputs)
+    assert signatures == {"v1|Namespace||store-a": None, "apps/v1|Deployment|store-a|mysql": None}  # no SSA entry
     assert objects == {"v1|Namespace||store-a": "5", "apps/v1|Deployment|store-a|mysql": "9"}
     assert names["apps/v1|Deployment|store-a|mysql"] == ["mysql", "kubernetes:apps/v1:Deployment"]
     assert index(outputs + [("x", "kubernetes:core/v1:Secret", {"metadata": {"name": "x"}})]) is None
@@ -58,13 +59,58 @@ def test_fingerprint_follows_spec_settings_and_engine_source(settings, tmp_path)
 
 def test_baseline_file_round_trip(settings):
     b = Baseline(store="a", fingerprint="sha256:x", spec={"name": "A"}, engine_file="/e.py",
-                 objects={"v1|Namespace||store-a": "5"}, names={"v1|Namespace||store-a": ["namespace", "t"]})
+                 objects={"v1|Namespace||store-a": "5"}, names={"v1|Namespace||store-a": ["namespace", "t"]},
+                 signatures={"v1|Namespace||store-a": None})
     assert baseline.load(settings, "a") is None
     baseline.save(settings, b)
     assert baseline.load(settings, "a") == b and b.digest.startswith("baseline:")
     assert baseline.load(settings, "b") is None
     baseline.discard(settings, "a")
     assert baseline.load(settings, "a") is None
+
+
+PLUGIN = {"manager": "pulumi-kubernetes-90b660c9", "operation": "Apply", "apiVersion": "apps/v1",
+          "time": "2026-12-01T23:51:35Z", "fieldsType": "FieldsV1",
+          "fieldsV1": {"f:metadata": {"f:labels": {"f:storekit.io/store": {}}},
+                       "f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"wordpress"}': {
+                           ".": {}, "f:image": {}}}}}}}}
+STATUS = {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+          "time": "2026-12-01T23:52:00Z", "fieldsType": "FieldsV1",
+          "fieldsV1": {"f:status": {"f:conditions": {'k:{"type":"Available"}': {".": {}}}}}}
+REVISION = {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-12-01T23:51:36Z",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}}}
+SIDECAR = {"manager": "kubectl-patch", "operation": "Update", "time": "2026-12-02T01:00:00Z", "fieldsType": "FieldsV1",
+           "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"side"}': {".": {}}}}}}}}
+
+
+def deployment_meta(rv: str, *entries: dict, uid: str = "u1") -> dict:
+    return {"name": "wordpress", "namespace": "store-a", "resourceVersion": rv, "uid": uid,
+            "managedFields": list(entries)}
+
+
+def test_signatures_admit_controller_writes_and_nothing_else():
+    """An object whose resourceVersion moved matches when only status, or another manager's
+    map fields and scalars, changed; not when the plugin's entry changed (a value it set
+    was changed or removed), the object was replaced, or someone owns list elements."""
+    k = "apps/v1|Deployment|store-a|wordpress"
+    recorded = deployment_meta("10", PLUGIN)
+    b = Baseline(store="a", fingerprint="f", spec={}, engine_file="", objects={k: "10"}, names={k: ["w", "t"]},
+                 signatures={k: baseline.signature(recorded)})
+    found = lambda meta: {k: (meta["resourceVersion"], baseline.signature(meta))}  # noqa: E731
+    assert baseline.matches(b, found(recorded))
+    assert baseline.matches(b, found(deployment_meta("14", PLUGIN, STATUS, REVISION)))  # controllers after the apply
+    moved = {**PLUGIN, "fieldsV1": {"f:metadata": {"f:labels": {"f:storekit.io/store": {}}}}}  # image taken over
+    assert not baseline.matches(b, found(deployment_meta("15", moved, {**REVISION, "manager": "kubectl-edit"})))
+    assert not baseline.matches(b, found(deployment_meta("16", PLUGIN, SIDECAR)))  # a list element: positions
+    assert not baseline.matches(b, found(deployment_meta("17", PLUGIN, uid="u2")))  # deleted and created again
+    assert not baseline.matches(b, found(deployment_meta("18", {**PLUGIN, "time": "2026-12-02T02:00:00Z"})))
+    assert not baseline.matches(b, {**found(recorded), "v1|Secret|store-a|extra": ("3", None)})
+    assert not baseline.matches(b, None)
+    no_ssa = Baseline(**{**b.__dict__, "signatures": {k: None}})  # nothing owned by apply: the version alone
+    assert baseline.matches(no_ssa, found(recorded))
+    assert not baseline.matches(no_ssa, found(deployment_meta("14", PLUGIN, STATUS)))
+    assert baseline.signature(deployment_meta("1", STATUS)) is None
 
 
 class Api(BaseHTTPRequestHandler):
@@ -94,7 +140,7 @@ def test_metadata_list_over_http(tmp_path):
     try:
         client = lister(str(kubeconfig), None)
         found = client.list("/apis/apps/v1/namespaces/store-a/deployments", "storekit.io/store=a")
-        assert found == {("store-a", "mysql"): "9"}
+        assert found == {("store-a", "mysql"): {"name": "mysql", "namespace": "store-a", "resourceVersion": "9"}}
         path, accept, auth = Api.seen[-1]
         assert path.endswith("?labelSelector=storekit.io/store%3Da") and "PartialObjectMetadataList" in accept
         assert auth == "Bearer t0ken"

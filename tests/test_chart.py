@@ -93,6 +93,8 @@ def test_cluster_roles_cover_what_the_stack_creates(helm, settings):
     assert {k for k, v in store.items() if v & writes} == needed - cluster_wide, "no kind storekit never creates"
     assert platform[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
     assert ("", "secrets") not in platform, "no Secret anywhere but in store namespaces"
+    capacity = {("", "nodes"), ("", "persistentvolumes"), ("", "resourcequotas"), ("storage.k8s.io", "storageclasses")}
+    assert all({"get", "list"} <= platform.get(k, set()) for k in capacity), "the capacity preview reads these"
     bind = next(r for r in roles["t-store-platform"]["rules"] if "bind" in r["verbs"])
     assert bind["resourceNames"] == ["t-store-platform-store-manager"]
 

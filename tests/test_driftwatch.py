@@ -88,3 +88,21 @@ def test_a_spec_with_ttl(tmp_path):
     with pytest.raises(SpecError) as e:
         StoreSpec.from_dict({"name": "P", "admin_email": "p@example.com", "ttl": "2h", "expires_at": "x"})
     assert [f for f, _ in e.value.problems] == ["ttl", "expires_at"]
+
+
+def test_the_drift_accept_api_checks_its_input_before_any_engine_run(app):
+    """The accept plan itself needs the engine (test_driftwatch_cluster.py); its edge: admins
+    only, no field but plan_id, and a plan_id that is not this store's accept plan is a 400."""
+    kit = app.extensions["storekit"]
+    kit.catalog.upsert_store(StoreSpec(name="Alpha", admin_email="a@example.com"), status="ready")
+    client = app.test_client()
+    admin, viewer = ({"Authorization": f"Bearer {t}"} for t in (app.admin_token, app.viewer_token))
+    assert client.post("/api/stores/alpha/drift/accept", headers=viewer).status_code == 403
+    r = client.post("/api/stores/alpha/drift/accept", headers=admin, json={"tier": "large"})
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "tier", r.json
+    r = client.post("/api/stores/alpha/drift/accept", headers=admin, json={"plan_id": 7})
+    assert r.status_code == 400 and r.json["fields"][0]["field"] == "plan_id"
+    r = client.post("/api/stores/alpha/drift/accept", headers=admin, json={"plan_id": "0" * 32})
+    assert r.status_code == 400 and "is not a plan of this store" in r.json["fields"][0]["rule"], r.json
+    assert client.post("/api/stores/nope/drift/accept", headers=admin, json={"plan_id": "0" * 32}).status_code == 404
+    assert [e.outcome for e in kit.catalog.audit_entries(store="alpha", action="drift-accept")] == ["failed"]

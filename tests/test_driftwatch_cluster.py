@@ -1,6 +1,7 @@
 """Scheduled drift and expiring stores against the local cluster with the real engine: the
 schedule's drift check finds a NetworkPolicy deleted behind storekit's back and rates it
-critical, revert restores it; accept adopts a changed size into the spec (a tier); an
+critical, revert restores it; accept adopts a changed size into the spec (a tier), through
+the API the dashboard's Accept button uses (the plan first, then exactly it); an
 expired store is reaped by the schedule and the workers, with its audit and timeline."""
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from storekit.kit import Storekit
 from storekit.recorder import Actor
 from storekit.schedule import Scheduler
 from storekit.spec import StoreSpec
+from storekit.tokens import ensure_admin_token
+from storekit.webapp import create_app
 
 pytestmark = pytest.mark.cluster
 
@@ -64,11 +67,21 @@ def test_accept_adopts_a_changed_size_into_the_spec(kit, store, kube):
     kube.patch(Deployment, "wordpress", patch, namespace=store.namespace)
     result = driftwatch.check(kit, store.slug, refresh=True)
     assert result.severity == "warning" and [c.kube_name for c in result.changes] == ["wordpress"], result
-    plan = driftwatch.accept_plan(kit, store.name)
-    assert [(c.field, c.before, c.after) for c in plan.spec_changes] == [("tier", "small", "medium")]
-    driftwatch.accept(kit, plan, actor=Actor("ops", "cli"))
+    # Through the API, as the dashboard's Accept button does: the plan first, then exactly it.
+    app = create_app({"TESTING": True, "SETTINGS": kit.settings, "KIT": kit, "SECRET_KEY": "test"})
+    admin = {"Authorization": f"Bearer {ensure_admin_token(kit.catalog)}"}
+    client = app.test_client()
+    shown = client.post(f"/api/stores/{store.slug}/drift/accept", headers=admin)
+    assert shown.status_code == 200, shown.json
+    assert [(c["field"], c["before"], c["after"]) for c in shown.json["spec_changes"]] == [("tier", "small", "medium")]
+    queued = client.post(f"/api/stores/{store.slug}/drift/accept", headers=admin, json={"plan_id": shown.json["plan_id"]})
+    assert queued.status_code == 202, queued.json
+    job = kit.catalog.jobs.claim("test-worker")
+    assert job.id == queued.json["job"]["id"] and job.payload["plan"]["hash"] == shown.json["hash"]
+    run_job(kit, job, Actor(job.actor, job.source))
     assert kit.spec_of(store.name).tier == "medium"
     assert not kit.drift(store.name).has_drift
+    assert kit.catalog.audit_entries(store=store.slug, action="drift-accept")[0].outcome == "ok"
 
 
 def test_an_expired_store_is_reaped(settings, kube, tmp_path):

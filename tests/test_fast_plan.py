@@ -1,11 +1,14 @@
 """The engine-free no-op plan (storekit.fastpath) against the local control plane, with
 the real pulumi CLI and Kubernetes plugin deciding whenever it does not.
 
-One store for the module. Covered: a no-op plan answers "no changes" without the engine
-once a baseline exists, and the engine agrees; a different spec, --refresh, a live object
-changed (even where the engine finds nothing) or drift (the engine finds it) all go to the
-engine; a saved engine-free plan is applied as a no-op, and refused as stale once the store
-changed; drift checks are engine-free too.
+One store for the module. Covered: the first no-op plan after an apply answers "no
+changes" without the engine (the controllers' writes since the apply are admitted by
+their managedFields), and the engine agrees; so do later plans; a field another client
+owns that the engine ignores stays engine-free, and the engine agrees; a different spec,
+--refresh, another client owning list elements, a value storekit set changed out of band
+(the engine finds it) or an object deleted (drift) all go to the engine; a saved
+engine-free plan is applied as a no-op, and refused as stale once the store changed;
+drift checks are engine-free too.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import uuid
 
 import pytest
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import ConfigMap, ResourceQuota
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from storekit import StalePlan, Storekit, StoreNotFound, StoreSpec
+from storekit import StalePlan, Storekit, StoreNotFound, StoreSpec, baseline
 
 pytestmark = pytest.mark.cluster
 
@@ -60,6 +64,22 @@ def settle(kit, spec):
     return plan
 
 
+def test_first_plan_after_the_apply_is_engine_free_and_the_engine_agrees(kit, spec):
+    # Runs first: nothing but the apply and the controllers have touched the store. Objects
+    # were written after the engine's last read of them (claims bound, quota usage)...
+    recorded = baseline.load(kit.settings, spec.slug)
+    found = baseline.live(kit.settings, spec.slug, baseline.kinds_of(recorded.objects))
+    assert any(found[k][0] != v for k, v in recorded.objects.items()), "no object moved since the apply"
+    with pytest.MonkeyPatch.context() as m:
+        for name in ("snapshot", "select", "preview", "up"):
+            m.setattr(kit.gateway, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("the engine ran")))
+        plan = kit.plan(spec)
+    # ...and the apply's own record still proves "no changes": the engine agrees.
+    assert engine_free(plan) and plan.action == "noop" and not plan.has_changes
+    engine = kit.plan(spec, refresh=True)
+    assert not engine_free(engine) and not engine.has_changes and not engine.drift
+
+
 def test_no_op_plan_without_the_engine_agrees_with_it(kit, spec, request):
     settle(kit, spec)
     request.getfixturevalue("no_engine")
@@ -79,14 +99,37 @@ def test_other_spec_and_forced_refresh_run_the_engine(kit, spec):
     assert not engine_free(forced) and not forced.has_changes
 
 
-def test_live_change_the_engine_ignores_goes_to_the_engine_then_is_fast_again(kit, spec, kube):
+def test_field_another_client_owns_stays_engine_free_and_the_engine_agrees(kit, spec, kube):
     settle(kit, spec)
-    # A field storekit does not manage: the resourceVersion moves, the engine finds nothing.
+    # A field storekit does not set: the resourceVersion moves, the plugin's own fields do not.
     kube.patch(Deployment, "wordpress", {"metadata": {"annotations": {"example.com/note": uuid.uuid4().hex}}},
                namespace=spec.namespace)
+    assert engine_free(kit.plan(spec))
+    engine = kit.plan(spec, refresh=True)
+    assert not engine.has_changes and not engine.drift
+
+
+def test_list_elements_another_client_owns_go_to_the_engine_then_fast_again(kit, spec, kube):
+    settle(kit, spec)
+    # A list element (a finalizer): it could shift the positions the plugin compares.
+    kube.patch(ConfigMap, "woocommerce-setup", {"metadata": {"finalizers": ["example.com/hold"]}},
+               namespace=spec.namespace)
+    try:
+        plan = kit.plan(spec)
+        assert not engine_free(plan) and not plan.has_changes and not plan.drift
+        assert engine_free(kit.plan(spec)), "the engine's finding became the new baseline"
+    finally:
+        kube.patch(ConfigMap, "woocommerce-setup", {"metadata": {"finalizers": None}}, namespace=spec.namespace)
+
+
+def test_value_storekit_set_changed_out_of_band_goes_to_the_engine(kit, spec, kube):
+    settle(kit, spec)
+    kube.patch(ResourceQuota, "store-quota", {"spec": {"hard": {"limits.cpu": "64"}}}, namespace=spec.namespace)
     plan = kit.plan(spec)
-    assert not engine_free(plan) and not plan.has_changes and not plan.drift
-    assert engine_free(kit.plan(spec)), "the engine's finding became the new baseline"
+    assert not engine_free(plan) and plan.has_changes
+    assert [(c.kind, c.kube_name) for c in plan.drift] == [("ResourceQuota", "store-quota")]
+    kit.apply(plan)
+    assert engine_free(kit.plan(spec)), "the revert's own record proves the next plan"
 
 
 def test_drift_goes_to_the_engine_and_is_reported(kit, spec, kube):
@@ -108,7 +151,7 @@ def test_saved_engine_free_plan_is_a_no_op_until_the_store_changes(kit, spec, ku
     plan = kit.plan(spec)
     assert engine_free(plan)
     assert kit.apply(plan).action == "noop"
-    kube.patch(Deployment, "wordpress", {"metadata": {"annotations": {"example.com/note": uuid.uuid4().hex}}},
-               namespace=spec.namespace)
+    kube.patch(ResourceQuota, "store-quota", {"spec": {"hard": {"pods": "99"}}}, namespace=spec.namespace)
     with pytest.raises(StalePlan):
         kit.apply(plan)
+    kit.apply(kit.plan(spec))  # put it back

@@ -121,3 +121,26 @@ def test_deploy_local_installs_the_chart_on_the_simulated_cluster(settings, kube
         subprocess.run([*helm, "uninstall", release, "-n", namespace, "--wait"], capture_output=True)
         subprocess.run(["kubectl", "--kubeconfig", settings.kubeconfig, "delete", "namespace", namespace,
                         "--wait=false"], capture_output=True)
+
+
+def test_after_a_restart_the_cluster_is_up_only_once_kwok_plays_the_simulated_nodes(tmp_path):
+    """Regression (tests/faults/test_api_outage.py timed out in CI): after a control plane
+    restart the nodes still say Ready (their status in etcd), but the new kwok controller
+    plays no simulated node before its predecessor's 200-second lease on it expires, so the
+    first store's pods never started. ``up`` now also waits for leases kwok renewed since the
+    start; the real node's own lease (held by its kubelet) never counts."""
+    leases = tmp_path / "leases"
+    check = ('source <(sed -n "/^kwok_plays_nodes()/,/^}/p" kind/cluster.sh); '
+             f'kc() {{ cat {leases}; }}; NODES=2; kwok_plays_nodes 2026-12-02T01:08:39')
+
+    def played(lines: str) -> bool:
+        leases.write_text(lines)
+        return subprocess.run(["bash", "-c", check], cwd=ROOT).returncode == 0
+
+    stale = ("node-000000 vm_b19f 2026-12-02T01:06:59.610000Z\nnode-000001 vm_b19f 2026-12-02T01:07:01.870000Z\n"
+             "storekit-node storekit-node 2026-12-02T01:08:50.000000Z\n")
+    taken = ("node-000000 vm_b277 2026-12-02T01:10:19.869000Z\nnode-000001 vm_b277 2026-12-02T01:10:21.957000Z\n"
+             "storekit-node storekit-node 2026-12-02T01:10:30.000000Z\n")
+    assert not played(stale), "Ready in etcd is not enough: kwok does not play these nodes yet"
+    assert not played(stale.replace("node-000001 vm_b19f 2026-12-02T01:07:01", "node-000001 vm_b277 2026-12-02T01:10:21"))
+    assert played(taken)

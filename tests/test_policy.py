@@ -102,6 +102,9 @@ def test_capacity_arithmetic_and_the_rule():
     assert (small.cpu, small.memory, large.storage) == (1, GI, 100 * GI)
     assert plan_delta(tier_change("a", "small", "large")) == large - small
     assert plan_delta(new("n", "large")) == large
+    # Medusa's tiers reserve their quota's requests too, so its stores count in every preview.
+    medusa = [tier_amounts("medusa", t) for t in ("small", "medium", "large")]
+    assert [(a.cpu, a.memory / GI, a.storage / GI) for a in medusa] == [(1, 1, 10), (2, 2, 30), (4, 4, 100)]
     thirty = CapacityPreview(delta=Amounts(120, 120 * GI, 0), allocatable=Amounts(64, 512 * GI, 0),
                              requested=Amounts(2, 2 * GI, 0))
     assert not thirty.fits and thirty.short() == ["cpu"]

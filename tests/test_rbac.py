@@ -3,7 +3,8 @@
 The chart's ServiceAccount, ClusterRoles, ClusterRoleBinding and ValidatingAdmissionPolicy
 are rendered by the real helm and applied to the local control plane; storekit then gets
 a kubeconfig holding only that ServiceAccount's token (a TokenRequest, as a pod would
-have). With it, a store is provisioned, changed (tier), restarted and destroyed, while in
+have). With it, a store is planned (its capacity preview reading nodes, volumes and quotas),
+provisioned, changed (tier), restarted and destroyed, while in
 a namespace storekit did not make, the same identity can neither read a Secret, nor bind
 itself a role, nor label, change or delete the namespace.
 """
@@ -90,7 +91,10 @@ def test_with_only_the_charts_rbac_a_store_lives_and_no_other_secret_is_readable
                                     service_account=f"{namespace}/{release}-store-platform"))
     spec = StoreSpec(name=f"RBAC {unique_name}", admin_email="rbac@example.com")
     try:
-        assert kit.apply(spec).action == "create"  # a failure raises
+        plan = kit.plan(spec)  # its capacity preview reads nodes, volumes and quotas with the chart's rights
+        assert plan.capacity is not None and plan.capacity.known, plan.capacity
+        assert plan.capacity.fits and "fits (" in plan.capacity.text, plan.capacity.text
+        assert kit.apply(plan).action == "create"  # a failure raises
         assert kit.health(spec.name).healthy
         assert kit.apply(spec.with_changes(tier="medium")).action == "update"
         assert kit.restart(spec.name, "wordpress").restarted

@@ -124,6 +124,53 @@ def drift_revert(slug):
     return jsonify(job=svc().revert_drift(slug, actor("api")).to_dict()), 202
 
 
+@bp.post("/stores/<slug:slug>/drift/accept")
+@require("admin")
+@limiter.limit(plan_limit, key_func=caller_key)
+def drift_accept(slug):
+    """``{}``: the plan that takes the live size into the spec, shown first (with its
+    ``plan_id``); ``{"plan_id"}``: exactly that plan, queued as a job (202)."""
+    data = _only(json_body(required=False), ("plan_id",), "drift accept request")
+    if "plan_id" in data and not isinstance(data["plan_id"], str):
+        raise SpecError([("plan_id", "must be the plan_id of an accept plan (a string)")],
+                        subject="drift accept request")
+    if "plan_id" not in data:
+        return jsonify(svc().accept_drift_preview(slug).to_dict())
+    return jsonify(job=svc().accept_drift(slug, data["plan_id"], actor("api")).to_dict()), 202
+
+
+@bp.post(f"/rollouts/<int(max={MAX_ID}):rollout_id>/resume")
+@require("admin")
+@limiter.limit(action_limit)
+def rollout_resume(rollout_id):
+    """Resume a halted rollout: its failed stores converge to their planned spec, then the
+    later waves follow (queued as a job, 202; 409 unless halted)."""
+    _only(json_body(required=False), (), "rollout request")
+    return jsonify(job=svc().resume_rollout(rollout_id, actor("api")).to_dict()), 202
+
+
+@bp.post(f"/rollouts/<int(max={MAX_ID}):rollout_id>/rollback")
+@require("admin")
+@limiter.limit(action_limit)
+def rollout_rollback(rollout_id):
+    """Roll back the latest applied wave (``{"all": true}``: every one), queued as a job."""
+    data = _only(json_body(required=False), ("all",), "rollout request")
+    if not isinstance(data.get("all", False), bool):
+        raise SpecError([("all", "must be true or false")], subject="rollout request")
+    job = svc().rollback_rollout(rollout_id, actor("api"), all_waves=data.get("all", False))
+    return jsonify(job=job.to_dict()), 202
+
+
+def _only(data: dict, allowed: tuple, subject: str) -> dict:
+    """``data`` when it has no field but ``allowed``; else one 400 naming each stranger."""
+    strangers = sorted(set(data) - set(allowed))
+    if strangers:
+        raise SpecError([(clip(k, 40), f"is not a field of a {subject}"
+                          + (f" (only {', '.join(allowed)})" if allowed else " (send no body)"))
+                         for k in strangers], subject=subject)
+    return data
+
+
 @bp.get("/rollouts")
 @require("viewer")
 def rollouts():

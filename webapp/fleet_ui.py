@@ -1,5 +1,6 @@
 """The dashboard's Fleet pages: paste a fleet file, read its plan grouped by identical change;
-follow staged rollouts wave by wave (``/rollouts``).
+follow staged rollouts wave by wave (``/rollouts``), resume a halted one or roll its waves
+back (queued as jobs for the workers); drift with revert and accept.
 
 A plan runs the engine for every store, so it runs on the form's POST only, rate limited
 like a store's preview; the groups come from the library (``storekit.grouping``) and the
@@ -61,7 +62,33 @@ def rollout(rollout_id):
     record = g.kit.catalog.rollouts.get(rollout_id)
     if record is None:
         abort(404)
-    return render_template("rollouts.html", rollouts=None, rollout=record)
+    jobs = [j for j in svc().jobs(f"rollout-{rollout_id}") if j.status in ("queued", "running")]
+    return render_template("rollouts.html", rollouts=None, rollout=record, jobs=jobs)
+
+
+@bp.post("/rollouts/<int(max=2147483647):rollout_id>/resume")
+@require("admin", ui=True)
+def rollout_resume(rollout_id):
+    return _queued(rollout_id, lambda: svc().resume_rollout(rollout_id, actor("web")),
+                   f"Resuming rollout {rollout_id}: its failed stores converge, then the later waves follow")
+
+
+@bp.post("/rollouts/<int(max=2147483647):rollout_id>/rollback")
+@require("admin", ui=True)
+def rollout_rollback(rollout_id):
+    all_waves = request.form.get("all") == "1"
+    return _queued(rollout_id, lambda: svc().rollback_rollout(rollout_id, actor("web"), all_waves=all_waves),
+                   f"Rolling back {'every applied wave' if all_waves else 'the latest applied wave'} of "
+                   f"rollout {rollout_id}")
+
+
+def _queued(rollout_id: int, submit, said: str):
+    """Queue a rollout's job, say so (or why not), back to the rollout's page."""
+    try:
+        flash(f"{said} (job {submit().id}).", "ok")
+    except StorekitError as e:
+        flash(str(e), "error")
+    return redirect(url_for("fleet.rollout", rollout_id=rollout_id))
 
 
 @bp.get("/drift")

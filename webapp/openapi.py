@@ -52,6 +52,12 @@ _TOKEN = {"parameters": [{"name": "name", "in": "path", "required": True, "schem
     "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}}]}
 _PLAN = {"parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[0-9a-f]{32}$"}}]}
+_ROLLOUT = {"parameters": [{"name": "rollout_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}]}
+_ACCEPT = {"type": "object", "additionalProperties": False, "properties": {"plan_id": {
+    "type": "string", "description": "the plan_id of the accept plan shown first: apply exactly it"}}}
+_ROLLBACK = {"type": "object", "additionalProperties": False,
+             "properties": {"all": {"type": "boolean", "default": False}}}
 _STORE = {"parameters": [{"name": "slug", "in": "path", "required": True, "schema": {
     "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,55}[a-z0-9])?$"}}]}
 
@@ -75,7 +81,7 @@ SPEC = {
                                (415, "a write with the login cookie that is not JSON"),
                                (429, "rate limited, or MAX_STORES reached"),
                                (502, "the backup location refused (missing bucket, credentials) or failed"),
-                               (503, "cluster unreachable"))},
+                               (503, "cluster unreachable"), (507, "a disk storekit writes to is full"))},
     },
     "security": [{"bearer": []}],
     "paths": {
@@ -111,11 +117,22 @@ SPEC = {
         "/api/stores/{slug}/drift/revert": {**_STORE, "post": _op(
             "Revert a store's drift: apply its desired spec again (queued as a job)", role="admin", ok=202,
             errors=(401, 403, 404, 429))},
+        "/api/stores/{slug}/drift/accept": {**_STORE, "post": {**_op(
+            "Accept a store's drift: without plan_id, the plan that takes the live size into the spec (with its "
+            "plan_id; 400 when the spec cannot express it); with plan_id, exactly that plan queued as a job (202)",
+            role="admin", body=_ACCEPT, errors=(400, 401, 403, 404, 409, 429)),
+            "requestBody": {"required": False, "content": {"application/json": {"schema": _ACCEPT}}}}},
         "/api/rollouts": {"get": _op("The latest staged rollouts", errors=(401,))},
-        "/api/rollouts/{rollout_id}": {"parameters": [{"name": "rollout_id", "in": "path", "required": True,
-                                                       "schema": {"type": "integer", "minimum": 0,
-                                                                  "maximum": 2**31 - 1}}],
+        "/api/rollouts/{rollout_id}": {**_ROLLOUT,
                                        "get": _op("A staged rollout: its waves, their stores and failures")},
+        "/api/rollouts/{rollout_id}/resume": {**_ROLLOUT, "post": _op(
+            "Resume a halted rollout: its failed stores converge to their planned spec, then the later waves "
+            "(queued as a job; 409 unless halted)", role="admin", ok=202, errors=(400, 401, 403, 404, 409, 429))},
+        "/api/rollouts/{rollout_id}/rollback": {**_ROLLOUT, "post": {**_op(
+            "Roll back the latest applied wave, or every one with {\"all\": true}: each store back to the spec it "
+            "had, a store the rollout created destroyed (queued as a job; 409 while running)", role="admin",
+            body=_ROLLBACK, ok=202, errors=(400, 401, 403, 404, 409, 429)),
+            "requestBody": {"required": False, "content": {"application/json": {"schema": _ROLLBACK}}}}},
         "/api/plans/{plan_id}": {**_PLAN, "get": _op("A saved plan as shown, with its approval", errors=(400, 401))},
         "/api/plans/{plan_id}/approve": {**_PLAN, "post": _op(
             "Approve a submitted plan (two-person rule); 403 for its submitter", role="admin",

@@ -26,8 +26,11 @@ pytestmark = pytest.mark.cluster
 def test_api_server_outage_mid_apply_names_the_cluster_and_a_retry_converges(settings, kube, tmp_path):
     kubeconfig, relay = relayed_kubeconfig(settings.kubeconfig, tmp_path)
     relayed = settings.replace(kubeconfig=kubeconfig, db_url=f"sqlite:///{tmp_path}/c.db")
-    # The store is created with the usual patience (a control plane just started, as in CI, can
-    # take over a minute to settle); the outage part waits at most 60 s for what cannot come.
+    # The store is created with the usual patience; the outage part waits at most 60 s for what
+    # cannot come. (Its CI failure, the first apply timing out with MinimumReplicasUnavailable, was
+    # not this timeout: right after a control plane restart kwok played no simulated node until
+    # its predecessor's 200-second node leases expired; `make cluster` now waits for that,
+    # kind/cluster.sh kwok_plays_nodes. The pods were on node-000000/1, never on the tainted real node.)
     kit = Storekit(relayed.replace(timeout=60))
     spec = StoreSpec(name=f"Outage Shop {uuid.uuid4().hex[:5]}", admin_email="o@example.com")
     service = StoreService(kit)
