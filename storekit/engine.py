@@ -138,6 +138,9 @@ class Engine:
     # image key -> its name in the index of images built here (kind/images.py), where it
     # differs from the key (STOREKIT_IMAGES=local; e.g. the "mysql" image is "mariadb" there)
     local_images: Mapping[str, str] = field(default_factory=dict)
+    # images only a store that needs them gets (key -> default reference): "backup", the image of
+    # scheduled backups, when the spec has a backup schedule
+    optional_images: Mapping[str, str] = field(default_factory=dict)
     # keys of images the engine no longer uses: dropped from recorded specs instead of refused
     retired_images: tuple[str, ...] = ()
     tiers: tuple[Tier, ...] = ()  # in order, smallest first; the first is the default

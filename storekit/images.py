@@ -41,9 +41,10 @@ def _pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def images_for(engine, settings) -> dict[str, str]:
-    """The engine's images as the platform setting makes them (before the spec's own)."""
-    declared = dict(engine.images)
+def images_for(engine, settings, *, optional: tuple[str, ...] = ()) -> dict[str, str]:
+    """The engine's images as the platform setting makes them (before the spec's own), with
+    the ``optional`` ones the store needs (Engine.optional_images)."""
+    declared = {**engine.images, **{k: v for k, v in engine.optional_images.items() if k in optional}}
     choice = (getattr(settings, "images", None) or OFFICIAL).strip()
     if choice == OFFICIAL or not declared:
         return declared

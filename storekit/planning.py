@@ -7,8 +7,10 @@ plan leaves nothing behind. Nothing here writes the catalog or changes a store.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .engine import Engine, ProgramContext
-from .engineplan import EnginePlans
+from .engineplan import EnginePlans, Prepared
 from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
@@ -37,7 +39,20 @@ class Planner:
         if not engine.available or engine.program is None:
             raise EngineUnavailable(f"the '{engine.name}' engine is not available yet: {engine.unavailable_reason}",
                                     hint=f"Use one of: {', '.join(available_engines())}.")
+        if spec.backup:
+            self._check_schedule(engine)
         return spec.resolve(self.settings), engine
+
+    def _check_schedule(self, engine) -> None:
+        """A scheduled backup runs in the cluster: it needs the engine's support and an s3:// location."""
+        location = str(self.settings.backup_location or "")
+        if engine.backup is None or "backup" not in engine.optional_images:
+            raise SpecError([("backup", f"scheduled backups are not available for {engine.name} stores yet")])
+        if not location.startswith("s3://") or not self.settings.s3_endpoint or not self.settings.s3_access_key \
+                or not self.settings.s3_secret_key:
+            raise SpecError([("backup.schedule", "needs an s3:// backup location the cluster can reach: set "
+                                                 "STOREKIT_BACKUP_LOCATION=s3://bucket/prefix and STOREKIT_S3_ENDPOINT, "
+                                                 "STOREKIT_S3_ACCESS_KEY, STOREKIT_S3_SECRET_KEY")])
 
     def program(self, spec: StoreSpec, engine: Engine, secrets: dict[str, str]):
         return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,
@@ -66,9 +81,8 @@ class Planner:
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
         done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
-        # The engine's update plan, kept for the apply of this plan (a new store's planning
-        # stack is removed again, and its plan with it: that apply previews once more).
-        saved = None if created_here else self.engine_plans.scratch(slug)
+        # The engine's update plan, kept for the apply of this plan (storekit.engineplan).
+        saved = self.engine_plans.scratch(slug)
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
                                           secrets=secrets.values(), save_plan=saved)
@@ -89,8 +103,10 @@ class Planner:
                     spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
         if done is not None and recorded_spec == spec:
             done(plan)
-        if saved is not None:
+        if not created_here:
             self.engine_plans.keep(plan, saved)
+        elif saved.exists():
+            plan = replace(plan, prepared=Prepared(secrets=dict(secrets), engine_plan=saved))
         return plan
 
     def plan_destroy(self, snap: Snapshot) -> Plan:

@@ -62,6 +62,26 @@ def slugify(name: str) -> str:
     return slug[:MAX_SLUG].rstrip("-")
 
 
+_CRON_FIELD = re.compile(r"^(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?(,(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*$")
+
+
+def backup_problems(backup: Any) -> list[tuple[str, str]]:
+    """The rules of a spec's ``backup``: a cron schedule of five fields, ``keep`` 1 to 1000."""
+    if backup is None:
+        return []
+    if not isinstance(backup, Mapping):
+        return [("backup", "must be a mapping like {schedule: \"0 3 * * *\", keep: 7}")]
+    p = [(f"backup.{k}", "is not a backup field (schedule, keep)") for k in sorted(set(backup) - {"schedule", "keep"})]
+    schedule = backup.get("schedule")
+    fields_ = schedule.split() if isinstance(schedule, str) else []
+    if len(fields_) != 5 or not all(_CRON_FIELD.match(f) for f in fields_):
+        p.append(("backup.schedule", f"must be a cron schedule of five fields like \"0 3 * * *\" (got {schedule!r})"))
+    keep = backup.get("keep", 7)
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 1000:
+        p.append(("backup.keep", f"must be a whole number from 1 to 1000 (got {keep!r})"))
+    return p
+
+
 @dataclass(frozen=True)
 class StoreSpec:
     """The desired state of one store."""
@@ -80,6 +100,8 @@ class StoreSpec:
     # When the store is destroyed by the reaper (an ISO time, UTC): for preview stores.
     # ``ttl`` ("2h", "7d") in from_dict sets it from now.
     expires_at: str | None = None
+    # Scheduled backups: {"schedule": "0 3 * * *", "keep": 7} (docs/backups.md); None: none.
+    backup: Mapping[str, Any] | None = None
 
     @property
     def slug(self) -> str:
@@ -122,6 +144,7 @@ class StoreSpec:
             p.append(("store_domain", "must be a DNS name like stores.example.com"))
         if self.expires_at is not None and parse_time(self.expires_at) is None:
             p.append(("expires_at", "must be an ISO date and time like 2026-12-24T18:00:00+00:00"))
+        p += backup_problems(self.backup)
         for attr in ("ingress_class", "storage_class", "tls_issuer"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, str) or not _DNS_NAME.match(value)):
@@ -140,11 +163,12 @@ class StoreSpec:
         if self.tier not in engine.tier_names:
             p.append(("tier", f"must be one of {', '.join(engine.tier_names)} (got {self.tier!r})"))
         images = dict(self.images) if isinstance(self.images, Mapping) else {}
-        for key in sorted(set(images) - set(engine.images)):
+        known = {**engine.images, **engine.optional_images}
+        for key in sorted(set(images) - set(known)):
             p.append((f"images.{key}", f"is not an image of a {engine.name} store "
-                                       f"(known: {', '.join(engine.images) or 'none'})"))
-        for key in engine.images:
-            ref = images.get(key, engine.images[key])
+                                       f"(known: {', '.join(known) or 'none'})"))
+        for key in [*engine.images, *(k for k in engine.optional_images if k in images)]:
+            ref = images.get(key, known[key])
             if not isinstance(ref, str) or not _IMAGE.match(ref) or len(ref) > 255:
                 p.append((f"images.{key}", "must be an image reference like repo/name:tag"))
         return p
@@ -160,7 +184,7 @@ class StoreSpec:
         from .images import images_for
 
         engine = registry().get(self.engine)
-        defaults = images_for(engine, settings) if engine else {}
+        defaults = images_for(engine, settings, optional=("backup",) if self.backup else ()) if engine else {}
         retired = set(engine.retired_images) if engine else set()
         filled = replace(
             self,
@@ -176,6 +200,10 @@ class StoreSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["images"] = dict(self.images)
+        if self.backup is None:
+            del d["backup"]  # specs without a schedule keep their shape (and their hashes)
+        else:
+            d["backup"] = dict(self.backup)
         return d
 
     @classmethod

@@ -1,19 +1,30 @@
-"""A real S3-compatible server for the backup tests: versitygw (built from its Go module by
-kind/tools.sh, cached by version under $STOREKIT_HOME) with its posix backend in a temporary
-folder, on a loopback port, with random root credentials. No mocks."""
+"""A real S3-compatible server for the backup tests: versitygw v1.8.0 (built from its Go module
+by kind/tools.sh, cached by version under $STOREKIT_HOME) with its posix backend and random root
+credentials. No mocks.
+
+* ``start(folder)``: a process on loopback, its buckets under ``folder``.
+* ``start_on_node(kube)``: a pod on the real node (image kind/images/versitygw), reached at its
+  pod IP both from this machine (the host routes the pod range to the node) and from the
+  stores' pods, whose scheduled backups upload to it (pods may not open connections to the host).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from storekit.backups.s3 import S3Client, S3Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
+KUBECTL = ["kubectl", "--kubeconfig", str(HOME / "kubeconfig")]
 
 
 @dataclass
@@ -21,12 +32,19 @@ class S3Server:
     endpoint: str
     access_key: str
     secret_key: str
-    root: Path
-    process: subprocess.Popen
+    process: subprocess.Popen | None = None
+    namespace: str | None = None
+    buckets: set = field(default_factory=set)
+
+    @property
+    def client(self) -> S3Client:
+        return S3Client(self.endpoint, S3Credentials(self.access_key, self.secret_key))
 
     def bucket(self, name: str) -> str:
-        """Create a bucket (a folder of the posix backend) and return its s3:// URL."""
-        (self.root / name).mkdir(exist_ok=True)
+        """Create a bucket (once) and return its s3:// URL."""
+        if name not in self.buckets:
+            self.client.create_bucket(name)
+            self.buckets.add(name)
         return f"s3://{name}"
 
     def settings(self) -> dict:
@@ -49,32 +67,80 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _credentials() -> tuple[str, str]:
+    return "storekit" + secrets.token_hex(4), secrets.token_urlsafe(24)
+
+
+def _wait_open(host: str, port: int, alive, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if not alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.2)
+
+
 def start(folder: Path) -> S3Server:
     root, meta = folder / "gw", folder / "meta"
     root.mkdir()
     meta.mkdir()
     port = _free_port()
-    access, secret = "storekit" + secrets.token_hex(4), secrets.token_urlsafe(24)
+    access, secret = _credentials()
     env = {**os.environ, "ROOT_ACCESS_KEY_ID": access, "ROOT_SECRET_ACCESS_KEY": secret}
     log = open(folder / "versitygw.log", "wb")
     process = subprocess.Popen([str(versitygw()), "--port", f"127.0.0.1:{port}", "posix", "--sidecar", str(meta),
                                 str(root)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"versitygw did not start: {(folder / 'versitygw.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-    return S3Server(f"http://127.0.0.1:{port}", access, secret, root, process)
+    try:
+        _wait_open("127.0.0.1", port, lambda: process.poll() is None, "versitygw")
+    except RuntimeError:
+        process.kill()
+        raise RuntimeError(f"versitygw did not start: {(folder / 'versitygw.log').read_text()[-2000:]}") from None
+    return S3Server(f"http://127.0.0.1:{port}", access, secret, process=process)
+
+
+def start_on_node(image: str) -> S3Server:
+    """versitygw as a pod on the real node, in a namespace of its own."""
+    namespace = f"tbackup-s3-{uuid.uuid4().hex[:6]}"
+    access, secret = _credentials()
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "versitygw", "namespace": namespace},
+           "spec": {"nodeSelector": {"storekit.io/node-pool": "real"}, "terminationGracePeriodSeconds": 1,
+                    "tolerations": [{"key": "storekit.io/node-pool", "operator": "Equal", "value": "real",
+                                     "effect": "NoSchedule"}],
+                    "containers": [{"name": "versitygw", "image": image, "imagePullPolicy": "Never",
+                                    "args": ["--port", ":7070", "posix", "--sidecar", "/meta", "/data"],
+                                    "env": [{"name": "ROOT_ACCESS_KEY_ID", "value": access},
+                                            {"name": "ROOT_SECRET_ACCESS_KEY", "value": secret}],
+                                    "readinessProbe": {"tcpSocket": {"port": 7070}, "periodSeconds": 1},
+                                    "volumeMounts": [{"name": "data", "mountPath": "/data"},
+                                                     {"name": "meta", "mountPath": "/meta"}]}],
+                    "volumes": [{"name": "data", "emptyDir": {}}, {"name": "meta", "emptyDir": {}}]}}
+    subprocess.run([*KUBECTL, "create", "namespace", namespace], check=True, capture_output=True, timeout=60)
+    server = S3Server("", access, secret, namespace=namespace)
+    try:
+        subprocess.run([*KUBECTL, "apply", "-f", "-"], input=json.dumps(pod), check=True, capture_output=True,
+                       text=True, timeout=60)
+        subprocess.run([*KUBECTL, "wait", "-n", namespace, "--for=condition=Ready", "--timeout=120s", "pod/versitygw"],
+                       check=True, capture_output=True, timeout=130)
+        ip = subprocess.run([*KUBECTL, "get", "pod", "-n", namespace, "versitygw", "-o", "jsonpath={.status.podIP}"],
+                            check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        _wait_open(ip, 7070, lambda: True, f"versitygw on the node ({ip})")
+    except (subprocess.SubprocessError, RuntimeError):
+        stop(server)
+        raise
+    server.endpoint = f"http://{ip}:7070"
+    return server
 
 
 def stop(server: S3Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    if server.process is not None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+    if server.namespace:
+        subprocess.run([*KUBECTL, "delete", "namespace", server.namespace, "--wait=false"], capture_output=True,
+                       timeout=60)

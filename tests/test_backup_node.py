@@ -20,18 +20,35 @@ from storekit.errors import BackupCorrupt, BackupLocationError, BackupNotFound, 
 from test_store_node import Site, images, kit as node_kit  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster]
+KUBECTL = s3server.KUBECTL
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    server = s3server.start(tmp_path_factory.mktemp("s3"))
+def node_images(images) -> dict[str, str]:
+    """The backup image (scheduled backups) and versitygw's, built (cached) and imported."""
+    import subprocess
+
+    python, script = str(s3server.ROOT / ".venv" / "bin" / "python"), str(s3server.ROOT / "kind" / "images.py")
+    s3server.versitygw()
+    for argv in ([python, script, "build", "backup", "versitygw"],
+                 [python, script, "import", "--address", str(s3server.HOME / "node" / "run" / "containerd" /
+                                                            "containerd.sock"), "backup", "versitygw"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3000)
+        assert done.returncode == 0, f"{' '.join(argv[1:3])} failed:\n{done.stderr[-3000:]}"
+    return json.loads((s3server.HOME / "images" / "index.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def s3(node_images):
+    # On the node: storekit reaches it from here, and the stores' CronJob pods from there.
+    server = s3server.start_on_node(node_images["versitygw"])
     yield server
     s3server.stop(server)
 
 
 @pytest.fixture(scope="module")
 def kit(node_kit, s3) -> Storekit:
-    return Storekit(node_kit.settings.replace(**s3.settings()))
+    return Storekit(node_kit.settings.replace(**s3.settings(), backup_location=f"{s3.bucket('backups')}/stores"))
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +102,14 @@ def backed_up(kit, shop, s3):
     status, post = rest(site, "POST", "/wp/v2/posts", {"title": "Saved by the backup", "status": "publish",
                                                        "content": "Kept across a restore."})
     assert status == 201, post
-    bucket = s3.bucket("backups")
     started = time.monotonic()
-    info = kit.backup(name, to=f"{bucket}/stores")
+    info = kit.backup(name)
     seconds = time.monotonic() - started
     print(f"\nbackup of a store with one post: {seconds:.1f} s, {info.size} bytes "
           f"({', '.join(f'{p.file} {p.size}' for p in info.parts)})")
     status, _ = rest(site, "DELETE", f"/wp/v2/posts/{post['id']}&force=true")
     assert status == 200 and post_status(site, post["id"]) == 404
-    return {"info": info, "post": post, "location": f"{bucket}/stores", "seconds": seconds}
+    return {"info": info, "post": post, "location": kit.settings.backup_location, "seconds": seconds}
 
 
 def test_backup_to_s3_then_restore_brings_the_deleted_post_back(kit, shop, backed_up):
@@ -157,11 +173,13 @@ def test_bad_input_is_one_line_and_leaves_the_store_unchanged(kit, shop, backed_
     assert "not-the-key" not in str(refused.value) and s3.secret_key not in str(refused.value)
     with pytest.raises(BackupNotFound, match="no backup '20200101T000000Z-dead'"):
         kit.restore(name, "20200101T000000Z-dead", location=location)
-    # A corrupted part: one byte flipped in the server's own file.
-    part = s3.root / "backups" / "stores" / shop["slug"] / backed_up["info"].id / "database.sql.gz"
-    data = bytearray(part.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    part.write_bytes(bytes(data))
+    # A corrupted part: the database dump replaced on the server by other bytes.
+    import hashlib
+    import io
+
+    forged = b"not the dump"
+    s3.client.put("backups", f"stores/{shop['slug']}/{backed_up['info'].id}/database.sql.gz", io.BytesIO(forged),
+                  len(forged), hashlib.sha256(forged).hexdigest())
     with pytest.raises(BackupCorrupt, match="database.sql.gz does not match its manifest"):
         kit.restore(name, backed_up["info"].id, location=location)
     assert kit.backups(name, location=location)[0].verified is False
@@ -183,3 +201,34 @@ def test_bad_input_is_one_line_and_leaves_the_store_unchanged(kit, shop, backed_
     assert listed.exit_code == 0 and json.loads(listed.output)["backups"][0]["verified"] is False
     assert re.search(r"s3_secret_key", listed.output) is None and s3.secret_key not in listed.output
     _unchanged(shop, post_id)
+
+
+def test_a_backup_schedule_is_a_cronjob_in_the_plan_and_keeps_the_newest(kit, shop, backed_up):
+    import subprocess
+
+    spec = kit.spec_of(shop["spec"].name).with_changes(backup={"schedule": "0 3 * * *", "keep": 1})
+    plan = kit.plan(spec)
+    created = {(c.type.rsplit(":", 1)[-1], c.op) for c in plan.changes}
+    assert ("CronJob", "create") in created and ("Secret", "create") in created, plan.summary.text
+    kit.apply(plan)
+    ns = kit.resolve(spec)[0].namespace
+    before = [b.id for b in kit.backups(shop["spec"].name, verify=False)]
+    assert before  # the on-demand backup of the module
+    made = []
+    for run in ("run-1", "run-2"):
+        started = time.monotonic()
+        subprocess.run([*KUBECTL, "create", "job", "-n", ns, f"--from=cronjob/backup", run], check=True,
+                       capture_output=True, timeout=60)
+        waited = subprocess.run([*KUBECTL, "wait", "-n", ns, "--for=condition=complete", "--timeout=240s",
+                                 f"job/{run}"], capture_output=True, text=True, timeout=260)
+        logs = subprocess.run([*KUBECTL, "logs", "-n", ns, f"job/{run}"], capture_output=True, text=True, timeout=60)
+        assert waited.returncode == 0, waited.stderr + logs.stdout + logs.stderr
+        line = re.search(r"^backup (\S+): .*$", logs.stdout, re.M)
+        assert line, logs.stdout
+        print(f"scheduled backup {run}: {time.monotonic() - started:.1f} s from the Job's creation: {line[0]}")
+        made.append(line[1])
+    listed = kit.backups(shop["spec"].name)
+    # keep: 1 -> only the newest stays; the older scheduled one and the on-demand one were removed.
+    assert [b.id for b in listed] == [made[-1]] and listed[0].verified, (before, made, listed)
+    assert listed[0].engine == "woocommerce" and {p.file for p in listed[0].parts} == {"database.sql.gz",
+                                                                                      "uploads.tar.gz"}

@@ -94,3 +94,25 @@ def test_the_secret_key_is_never_in_a_signature_header_or_repr():
     settings = Settings.load({"s3_secret_key": "very-secret-key"}, environ={})
     shown = {row["name"]: row["value"] for row in settings.describe()}
     assert shown["s3_secret_key"] == "(sensitive)"
+
+
+def test_a_backup_schedule_is_validated_and_needs_an_s3_location(tmp_path):
+    from storekit.kit import Storekit
+    from storekit.spec import StoreSpec
+
+    bad = StoreSpec.from_dict({"name": "Shop", "admin_email": "a@example.com",
+                               "backup": {"schedule": "at three", "keep": 0, "when": 1}})
+    fields = [f for f, _ in bad.problems()]
+    assert fields == ["backup.when", "backup.schedule", "backup.keep"]
+    spec = StoreSpec.from_dict({"name": "Shop", "admin_email": "a@example.com",
+                                "backup": {"schedule": "0 3 * * 1-5", "keep": 7}})
+    assert spec.problems() == [] and spec.to_dict()["backup"] == {"schedule": "0 3 * * 1-5", "keep": 7}
+    assert "backup" not in StoreSpec("Shop", "a@example.com").to_dict()  # unscheduled specs keep their shape
+    settings = Settings.load({"home": str(tmp_path)}, environ={})
+    with pytest.raises(SpecError, match="backup.schedule: needs an s3:// backup location"):
+        Storekit(settings).resolve(spec)
+    s3 = settings.replace(backup_location="s3://b/p", s3_endpoint="http://s3:9000", s3_access_key="a",
+                          s3_secret_key="s")
+    resolved, _ = Storekit(s3).resolve(spec)
+    assert resolved.images["backup"] == "storekit/backup:1"  # only a scheduled store gets the backup image
+    assert "backup" not in Storekit(s3).resolve(StoreSpec("Shop", "a@example.com"))[0].images

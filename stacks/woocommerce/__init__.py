@@ -19,6 +19,9 @@ from .setup import setup_notice
 from .program import program
 
 IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7"}
+# Only stores with a backup schedule get it: the CronJob's image, built from Debian packages by
+# kind/images.py (kind/images/backup); production pushes it to its registry under this name.
+OPTIONAL_IMAGES = {"backup": "storekit/backup:1"}
 # Their names among the images built here (kind/images.py; STOREKIT_IMAGES=local).
 LOCAL_IMAGES = {"mysql": "mariadb"}
 
@@ -65,6 +68,7 @@ ENGINE = Engine(
     program=program,
     images=IMAGES,
     local_images=LOCAL_IMAGES,
+    optional_images=OPTIONAL_IMAGES,
     retired_images=("wpcli",),
     tiers=TIERS,
     volumes=(Volume("wordpress", "wordpress"), Volume("mysql", "mysql")),

@@ -42,6 +42,7 @@ from __future__ import annotations
 from storekit.engine import ProgramContext, store_access
 
 from ..kube import labels_for
+from . import schedule as backup_schedule
 from .setup import SETUP_SCRIPT, setup_job_spec
 
 # storekit owns its objects: a field someone changed behind its back (kubectl edit, another
@@ -265,6 +266,11 @@ def program(ctx: ProgramContext):
                 config_map=setup_script.metadata["name"]),
             opts=opts(mysql, wordpress, mysql_service, wordpress_service, setup_script, awaited=True,
                       delete_before_replace=True))
+
+        # Scheduled backups (spec.backup): a CronJob with the backup image (stacks/woocommerce/schedule.py)
+        backup_schedule.build(pulumi, spec=spec, settings=settings, meta=meta, opts=opts,
+                              labels=labels_for(slug, "backup"), placement=placement, claim=wordpress_claim,
+                              credentials=credentials, scope=scope, after=[setup])
 
         # Ingress
         annotations = {}

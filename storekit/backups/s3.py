@@ -126,6 +126,9 @@ class S3Client:
                 raise S3Error(code, "", e.status) from None
             raise
 
+    def create_bucket(self, bucket: str) -> None:
+        self._request("PUT", bucket)
+
     def put(self, bucket: str, key: str, stream: BinaryIO, size: int, sha256: str) -> None:
         self._request("PUT", bucket, key, body=stream, size=size, sha256=sha256)
 
