@@ -213,7 +213,7 @@ class Storekit(FleetOperations, BackupOperations):
                     with self._store_lock(plan.store):
                         if plan.action == "destroy":
                             return self.runner.destroy(plan, self._emitter(on_event))
-                        if safe and (upgrade := self._safe_upgrade(plan)):
+                        if safe and self.settings.safe_upgrades and (upgrade := self._safe_upgrade(plan)):
                             return upgrade(plan, self._emitter(on_event), details)
                         return self.runner.apply(plan, self._emitter(on_event))
                 except StalePlan:

@@ -237,7 +237,11 @@ def test_a_backup_schedule_is_a_cronjob_in_the_plan_and_keeps_the_newest(kit, sh
 def test_a_failed_upgrade_is_rolled_back_and_the_data_is_intact(kit, shop, backed_up):
     from storekit.errors import UpgradeRolledBack
 
-    name, post_id = shop["spec"].name, backed_up["post"]["id"]
+    name = shop["spec"].name
+    status, post = rest(shop["site"], "POST", "/wp/v2/posts", {"title": "Written before the upgrade",
+                                                               "status": "publish"})
+    assert status == 201, post
+    post_id = post["id"]
     spec = kit.spec_of(name)
     good = dict(spec.images)
     broken = spec.with_changes(images={**good, "wordpress": good["wordpress"].rsplit(":", 1)[0] + ":does-not-exist"})
