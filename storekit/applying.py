@@ -23,6 +23,7 @@ from .gateway import Snapshot, StackGateway
 from .plan import Plan, changes_from_digest
 from .planning import Planner
 from .results import ApplyResult, ResourceOutcome, StoreOutputs
+from .settled import wait_rolled_out
 
 
 class Runner:
@@ -55,13 +56,14 @@ class Runner:
             emit(StoreInSync(store=plan.store, spec=spec, outputs=outputs))
             return ApplyResult(store=plan.store, action="noop", seconds=0.0, summary=plan.summary.to_dict(),
                                outputs=outputs)
-        secrets = secrets or snap.secrets or engine.generate_secrets()
+        prepared = plan.prepared if snap.stack is None else None  # a new store planned in this process
+        secrets = secrets or snap.secrets or (prepared.secrets if prepared else None) or engine.generate_secrets()
         program = self.planner.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(plan.store, program)
         try:
             if snap.outputs.get("secrets") != secrets:  # already kept: recorded by an earlier apply
                 self.gateway.keep_secrets(stack, secrets)
-            bound = self.engine_plan(plan, snap, stack, program, secrets)
+            bound = self.engine_plan(plan, snap, stack, program, secrets, prepared)
         except PlanMismatch:
             if snap.stack is None:
                 self.gateway.remove(plan.store)  # refused before anything: leave no stack behind
@@ -76,14 +78,17 @@ class Runner:
             finally:
                 self.planner.engine_plans.discard(bound)  # good for one update only
             self.planner.fast.remember(spec, engine, translator.states.items())
+            wait_rolled_out(self.planner.settings, plan.store, spec.namespace, timeout=60.0)  # storekit.settled
         # The update's own outputs, and "ready" as of now: it just succeeded (no more engine runs).
         return self._run(plan, operation, engine, secrets, emit, spec, up,
                          lambda: self.outputs(Snapshot(plan.store, stack, after["outputs"]), just_applied=True))
 
-    def engine_plan(self, plan: Plan, snap: Snapshot, stack, program, secrets: dict[str, str]):
+    def engine_plan(self, plan: Plan, snap: Snapshot, stack, program, secrets: dict[str, str], prepared=None):
         """The engine's update plan the ``up`` is bound to (``storekit.engineplan``): the one
         saved when ``plan`` was made, or a fresh preview's, refused (``PlanMismatch``) before
         anything changes when it differs from the changes ``plan`` shows."""
+        if prepared is not None and prepared.secrets == secrets and prepared.engine_plan.exists():
+            return prepared.engine_plan
         kept = self.planner.engine_plans.find(plan)
         if kept is not None:
             return kept

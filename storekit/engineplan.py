@@ -7,8 +7,11 @@ refuse, resource by resource, any step the preview did not contain ("violates pl
 - Planning an existing store saves the engine's plan beside the store's workspace, named
   by the storekit plan's hash (``EnginePlans.keep``): an apply of that same plan, in this
   process or another on this machine, runs ``up`` bound to it.
-- Where there is none (a new store, whose planning stack is removed again; a plan made on
-  another replica; a plan file whose content was edited, so its hash changed) the apply
+- Planning a new store (its planning stack is removed again) keeps the secrets and the engine
+  plan on the ``Plan`` object itself (``Prepared``, never serialized): applying that object
+  in the same process uses them.
+- Where there is none (a new store's plan read back from a file; a plan made on another
+  replica; a plan file whose content was edited, so its hash changed) the apply
   previews once more, with the program it is about to run, and refuses before changing
   anything when that preview differs from the plan shown (``differences``); the ``up``
   is then bound to that fresh engine plan.
@@ -22,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -29,6 +33,17 @@ from .plan import Plan, ResourceChange
 
 KEEP = 8  # engine plans kept per store (drift checks plan too, every interval)
 KEEP_SECONDS = 24 * 3600  # an engine plan nobody applied is removed after a day
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What planning a new store leaves for applying that same plan object: the secrets the
+    preview's program had, and the engine plan it saved (its stack is removed again after
+    the preview, but its encryption salt stays in the store's workspace, so the plan's
+    secrets decrypt when the apply creates the stack anew)."""
+
+    secrets: dict = field(repr=False)
+    engine_plan: Path
 
 
 class EnginePlans:

@@ -6,9 +6,8 @@ property-level before/after values and the reasons for a replacement. Secrets ar
 redacted before anything reaches a Plan: values Pulumi marks secret, and every value of
 a Kubernetes Secret's ``data``/``stringData``.
 
-A plan records a fingerprint of the store's recorded state; applying a saved plan
-refuses (``StalePlan``) when the fingerprint no longer matches. The JSON form is
-versioned (``format_version``) and documented in docs/plan-format.md.
+A plan records a fingerprint of the store's recorded state; applying a saved plan refuses
+(``StalePlan``) when it no longer matches. JSON: ``format_version``, docs/plan-format.md.
 """
 
 from __future__ import annotations
@@ -35,8 +34,7 @@ SENSITIVE = "(sensitive)"
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's secret signature key
 _SECRET_DATA_KEYS = ("data", "stringData")
 
-# Terraform-style symbols for operations.
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "same": " ",
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "same": " ",  # as Terraform's
            "create-replacement": "-/+", "delete-replaced": "-/+", "read": "<=", "refresh": "~"}
 
 
@@ -214,6 +212,8 @@ class Plan:
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     storekit_version: str = __version__
     format_version: int = FORMAT_VERSION
+    # A new store's preview secrets and engine plan (engineplan.Prepared); never serialized.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     @property
     def summary(self) -> PlanSummary:

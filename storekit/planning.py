@@ -7,8 +7,10 @@ plan leaves nothing behind. Nothing here writes the catalog or changes a store.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .engine import Engine, ProgramContext
-from .engineplan import EnginePlans
+from .engineplan import EnginePlans, Prepared
 from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
@@ -79,9 +81,8 @@ class Planner:
         program = self.program(spec, engine, secrets)
         stack = snap.stack or self.gateway.create(slug, program)
         done = self.fast.bracket(spec, engine, snap.deployment) if refresh and snap.exists else None
-        # The engine's update plan, kept for the apply of this plan (a new store's planning
-        # stack is removed again, and its plan with it: that apply previews once more).
-        saved = None if created_here else self.engine_plans.scratch(slug)
+        # The engine's update plan, kept for the apply of this plan (storekit.engineplan).
+        saved = self.engine_plans.scratch(slug)
         try:
             digest = self.gateway.preview(stack, program, refresh=refresh and not created_here,
                                           secrets=secrets.values(), save_plan=saved)
@@ -102,8 +103,10 @@ class Planner:
                     spec_changes=spec_changes(recorded_spec if snap.has_resources else None, spec))
         if done is not None and recorded_spec == spec:
             done(plan)
-        if saved is not None:
+        if not created_here:
             self.engine_plans.keep(plan, saved)
+        elif saved.exists():
+            plan = replace(plan, prepared=Prepared(secrets=dict(secrets), engine_plan=saved))
         return plan
 
     def plan_destroy(self, snap: Snapshot) -> Plan:

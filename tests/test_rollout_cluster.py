@@ -1,5 +1,5 @@
 """Staged rollouts against the local cluster with the real engine: a 6-store fleet's tier
-change rolls out in waves 1,10%,50%,100% (1, 1, 1, 3 stores) behind a health gate; a store of
+change rolls out in waves 1,20%,50%,100% (1, 1, 1, 3 stores) behind a health gate; a store of
 wave 2 held by another operation fails its wave, which halts the rollout with the later
 waves untouched; resume, pressed in the dashboard and run by a worker's job, finishes it.
 Every wave is audited."""
@@ -38,7 +38,8 @@ def test_a_6_store_fleet_rolls_out_in_waves_halts_and_resumes(settings, kube, tm
         fleet = kit.plan_fleet([s.with_changes(tier="medium") for s in specs], refresh=False)
         assert fleet.groups_text == "6 stores: tier small \u2192 medium"
         rollouts = Rollouts(kit, progress=lines.append)
-        options = RolloutOptions(waves="1,10%,50%,100%", max_unavailable=3, bake=60, gate="ready")
+        # Over 6 stores, 1,20%,50%,100% is waves of 1, 1, 1 and 3 (1,10%,... would be 1, 2, 3).
+        options = RolloutOptions(waves="1,20%,50%,100%", max_unavailable=3, bake=60, gate="ready")
         held = specs[1].slug  # the store of wave 2
         started = time.monotonic()
         with kit._store_lock(held):  # another operation holds it: its apply fails at once
