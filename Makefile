@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores \
-	bench-fleet clean \
+	bench-fleet bench-backups clean \
 	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
 	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
 
@@ -150,6 +150,9 @@ bench: venv tools cluster ## storekit against kubectl on the same objects (creat
 
 bench-engine: venv tools cluster ## where the time goes inside the engine: every pulumi process of each operation
 	@$(PY) bench/engine.py
+
+bench-backups: venv tools node images ## backup and restore of a store on the real node, empty and with 1,000 posts
+	@$(PY) bench/backups.py --posts 1000
 
 SCALE_ARGS ?=
 bench-scale: venv tools cluster packages ## 3 replicas + 1..3 workers on PostgreSQL and Redis provision stores (SCALE_ARGS="--stores 200 --kill")

@@ -130,8 +130,8 @@ class Watch:
                 _, mask, _, size = struct.unpack_from("iIII", data, offset)
                 name = data[offset + 16:offset + 16 + size].rstrip(b"\0").decode()
                 offset += 16 + size
-                kind = "backup" if ".bak" in name else "checkpoint" if name.endswith(".json") else ""
-                if kind and not name.endswith(".attrs"):
+                kind = "backup" if name.endswith(".json.bak") else "checkpoint" if name.endswith(".json") else ""
+                if kind:  # the file itself (not a temporary one renamed into place, not .attrs)
                     self.writes[kind] = self.writes.get(kind, 0) + 1
 
     def stop(self) -> None:
@@ -201,6 +201,7 @@ def breakdown(started: float, ended: float, plugins: int, writes: dict) -> list[
              f"{(procs[0][1] if procs else ended) - started:.2f}"]]
     for command, a, b in procs:
         if up and (command, a, b) == up and EVENTS.get("first"):
+            rows.append([f"`pulumi up` process", f"{b - a:.2f}"])
             rows.append(["`pulumi up`: CLI + plugin start + program, to its first event", f"{EVENTS['first'] - a:.2f}"])
             first = min(v[0] for v in RESOURCES.values())
             rows.append(["`pulumi up`: first event to first resource", f"{first - EVENTS['first']:.2f}"])

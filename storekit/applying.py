@@ -23,6 +23,7 @@ from .gateway import Snapshot, StackGateway
 from .plan import Plan, changes_from_digest
 from .planning import Planner
 from .results import ApplyResult, ResourceOutcome, StoreOutputs
+from .settled import wait_rolled_out
 
 
 class Runner:
@@ -77,6 +78,7 @@ class Runner:
             finally:
                 self.planner.engine_plans.discard(bound)  # good for one update only
             self.planner.fast.remember(spec, engine, translator.states.items())
+            wait_rolled_out(self.planner.settings, plan.store, spec.namespace, timeout=60.0)  # storekit.settled
         # The update's own outputs, and "ready" as of now: it just succeeded (no more engine runs).
         return self._run(plan, operation, engine, secrets, emit, spec, up,
                          lambda: self.outputs(Snapshot(plan.store, stack, after["outputs"]), just_applied=True))

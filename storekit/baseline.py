@@ -62,9 +62,12 @@ PLURALS = {
     "HorizontalPodAutoscaler": "horizontalpodautoscalers",
 }
 CLUSTER_SCOPED = {"Namespace"}
-# What a program reads from the platform settings (spec.resolve and the programs).
+# What a program reads from the platform settings (spec.resolve, the programs, stacks.kube,
+# engine.store_access): a change to any of them is a change the engine must plan.
 PROGRAM_SETTINGS = ("kubeconfig", "context", "state_url", "timeout", "store_domain", "ingress_class",
-                    "ingress_namespace", "storage_class", "tls_issuer", "await_ingress")
+                    "ingress_namespace", "storage_class", "tls_issuer", "await_ingress", "node_pool",
+                    "store_role", "service_account", "woocommerce_source", "woocommerce_optional",
+                    "backup_location", "s3_endpoint", "s3_access_key", "s3_secret_key", "s3_region")
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def api_version_of(resource_type: str) -> tuple[str, str] | None:
 def fingerprint(spec_dict: dict, settings, engine_file: str) -> str | None:
     """Digest of the program's inputs; None when the engine's source cannot be read."""
     try:
-        source = hashlib.sha256(Path(engine_file).read_bytes()).hexdigest()
+        source = source_digest(engine_file)
     except OSError:
         return None
     from .toolchain import KUBERNETES_PLUGIN_VERSION
@@ -108,6 +111,23 @@ def fingerprint(spec_dict: dict, settings, engine_file: str) -> str | None:
                        "engine": source, "storekit": __version__, "plugin": KUBERNETES_PLUGIN_VERSION},
                        sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def source_digest(engine_file: str) -> str:
+    """Digest of the engine's code: its file, and when that is in a package every file of the
+    package tree up to ``stacks`` (the program reads its sibling modules, their assets and
+    stacks.kube). Raises OSError when the file cannot be read."""
+    path = Path(engine_file)
+    path.stat()
+    root, files = path.parent, [path]
+    if (root / "__init__.py").exists():
+        while root.name != "stacks" and (root.parent / "__init__.py").exists():
+            root = root.parent
+        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
 
 
 def engine_file(program) -> str:

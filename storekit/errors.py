@@ -171,6 +171,13 @@ class JobFailed(OperationFailed):
         return {**super().to_dict(), "job": {"namespace": self.namespace, "name": self.job, "reason": self.reason}}
 
 
+class UpgradeRolledBack(OperationFailed):
+    """An image upgrade failed its apply or its health check, and the store was put back
+    (previous images, data restored from the backup taken first): docs/backups.md."""
+
+    kind = "upgrade_rolled_back"
+
+
 class EngineInterrupted(OperationFailed):
     """The engine process was killed before it finished (a signal, a lost machine).
 

@@ -35,6 +35,7 @@ from .recovery import (Repair, adopt_field_managers, pending_operations, repair_
 from .settings import Settings
 from .spec import StoreSpec
 from .toolchain import LazyModule, cluster_api, describe_cluster, pulumi_command, pulumi_env
+from .upresult import StackOutputs
 
 auto = LazyModule("pulumi.automation")
 
@@ -191,9 +192,14 @@ class StackGateway:
             return fingerprint(stack.export_stack().deployment or {})
 
     def create(self, slug: str, program: Callable) -> auto.Stack:
+        """A new stack (callers found none: ``stack init`` alone, not ``select`` again first);
+        one another process created meanwhile is selected instead."""
+        opts = self._options(self.work_dir(slug))
         with self._engine(slug):
-            return auto.create_or_select_stack(stack_name=slug, project_name=PROJECT, program=program,
-                                               opts=self._options(self.work_dir(slug)))
+            try:
+                return auto.create_stack(stack_name=slug, project_name=PROJECT, program=program, opts=opts)
+            except auto.StackAlreadyExistsError:
+                return auto.select_stack(stack_name=slug, project_name=PROJECT, program=program, opts=opts)
 
     def remove(self, slug: str) -> None:
         with self._engine(slug):
@@ -280,16 +286,17 @@ class StackGateway:
         (read by the SDK's ``up`` anyway). A Job the engine waits for that fails stops the
         update at once (``JobFailed``, storekit.jobwatch)."""
         watch = JobWatch(lambda: cluster_api(self.settings)[1], stack.name, translator)
+        seen = StackOutputs(watch)
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):
-            with watch:
+            with watch, seen.serving(stack):
                 try:
-                    result = stack.up(program=program, on_event=watch, refresh=refresh, color="never",
-                                      show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
+                    stack.up(program=program, on_event=seen, refresh=refresh, color="never",
+                             show_secrets=False, suppress_outputs=True, plan=str(plan) if plan else None)
                 except auto.CommandError as e:
                     if watch.failure is None:
                         raise
                     raise watch.failure.error(stack.name, lambda text: scrub(text, translator.secrets)) from e
-        return {k: v.value for k, v in result.outputs.items()}
+        return seen.outputs
 
     def destroy(self, stack: auto.Stack, *, translator) -> None:
         with self._engine(stack.name, translator.secrets, lambda: translator.errors, translator.failure_warnings):

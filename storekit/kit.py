@@ -185,8 +185,12 @@ class Storekit(FleetOperations, BackupOperations):
     # ---- apply, destroy --------------------------------------------------------------
 
     def apply(self, target: Plan | StoreSpec, *, on_event: EventCallback | None = None,
-              actor: Actor | None = None) -> ApplyResult:
+              actor: Actor | None = None, safe: bool = True) -> ApplyResult:
         """Apply a plan (refusing a stale one) or plan-and-apply a spec.
+
+        With ``safe``, a plan that changes a running store's images is a safe upgrade
+        (``storekit.backups.upgrade``): backed up first, its health checked after, rolled back
+        (previous images, the backup restored) when either fails.
 
         A spec planned here whose store another process changed between the plan and the
         apply is planned again (up to ``SPEC_REPLANS`` times): the caller asked for a
@@ -209,6 +213,8 @@ class Storekit(FleetOperations, BackupOperations):
                     with self._store_lock(plan.store):
                         if plan.action == "destroy":
                             return self.runner.destroy(plan, self._emitter(on_event))
+                        if safe and self.settings.safe_upgrades and (upgrade := self._safe_upgrade(plan)):
+                            return upgrade(plan, self._emitter(on_event), details)
                         return self.runner.apply(plan, self._emitter(on_event))
                 except StalePlan:
                     if isinstance(target, Plan) or attempt == SPEC_REPLANS:

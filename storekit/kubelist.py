@@ -47,17 +47,21 @@ class Lister:
                       if url.scheme == "https" else http.client.HTTPConnection(url.hostname, port, timeout=10))
 
     def list(self, path: str, selector: str) -> dict[tuple[str, str], dict]:
+        return {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i["metadata"]
+                for i in self.items(path, selector, metadata_only=True)}
+
+    def items(self, path: str, selector: str, *, metadata_only: bool = False) -> list[dict]:
+        """The objects at ``path`` matching ``selector`` (whole, unless ``metadata_only``)."""
+        headers = self._headers if metadata_only else {**self._headers, "Accept": "application/json"}
         try:
-            self._conn.request("GET", f"{self._prefix}{path}?labelSelector={quote(selector)}",
-                               headers=self._headers)
+            self._conn.request("GET", f"{self._prefix}{path}?labelSelector={quote(selector)}", headers=headers)
             response = self._conn.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException) as e:
             raise Unsupported(f"GET {path}: {e}") from e
         if response.status != 200:
             raise Unsupported(f"GET {path}: HTTP {response.status}")
-        items = json.loads(body).get("items") or ()
-        return {(i["metadata"].get("namespace", ""), i["metadata"]["name"]): i["metadata"] for i in items}
+        return list(json.loads(body).get("items") or ())
 
     def close(self) -> None:
         self._conn.close()

@@ -112,6 +112,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("s3_secret_key", "STOREKIT_S3_SECRET_KEY", None, "Secret access key for s3:// backup locations.",
             secret=True),
     Setting("s3_region", "STOREKIT_S3_REGION", "us-east-1", "Region the S3 requests are signed for."),
+    Setting("safe_upgrades", "STOREKIT_SAFE_UPGRADES", True,
+            "Apply an image change of a running store as a safe upgrade: back up first, check health after, "
+            "roll back (previous images, backup restored) on failure. Off where stores cannot be backed up "
+            "(simulated nodes).", type=bool),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -184,6 +188,7 @@ class Settings:
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
+    safe_upgrades: bool = True
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

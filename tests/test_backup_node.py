@@ -232,3 +232,26 @@ def test_a_backup_schedule_is_a_cronjob_in_the_plan_and_keeps_the_newest(kit, sh
     assert [b.id for b in listed] == [made[-1]] and listed[0].verified, (before, made, listed)
     assert listed[0].engine == "woocommerce" and {p.file for p in listed[0].parts} == {"database.sql.gz",
                                                                                       "uploads.tar.gz"}
+
+
+def test_a_failed_upgrade_is_rolled_back_and_the_data_is_intact(kit, shop, backed_up):
+    from storekit.errors import UpgradeRolledBack
+
+    name = shop["spec"].name
+    status, post = rest(shop["site"], "POST", "/wp/v2/posts", {"title": "Written before the upgrade",
+                                                               "status": "publish"})
+    assert status == 201, post
+    post_id = post["id"]
+    spec = kit.spec_of(name)
+    good = dict(spec.images)
+    broken = spec.with_changes(images={**good, "wordpress": good["wordpress"].rsplit(":", 1)[0] + ":does-not-exist"})
+    quick = Storekit(kit.settings.replace(timeout=30))  # the broken image never gets ready: fail soon
+    started = time.monotonic()
+    with pytest.raises(UpgradeRolledBack, match="rolled back: images put back") as failed:
+        quick.apply(broken)
+    print(f"failed upgrade, rolled back: {time.monotonic() - started:.1f} s: {failed.value.message}")
+    assert "does-not-exist" in failed.value.message and "data restored from backup" in failed.value.message
+    assert kit.spec_of(name).images == good
+    assert post_status(shop["site"], post_id) == 200 and Site(shop["site"].host).get("/")[0] == 200
+    entry = next(a for a in kit.catalog.audit_entries(store=shop["slug"], action="apply"))
+    assert entry.outcome == "failed" and entry.details.get("rolled_back") and entry.details.get("backup")

@@ -51,6 +51,19 @@ def test_fingerprint_follows_spec_settings_and_engine_source(settings, tmp_path)
     assert first == baseline.fingerprint(dict(spec), settings, str(source))
     assert first != baseline.fingerprint({**spec, "tier": "medium"}, settings, str(source))
     assert first != baseline.fingerprint(spec, settings.replace(timeout=999), str(source))
+    # Settings only the programs read (the setup Job's environment, the pods' node pool) count too.
+    assert first != baseline.fingerprint(spec, settings.replace(woocommerce_optional=not settings.woocommerce_optional),
+                                         str(source))
+    assert first != baseline.fingerprint(spec, settings.replace(node_pool="elsewhere"), str(source))
+    # An engine in a package: its sibling modules and assets are its code too.
+    package = tmp_path / "stacks"
+    (package / "engine").mkdir(parents=True)
+    for name in ("__init__.py", "engine/__init__.py", "kube.py"):
+        (package / name).write_text("")
+    (package / "engine" / "program.py").write_text("PROGRAM = 1\n")
+    before = baseline.fingerprint(spec, settings, str(package / "engine" / "program.py"))
+    (package / "kube.py").write_text("SHARED = 2\n")
+    assert before != baseline.fingerprint(spec, settings, str(package / "engine" / "program.py"))
     assert first == baseline.fingerprint(spec, settings.replace(parallel=9), str(source))  # not read by programs
     source.write_text("program = 2\n")
     assert first != baseline.fingerprint(spec, settings, str(source))

@@ -240,7 +240,7 @@ def test_screenshots_of_the_store_and_its_dashboard(kit, store):
             page.get_by_role("button", name="Log in").click()
             expect(page.get_by_role("heading", name="Stores")).to_be_visible()
             page.goto(f"{dashboard}/stores/{spec.slug}?tab=health")
-            expect(page.get_by_text("Healthy")).to_be_visible()
+            expect(page.get_by_text("Healthy", exact=True)).to_be_visible()
             expect(page.locator("meter").first).to_be_visible()
             page.screenshot(path=str(SHOTS / "10-node-store-health.png"), full_page=True)
         finally:

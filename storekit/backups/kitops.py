@@ -29,6 +29,22 @@ class BackupOperations:
             raise BackupError(f"store '{snap.slug}' runs engine '{spec.engine}', whose stores cannot be backed up yet")
         return snap, spec, engine
 
+    def _safe_upgrade(self, plan):
+        """The safe upgrade of ``plan`` (a callable), or None when the plan is not an image upgrade
+        of a store whose engine can be backed up."""
+        from . import upgrade
+
+        if not upgrade.image_upgrade(plan):
+            return None
+        snap = self.gateway.snapshot(plan.store)
+        before = snap.spec
+        engine = registry().get(snap.outputs.get("engine") or (before.engine if before else ""))
+        if before is None or engine is None or engine.backup is None:
+            return None
+        before = self.resolve(before)[0]
+        return lambda plan, emit, details: upgrade.safe_upgrade(self, plan, emit, engine=engine, before=before,
+                                                                details=details)
+
     def _timed(self, slug: str, operation: str, on_event, work):
         emit = self._emitter(on_event)
         emit(OperationStarted(store=slug, operation=operation))
