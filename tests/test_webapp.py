@@ -263,3 +263,42 @@ def test_backup_endpoints_queue_jobs_with_the_roles_of_other_actions(client, app
     assert r.status_code == 409
     r = client.post("/api/stores/my-shop/actions/clone", json={"name": "!!"}, headers=h)
     assert r.status_code == 400 and r.json["fields"][0]["field"] == "name"
+
+
+def test_the_backups_tab_lists_and_queues_backup_restore_and_clone(settings, tmp_path):
+    import json as _json
+    from pathlib import Path
+
+    location = tmp_path / "backups"
+    app = web_app(settings.replace(backup_location=str(location)), tmp_path, MAX_STORES=5)
+    client = app.test_client()
+
+    with client.session_transaction() as s:
+        s["csrf"] = "t"
+    assert client.post("/login", data={"token": app.admin_token, "csrf_token": "t"}).status_code == 302
+    with client.session_transaction() as s:
+        csrf = s["csrf"]
+    client.post("/stores", data={"name": "Tab Shop", "admin_email": "w@b.co", "tier": "small", "csrf_token": csrf})
+    # One backup of the store in the platform's location (a directory here).
+    folder = Path(location) / "tab-shop" / "20261201T030000Z-abcd"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(_json.dumps({
+        "id": "20261201T030000Z-abcd", "store": "tab-shop", "engine": "woocommerce",
+        "created_at": "2026-12-01T03:00:00Z", "images": {"wordpress": "wordpress:6"}, "parts": {}}))
+    page = client.get("/stores/tab-shop?tab=backups")
+    assert page.status_code == 200 and b"20261201T030000Z-abcd" in page.data and b"Back up now" in page.data
+    assert b"not checked" in client.get("/stores/tab-shop?tab=backups").data
+    assert b"yes" in client.get("/stores/tab-shop?tab=backups&verify=1").data
+    r = client.post("/stores/tab-shop/backup", data={"csrf_token": csrf}, follow_redirects=True)
+    assert b"The backup is queued" in r.data
+    r = client.post("/stores/tab-shop/restore", data={"csrf_token": csrf, "backup": "20261201T030000Z-abcd"},
+                    follow_redirects=True)
+    assert b"to confirm" in r.data  # the slug must be typed
+    r = client.post("/stores/tab-shop/restore", data={"csrf_token": csrf, "backup": "20261201T030000Z-abcd",
+                                                      "confirm": "tab-shop"}, follow_redirects=True)
+    assert b"The restore of backup 20261201T030000Z-abcd is queued" in r.data
+    r = client.post("/stores/tab-shop/clone", data={"csrf_token": csrf, "name": "Tab Shop Staging"},
+                    follow_redirects=True)
+    assert b"Tab Shop Staging" in r.data and b"is queued" in r.data
+    kinds = [e["action"] for e in client.get("/api/audit", headers=auth(app.admin_token)).json["entries"]]
+    assert {"backup-requested", "restore-requested", "clone-requested"} <= set(kinds)

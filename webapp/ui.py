@@ -21,7 +21,7 @@ from .guards import text_arg
 from .service import fields, svc
 
 bp = Blueprint("ui", __name__)
-TABS = ("timeline", "changes", "health", "logs", "actions", "audit")
+TABS = ("timeline", "changes", "health", "logs", "backups", "actions", "audit")
 
 
 @bp.app_template_filter("when")
@@ -100,6 +100,9 @@ def store(slug):
             data["pod"] = request.args.get("pod") or (data["components"] or ["?"])[0]
             data["lines"] = list(g.kit.logs(slug, data["pod"], tail=200))
             data["pods"] = [p.name for p in g.kit.health(slug).pods]
+        elif tab == "backups":  # reading every part back costs downloads: only when asked (?verify=1)
+            data["verify"] = request.args.get("verify") == "1"
+            data["backups"] = g.kit.backups(slug, verify=data["verify"])
         elif tab == "actions":
             engine = registry().get(record.engine)
             data["components"] = list(engine.components) if engine else components()
@@ -175,6 +178,33 @@ def restart(slug):
     component = request.form.get("component", "all")
     return _act(slug, lambda: svc().restart(slug, component, actor("web")),
                 lambda job: f"The restart of {component} is queued (job {job.id}).")
+
+
+@bp.post("/stores/<slug:slug>/backup")
+@require("admin", ui=True)
+def backup(slug):
+    return _act(slug, lambda: svc().backup(slug, actor("web")),
+                lambda job: f"The backup is queued (job {job.id}); it is listed here when done.", tab="backups")
+
+
+@bp.post("/stores/<slug:slug>/restore")
+@require("admin", ui=True)
+def restore(slug):
+    record = svc().store(slug)
+    if not _confirmed(record):
+        return redirect(url_for("ui.store", slug=slug, tab="backups"))
+    backup_id = request.form.get("backup", "")
+    return _act(slug, lambda: svc().restore(slug, backup_id, actor("web")),
+                lambda job: f"The restore of backup {backup_id} is queued (job {job.id}); the store is in "
+                            "maintenance while it loads.", tab="backups")
+
+
+@bp.post("/stores/<slug:slug>/clone")
+@require("admin", ui=True)
+def clone(slug):
+    name, backup_id = request.form.get("name", ""), request.form.get("backup") or None
+    return _act(slug, lambda: svc().clone(slug, name, actor("web"), backup=backup_id),
+                lambda job: f"The clone '{name}' is queued (job {job.id}); it has its own page.", tab="backups")
 
 
 def _confirmed(record) -> bool:
