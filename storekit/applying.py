@@ -87,12 +87,15 @@ class Runner:
         """The engine's update plan the ``up`` is bound to (``storekit.engineplan``): the one
         saved when ``plan`` was made, or a fresh preview's, refused (``PlanMismatch``) before
         anything changes when it differs from the changes ``plan`` shows."""
-        if prepared is not None and prepared.secrets == secrets and prepared.engine_plan.exists():
-            return prepared.engine_plan
-        kept = self.planner.engine_plans.find(plan)
+        plans = self.planner.engine_plans
+        if prepared is not None and prepared.secrets == secrets:
+            kept = plans.claim(prepared.engine_plan)
+            if kept is not None:
+                return kept
+        kept = plans.claim(plans.find(plan))
         if kept is not None:
             return kept
-        saved = self.planner.engine_plans.scratch(plan.store)
+        saved = plans.scratch(plan.store)
         try:
             digest = self.gateway.preview(stack, program, refresh=plan.refreshed and snap.exists,
                                           secrets=secrets.values(), save_plan=saved)
@@ -100,7 +103,7 @@ class Runner:
             if found:
                 raise PlanMismatch(plan.store, found)
         except BaseException:
-            self.planner.engine_plans.discard(saved)
+            plans.discard(saved)
             raise
         return saved
 

@@ -90,6 +90,19 @@ class EnginePlans:
         path = self._named(plan)
         return path if path.exists() else None
 
+    def claim(self, path: Path | None) -> Path | None:
+        """Take an engine plan for one update, atomically (a rename): of several applies of
+        the same plan at once (the same plan made by several processes has one name), one
+        gets it and the others None (they preview again, then meet the stack's lock)."""
+        if path is None:
+            return None
+        mine = Path(path).with_name(f"claimed-{uuid.uuid4().hex}.json")
+        try:
+            os.replace(path, mine)
+        except FileNotFoundError:
+            return None
+        return mine
+
     def discard(self, path: Path | None) -> None:
         if path is not None:
             Path(path).unlink(missing_ok=True)

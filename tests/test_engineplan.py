@@ -99,3 +99,30 @@ def test_engine_plans_are_bound_to_a_plans_hash_and_pruned(tmp_path):
     plans.scratch("shop")
     assert list((tmp_path / "shop" / "plans").glob("old-*")) == [], "plans nobody applied are pruned"
     assert plans.find(plan) is not None, "a recent one is kept"
+
+
+def test_of_several_applies_of_one_plan_one_claims_its_engine_plan(tmp_path):
+    """Regression (tests/faults/test_contention.py): six `storekit apply` processes made the same
+    plan, so one engine plan file; the first update deleted it after use and another failed
+    with "could not validate ...: no such file" instead of meeting the stack's lock."""
+    import threading
+
+    plans = EnginePlans(lambda slug: tmp_path / slug)
+    plan = Plan(store="shop", action="update", spec=None, changes=changes("preview-tier.json"),
+                fingerprint="sha256:x", state_url="file:///x")
+    saved = plans.scratch("shop")
+    saved.write_text("{}")
+    plans.keep(plan, saved)
+    got, start = [], threading.Barrier(8)
+
+    def claim():
+        start.wait()
+        got.append(plans.claim(plans.find(plan)))
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    mine = [p for p in got if p is not None]
+    assert len(mine) == 1 and mine[0].read_text() == "{}" and plans.find(plan) is None
+    assert plans.claim(None) is None
