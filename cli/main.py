@@ -156,6 +156,14 @@ def doctor_cmd(app: AppContext):
     click.echo(f"pulumi:  {pulumi}")
     click.echo(f"cluster: {check_cluster(app.settings)}")
     click.echo(f"state:   {redact_url(app.settings.state_url)}")
+    from storekit.backups.podexec import kubectl
+    from storekit.errors import ToolMissing
+
+    try:
+        click.echo(f"kubectl: {kubectl(app.settings)[0]}")
+    except ToolMissing:
+        click.echo("kubectl: missing (backups, restores, clones and safe upgrades need it)")
+    click.echo(f"backups: {redact_url(app.settings.backup_location)}")
     click.echo("ok")
 
 

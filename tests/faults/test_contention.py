@@ -1,4 +1,4 @@
-"""Fifty operations on one store at the same moment: from the API of two `storekit serve`
+"""Many operations on one store at the same moment (12 in make test, 50 in make soak): from the API of two `storekit serve`
 replicas (each with its worker) and from `storekit apply` processes, all asking for the
 same tier change, sharing one catalog and one state backend.
 
@@ -29,7 +29,9 @@ from storekit.errors import StoreNotFound
 pytestmark = pytest.mark.cluster
 
 TOKEN = "sk_contention-admin-token-000000001"
-API_CALLS, CLI_CALLS = 44, 6  # 22 on each replica, and 6 `storekit apply` processes: 50 at once
+# (API calls, split over both replicas; `storekit apply` processes), all at once: the bounded
+# case in make test, fifty in make soak.
+CALLS = [pytest.param((9, 3), id="12-calls"), pytest.param((44, 6), id="50-calls", marks=pytest.mark.soak)]
 
 
 def _serve(env: dict, port: int) -> subprocess.Popen:
@@ -48,7 +50,9 @@ def _patch(port: int, slug: str) -> tuple[int, dict]:
         return e.code, json.loads(e.read() or b"{}")
 
 
-def test_fifty_concurrent_operations_on_one_store(settings, kube, tmp_path):
+@pytest.mark.parametrize("calls", CALLS)
+def test_concurrent_operations_on_one_store(settings, kube, tmp_path, calls):
+    api_calls, cli_calls = calls
     db_url = f"sqlite:///{tmp_path}/catalog.db"
     kit = Storekit(settings.replace(db_url=db_url))
     spec = StoreSpec(name=f"Busy Shop {uuid.uuid4().hex[:5]}", admin_email="busy@example.com")
@@ -64,7 +68,7 @@ def test_fifty_concurrent_operations_on_one_store(settings, kube, tmp_path):
         for port in ports:
             wait_for(lambda: answers(port), timeout=60, every=0.2, what=f"replica on {port}")
 
-        start = threading.Barrier(API_CALLS + CLI_CALLS)
+        start = threading.Barrier(api_calls + cli_calls)
         api_results: list[tuple[int, dict]] = []
         cli_results: list[subprocess.CompletedProcess] = []
 
@@ -77,8 +81,8 @@ def test_fifty_concurrent_operations_on_one_store(settings, kube, tmp_path):
             cli_results.append(subprocess.run(
                 [sys.executable, "-m", "storekit.cli", "apply", spec.name, "--tier", "medium", "--auto-approve",
                  "--json"], env=env, capture_output=True, text=True, timeout=900))
-        threads = [threading.Thread(target=api, args=(ports[i % 2],)) for i in range(API_CALLS)]
-        threads += [threading.Thread(target=cli) for _ in range(CLI_CALLS)]
+        threads = [threading.Thread(target=api, args=(ports[i % 2],)) for i in range(api_calls)]
+        threads += [threading.Thread(target=cli) for _ in range(cli_calls)]
         for t in threads:
             t.start()
         for t in threads:
@@ -86,7 +90,7 @@ def test_fifty_concurrent_operations_on_one_store(settings, kube, tmp_path):
 
         assert sorted({status for status, _ in api_results}) == [202], api_results
         jobs = {body["job"]["id"] for _, body in api_results}
-        assert len(jobs) < API_CALLS, "identical requests waiting in the queue joined one job"
+        assert len(jobs) < api_calls, "identical requests waiting in the queue joined one job"
         codes = sorted(r.returncode for r in cli_results)
         assert set(codes) <= {0, 4, 5}, [(r.returncode, r.stderr[-400:]) for r in cli_results]
         wait_for(lambda: not kit.catalog.jobs.for_store(spec.slug), timeout=900, every=1,
