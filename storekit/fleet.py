@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
 from .capacity import CapacityPreview
 from .errors import SpecError
 from .files import atomic_write
 from .grouping import ChangeGroup, group_plans, groups_text
 from .plan import FORMAT_VERSION, Plan, PlanSummary
 from .spec import StoreSpec
+from .toolchain import LazyModule
+
+yaml = LazyModule("yaml")  # loaded when a fleet file is read (start-up time)
 
 FLEET_KEYS = {"defaults", "stores", "rollout"}
 ROLLOUT_KEYS = {"waves", "max_unavailable", "bake", "gate"}

@@ -24,29 +24,31 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
-from . import approvals
-from .applying import Runner
-from .engine import Engine
 from .engines import registry
 from .errors import SpecError, StalePlan, StoreBusy, StoreNotFound, StorekitError
 from .events import (Audited, DriftChecked, Event, EventCallback, OperationFinished, OperationStarted, Recovered,
                      now_iso)
 from .backups.kitops import BackupOperations
+from .fastpath import FastPath
 from .fleetops import FleetOperations
-from .gateway import Snapshot, StackGateway
-from .governance import Governance
 from .plan import Plan
-from .planning import Planner
 from .redact import redact_url
 from .recorder import Actor, CatalogRecorder, os_user
 from .results import ApplyResult, DriftReport, StoreOutputs, StoreSummary
 from .settings import Settings
 from .spec import NAMESPACE_PREFIX, StoreSpec, slugify
-from .toolchain import LazyModule
+from .toolchain import LazyModule, LazyPart
 
 ops = LazyModule("storekit.ops")  # loaded when used: the cluster client (lightkube) is not cheap
+approvals, _planning = LazyModule("storekit.approvals"), LazyModule("storekit.planning")
+_gateway, _applying, _governance = (LazyModule(f"storekit.{m}") for m in ("gateway", "applying", "governance"))
 if TYPE_CHECKING:
+    from .applying import Runner
     from .catalog import Catalog
+    from .engine import Engine
+    from .gateway import Snapshot, StackGateway
+    from .governance import Governance
+    from .planning import Planner
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +63,21 @@ class Storekit(FleetOperations, BackupOperations):
     source ``library``) unless the call names another.
     """
 
+    # The engine-facing parts, made on first use (and shared with ``as_actor`` views): an
+    # engine-free no-op plan (``fastpath``) needs none of them, and importing them is most of
+    # such a plan's start-up.
+    gateway: StackGateway = LazyPart(lambda kit: _gateway.StackGateway(kit.settings))
+    planner: Planner = LazyPart(lambda kit: _planning.Planner(kit.settings, kit.gateway, fast=kit.fast))
+    runner: Runner = LazyPart(lambda kit: _applying.Runner(kit.planner, kit.gateway))
+    governance: Governance = LazyPart(lambda kit: _governance.Governance(kit.settings, lambda: kit.catalog, kit._kube))
+
     def __init__(self, settings: Settings | None = None, *, actor: Actor | None = None,
                  catalog: Catalog | None = None, **overrides):
         self.settings = settings.replace(**overrides) if settings and overrides else (
             settings or Settings.load(overrides))
-        self.gateway = StackGateway(self.settings)
-        self.planner = Planner(self.settings, self.gateway)
-        self.runner = Runner(self.planner, self.gateway)
-        self.governance = Governance(self.settings, lambda: self.catalog, self._kube)
+        self.fast = FastPath(self.settings)
+        self._parts: dict[str, object] = {}  # the LazyPart attributes above, once made
+        self._parts_guard = threading.RLock()
         self._actor = actor or Actor(name=os_user())
         self._catalog = catalog
         self._catalog_guard = threading.Lock()
@@ -153,12 +162,12 @@ class Storekit(FleetOperations, BackupOperations):
     # ---- plan ----------------------------------------------------------------------
 
     def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
-        return self.planner.resolve(spec)
+        return _planning.resolve(self.settings, spec)
 
     def spec_of(self, name: str) -> StoreSpec:
         """The spec a store was last applied with (its recorded state, or its baseline's when
         the live objects prove that current: ``storekit.fastpath``)."""
-        if recorded := self.planner.fast.recorded_spec(slugify(name) or name):
+        if recorded := self.fast.recorded_spec(slugify(name) or name):
             return StoreSpec.from_dict(recorded)
         spec = self._snapshot(name).spec
         if spec is None:
@@ -171,9 +180,9 @@ class Storekit(FleetOperations, BackupOperations):
         left in the store's state is repaired first (``recovery``). Without the engine when
         the store provably matches ``spec`` (``fastpath``: a no-op, nothing to govern), unless
         ``refresh=True``; ``refresh=False``: against the recorded state only."""
-        resolved, engine = self.planner.resolve(spec)  # bad input fails before any engine call
+        resolved, engine = self.resolve(spec)  # bad input fails before any engine call
         if refresh is not True:
-            quick = self.planner.fast.plan(resolved, engine)
+            quick = self.fast.plan(resolved, engine)
             if quick is not None:
                 return quick
         plan = self.planner.plan(spec, refresh=refresh is not False, snap=self._repaired(resolved.slug))
@@ -272,7 +281,7 @@ class Storekit(FleetOperations, BackupOperations):
     def drift(self, name: str, *, refresh: bool | None = None) -> DriftReport:
         """What changed in the cluster behind storekit's back (nothing is changed); without the
         engine when the live objects are provably the last apply's, unless ``refresh=True``."""
-        if refresh is not True and self.planner.fast.recorded_spec(slug := slugify(name) or name):
+        if refresh is not True and self.fast.recorded_spec(slug := slugify(name) or name):
             self._emitter(None)(DriftChecked(store=slug, changes=0))
             return DriftReport(store=slug, changes=())
         snap = self._snapshot(name)

@@ -8,51 +8,60 @@ plan leaves nothing behind. Nothing here writes the catalog or changes a store.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .engine import Engine, ProgramContext
-from .engineplan import EnginePlans, Prepared
 from .engines import available_engines, get_engine
 from .errors import EngineUnavailable, SpecError
 from .events import urn_name
 from .fastpath import FastPath
-from .gateway import Snapshot, StackGateway
 from .plan import Plan, ResourceChange, changes_from_digest, spec_changes
 from .settings import Settings
 from .spec import StoreSpec
 
+if TYPE_CHECKING:  # the engine-facing modules load when a plan reaches the engine (start-up time)
+    from .gateway import Snapshot, StackGateway
+
+
+def resolve(settings: Settings, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
+    """The spec with platform settings filled in, and its engine; one SpecError lists
+    every problem (including an unknown engine)."""
+    if not isinstance(spec, StoreSpec):
+        raise SpecError([("spec", "must be a StoreSpec")])
+    problems = spec.problems()
+    if problems:
+        raise SpecError(problems)
+    engine = get_engine(spec.engine)
+    if not engine.available or engine.program is None:
+        raise EngineUnavailable(f"the '{engine.name}' engine is not available yet: {engine.unavailable_reason}",
+                                hint=f"Use one of: {', '.join(available_engines())}.")
+    if spec.backup:
+        _check_schedule(settings, engine)
+    return spec.resolve(settings), engine
+
+
+def _check_schedule(settings: Settings, engine) -> None:
+    """A scheduled backup runs in the cluster: it needs the engine's support and an s3:// location."""
+    location = str(settings.backup_location or "")
+    if engine.backup is None or "backup" not in engine.optional_images:
+        raise SpecError([("backup", f"scheduled backups are not available for {engine.name} stores yet")])
+    if not location.startswith("s3://") or not settings.s3_endpoint or not settings.s3_access_key \
+            or not settings.s3_secret_key:
+        raise SpecError([("backup.schedule", "needs an s3:// backup location the cluster can reach: set "
+                                             "STOREKIT_BACKUP_LOCATION=s3://bucket/prefix and STOREKIT_S3_ENDPOINT, "
+                                             "STOREKIT_S3_ACCESS_KEY, STOREKIT_S3_SECRET_KEY")])
+
 
 class Planner:
-    def __init__(self, settings: Settings, gateway: StackGateway):
+    def __init__(self, settings: Settings, gateway: StackGateway, *, fast: FastPath | None = None):
+        from .engineplan import EnginePlans
+
         self.settings, self.gateway = settings, gateway
-        self.fast = FastPath(settings)
+        self.fast = fast or FastPath(settings)
         self.engine_plans = EnginePlans(gateway.work_dir)
 
     def resolve(self, spec: StoreSpec) -> tuple[StoreSpec, Engine]:
-        """The spec with platform settings filled in, and its engine; one SpecError lists
-        every problem (including an unknown engine)."""
-        if not isinstance(spec, StoreSpec):
-            raise SpecError([("spec", "must be a StoreSpec")])
-        problems = spec.problems()
-        if problems:
-            raise SpecError(problems)
-        engine = get_engine(spec.engine)
-        if not engine.available or engine.program is None:
-            raise EngineUnavailable(f"the '{engine.name}' engine is not available yet: {engine.unavailable_reason}",
-                                    hint=f"Use one of: {', '.join(available_engines())}.")
-        if spec.backup:
-            self._check_schedule(engine)
-        return spec.resolve(self.settings), engine
-
-    def _check_schedule(self, engine) -> None:
-        """A scheduled backup runs in the cluster: it needs the engine's support and an s3:// location."""
-        location = str(self.settings.backup_location or "")
-        if engine.backup is None or "backup" not in engine.optional_images:
-            raise SpecError([("backup", f"scheduled backups are not available for {engine.name} stores yet")])
-        if not location.startswith("s3://") or not self.settings.s3_endpoint or not self.settings.s3_access_key \
-                or not self.settings.s3_secret_key:
-            raise SpecError([("backup.schedule", "needs an s3:// backup location the cluster can reach: set "
-                                                 "STOREKIT_BACKUP_LOCATION=s3://bucket/prefix and STOREKIT_S3_ENDPOINT, "
-                                                 "STOREKIT_S3_ACCESS_KEY, STOREKIT_S3_SECRET_KEY")])
+        return resolve(self.settings, spec)
 
     def program(self, spec: StoreSpec, engine: Engine, secrets: dict[str, str]):
         return engine.program(ProgramContext(spec=spec, settings=self.settings, secrets=secrets,
@@ -106,6 +115,8 @@ class Planner:
         if not created_here:
             self.engine_plans.keep(plan, saved)
         elif saved.exists():
+            from .engineplan import Prepared
+
             plan = replace(plan, prepared=Prepared(secrets=dict(secrets), engine_plan=saved))
         return plan
 

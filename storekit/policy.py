@@ -40,9 +40,10 @@ from datetime import datetime, time as dtime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import yaml
-
 from .errors import PolicyViolation, SpecError  # noqa: F401 (PolicyViolation: re-exported)
+from .toolchain import LazyModule
+
+yaml = LazyModule("yaml")  # loaded when a policy file is read (start-up time)
 
 ENFORCEMENTS = ("advisory", "mandatory")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

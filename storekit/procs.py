@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import socket
 
-import psutil
+from .toolchain import LazyModule
+
+psutil = LazyModule("psutil")  # loaded when a process is looked at (start-up time)
 
 
 def _process(pid: int) -> psutil.Process | None:

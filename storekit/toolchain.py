@@ -38,6 +38,26 @@ class LazyModule:
         return getattr(importlib.import_module(self._name), attr)
 
 
+class LazyPart:
+    """An attribute made on first use by ``make(obj)``, once, kept in ``obj._parts`` under
+    ``obj._parts_guard`` (a reentrant lock: one part may use another). Objects that share
+    ``_parts`` share their parts."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __set_name__(self, owner, name: str):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        with obj._parts_guard:
+            if self.name not in obj._parts:
+                obj._parts[self.name] = self.make(obj)
+            return obj._parts[self.name]
+
+
 def tools_bin(settings: Settings) -> Path:
     return settings.home_path / "tools" / "bin"
 

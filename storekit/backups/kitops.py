@@ -12,8 +12,11 @@ from ..engines import registry
 from ..errors import BackupError, SpecError, StoreNotFound, StorekitError
 from ..events import OperationFinished, OperationStarted
 from ..spec import NAMESPACE_PREFIX, slugify
-from . import core
-from .location import open_location
+from ..toolchain import LazyModule
+
+# Loaded when a backup operation runs: a command that takes no backup should not pay for them.
+core = LazyModule("storekit.backups.core")
+locations = LazyModule("storekit.backups.location")
 
 
 class BackupOperations:
@@ -62,7 +65,7 @@ class BackupOperations:
     def backup(self, name: str, *, to: str | None = None, actor=None, on_event=None) -> core.BackupInfo:
         """Back up a store's database and uploads to ``to`` (default: the backup_location setting)."""
         slug = slugify(name) or name
-        location = open_location(to, self.settings)
+        location = locations.open_location(to, self.settings)
         with self.audited("backup", slug, name, actor, {"location": location.url}) as details:
             snap, spec, engine = self._backup_target(name)
             with self._store_lock(slug):
@@ -80,14 +83,14 @@ class BackupOperations:
         """The backups in a location (of one store, or every store), newest first; with
         ``verify`` each is read back and its checksums compared."""
         slug = (slugify(name) or name) if name else None
-        return core.listing(open_location(location, self.settings), slug, check=verify)
+        return core.listing(locations.open_location(location, self.settings), slug, check=verify)
 
     def restore(self, name: str, backup_id: str, *, location: str | None = None, source: str | None = None,
                 actor=None, on_event=None) -> core.RestoreResult:
         """Restore backup ``backup_id`` (of this store, or of store ``source``) into the store:
         check it, stop the writers, load, converge the store's URL and password, start, check health."""
         slug = slugify(name) or name
-        loc = open_location(location, self.settings)
+        loc = locations.open_location(location, self.settings)
         from_slug = (slugify(source) or source) if source else slug
         with self.audited("restore", slug, name, actor, {"backup": backup_id, "location": loc.url,
                                                          **({"source": from_slug} if source else {})}):
