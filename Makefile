@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores \
 	bench-fleet bench-backups clean \
 	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
-	bench-image bench-images image image-test build setup load deploy deploy-local all teardown
+	bench-image bench-images image image-test e2e-checkout build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -96,7 +96,7 @@ test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in p
 
 # The real node is part of the test bed: stores' pages, logins, isolation and metrics are proven
 # on real containers (marker node). Only the long soak and the medusa image build stay opt-in.
-TEST_MARKERS ?= not soak and not medusa_images and not node_lifecycle and not node_medusa
+TEST_MARKERS ?= not soak and not medusa_images and not node_lifecycle and not node_medusa and not e2e_checkout
 # Most of the suite's time is spent waiting for the engine and the cluster, so it runs on two
 # processes (pytest-xdist; a file's tests stay together). TEST_WORKERS=1: one process.
 TEST_WORKERS ?= 2
@@ -123,6 +123,14 @@ build: image ## the seed's name for `make image`
 
 image-test: venv tools cluster packages ## here: Debian docker.io, a base image from Debian packages, build, run, check
 	@$(PY) -m pytest -m image $(PYTEST_ARGS)
+
+# The seed's purchase in a browser, on a cluster whose pods reach wordpress.org and run the
+# official images: the kind cluster of `make setup` on a Docker host with internet access. These
+# build machines reach only package registries, so it cannot run here (nor in make test).
+e2e-checkout: venv packages ## shop, Sample Product, cart, cash on delivery, order received, the order in wp-admin (kind + internet)
+	@STOREKIT_KUBECONFIG="$${STOREKIT_KUBECONFIG:-$(STOREKIT_HOME)/kind-kubeconfig}" \
+	 STOREKIT_INGRESS_CLASS="$${STOREKIT_INGRESS_CLASS:-traefik}" STOREKIT_IMAGES=official \
+	 $(PY) -m pytest -m e2e_checkout -p no:cacheprovider $(PYTEST_ARGS)
 
 setup: tools ## create the kind cluster (1 control plane + 2 workers, ports 80/443) with Traefik
 	@kind/platform.sh setup
