@@ -30,6 +30,7 @@ import secrets as _secrets
 from storekit.engine import Engine, ProgramContext, Volume
 
 from .kube import Objects, Sizes, component_step, steps, tier
+from .medusa_backup import BACKUP
 
 IMAGES = {
     "medusa": "storekit.local/medusa:2.21.2",
@@ -156,6 +157,7 @@ ENGINE = Engine(
     health_components=("medusa", "postgres"),
     log_components=("medusa", "postgres", "medusa-setup"),
     generate_secrets=generate_secrets,
+    backup=BACKUP,
     steps=steps(component_step("PostgreSQL", "postgres"), ("Setup", ("kubernetes:batch/v1:Job",)),
                 component_step("Medusa", "medusa")),
 )

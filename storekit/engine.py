@@ -112,7 +112,9 @@ class BackupShape:
     ``converge`` runs after the parts are loaded with the store's URL as ``$1`` and the admin
     password on stdin (what belongs to the store, not to the backup); ``check`` exits 0 when the
     store serves its home page (its URL as ``$1``); ``rewrite`` (clones) replaces the source's URL
-    ``$2`` by the store's ``$1`` in stored content."""
+    ``$2`` by the store's ``$1`` in stored content; ``restart`` names components whose pods are
+    replaced after ``start`` (servers that keep state in memory), the restore waiting until they
+    are ready again."""
 
     parts: tuple[BackupPart, ...]
     switch: str
@@ -121,6 +123,7 @@ class BackupShape:
     converge: str = ""
     check: str = ""
     rewrite: str = ""
+    restart: tuple[str, ...] = ()
 
 
 def _no_secrets() -> dict[str, str]:

@@ -218,9 +218,9 @@ def load(kube, settings, namespace: str, shape: BackupShape, folder: Path, info:
         raise BackupError(f"{e.message}; the store is left stopped (in maintenance)",
                           hint="Restore a backup again, or ask support; `storekit health NAME` shows its pods.") from e
     podexec.run(settings, namespace, pod, container, shape.start, what="starting the writers")
+    healthy = all([podexec.replace_pods(kube, namespace, component, timeout) for component in shape.restart])
     downtime = time.monotonic() - stopped
-    healthy = True
-    if shape.check:
+    if healthy and shape.check:
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -132,7 +132,10 @@ class BackupOperations:
         with self.audited("clone", slug, name, actor, {"source": slugify(source) or source,
                                                       "backup": from_backup}) as details:
             started = time.monotonic()
-            _, spec, _ = self._backup_target(source)
+            _, spec, engine = self._backup_target(source)
+            if not engine.backup.rewrite:
+                raise BackupError(f"store '{slugify(source) or source}' runs engine '{spec.engine}', whose stores "
+                                  "can be backed up and restored but not cloned yet")
             if self.gateway.select(slug) is not None:
                 raise SpecError([("name", f"store '{slug}' exists already: a clone makes a new store")],
                                 subject="clone request")

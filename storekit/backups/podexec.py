@@ -38,6 +38,28 @@ def ready_pod(client, namespace: str, component: str) -> tuple[str, str]:
                       hint="Check `storekit health NAME`; a backup or restore needs the store running.")
 
 
+def replace_pods(client, namespace: str, component: str, timeout: float) -> bool:
+    """Delete the component's pods (its Deployment makes new ones, as a restart would, with no
+    change to the Deployment) and wait until a new one is ready: False when none is in time."""
+    import time
+
+    from lightkube.resources.core_v1 import Pod
+
+    old = set()
+    for pod in client.list(Pod, namespace=namespace, labels={"app.kubernetes.io/name": component}):
+        old.add(pod.metadata.name)
+        client.delete(Pod, pod.metadata.name, namespace=namespace)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ready_pod(client, namespace, component)[0] not in old:
+                return True
+        except BackupError:
+            pass
+        time.sleep(2)
+    return False
+
+
 def run(settings, namespace: str, pod: str, container: str, script: str, *args: str,
         stdin: Path | bytes | None = None, stdout: Path | None = None, timeout: float = 3600,
         what: str = "") -> str:
