@@ -60,7 +60,7 @@ test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, N
 # The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
 # shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
 UNIT_MARKERS := not cluster and not image and not store_images and not redis and not shellcheck and not gcc and not node \
-	and not medusa and not s3
+	and not medusa and not s3 and not e2e_checkout
 test-unit: venv ## the fast tests: no tools, no cluster, under a minute
 	@$(PY) -m pytest -m '$(UNIT_MARKERS)' $(PYTEST_ARGS)
 
