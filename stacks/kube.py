@@ -9,15 +9,48 @@ await timeout; the engine's program says which, with what containers.
 
 Pulumi is imported when ``Objects`` is made (inside a program), never at import time: the
 CLI reads every engine's shape at start-up and should not pay for Pulumi then. Classes are
-imported by name, as pulumi_kubernetes' lazy submodule loading is not thread-safe when
-several stores are planned or applied in parallel.
+imported by name after ``load_kubernetes``, as pulumi_kubernetes' lazy submodule loading is
+not thread-safe when several stores are planned or applied in parallel.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from storekit.engine import ProgramContext, Tier, store_access
+
+# The API groups the engines' programs use, each with one name in it (reading a name is what
+# makes a lazily loaded module run).
+_GROUPS = {"meta.v1": "ObjectMetaArgs", "core.v1": "Namespace", "apps.v1": "Deployment",
+           "batch.v1": "Job", "networking.v1": "Ingress"}
+_load_lock = threading.Lock()
+_loaded = False
+
+
+def load_kubernetes() -> None:
+    """Run pulumi_kubernetes' lazily loaded modules once, under a lock, before a program uses them.
+
+    pulumi_kubernetes registers its API groups with importlib's LazyLoader, which is not
+    thread-safe on Python 3.11: a thread that reads a group while another thread is running it
+    sees a half-made module ("module 'pulumi_kubernetes.meta.v1' has no attribute
+    'ObjectMetaArgs'"), which failed stores of a fleet applied in parallel in one process.
+    Every program calls this first; the first caller runs the modules, the others wait for it.
+    """
+    global _loaded
+    if _loaded:
+        return
+    with _load_lock:
+        if _loaded:
+            return
+        import importlib
+
+        import pulumi_kubernetes as k8s
+        for group, name in _GROUPS.items():
+            package, version = group.split(".")
+            getattr(getattr(getattr(k8s, package), version), name)
+            getattr(importlib.import_module(f"pulumi_kubernetes.{group}"), name)
+        _loaded = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,7 @@ class Objects:
     """The objects of one store, made in its namespace with its labels (call inside a program)."""
 
     def __init__(self, ctx: ProgramContext):
+        load_kubernetes()
         import pulumi
         import pulumi_kubernetes as k8s
 

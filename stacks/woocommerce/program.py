@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from storekit.engine import ProgramContext, store_access
 
-from ..kube import labels_for
+from ..kube import labels_for, load_kubernetes
 from . import schedule as backup_schedule
 from .setup import SETUP_SCRIPT, setup_job_spec
 
@@ -55,8 +55,9 @@ OWNED = {"pulumi.com/patchForce": "true"}
 
 def program(ctx: ProgramContext):
     # Pulumi is imported here, not at the top: reading the engine's shape must stay cheap.
-    # Imported by name: pulumi_kubernetes loads its submodules lazily, and that lazy
-    # loading is not thread-safe when several stores are planned or applied in parallel.
+    # pulumi_kubernetes loads its submodules lazily, which is not thread-safe when several
+    # stores are planned or applied in parallel: load_kubernetes runs them once, under a lock.
+    load_kubernetes()
     import pulumi
     import pulumi_kubernetes as k8s
     from pulumi_kubernetes.apps.v1 import Deployment
