@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/fleet.py                      # 50 stores: a 4-wave rollout, then drift sweeps
     .venv/bin/python bench/fleet.py --stores 20 --sweep 20
+    .venv/bin/python bench/fleet.py --stores 100 --rollout 50 --sweep 100   # issue 16's figures
 
-Creates ``--stores`` small stores (parallel ``--parallel``), rolls a tier change out in
-waves 1,10%,50%,100% (``--max-unavailable`` at once, gate ``ready``), sweeps the drift of
+Creates ``--stores`` small stores (parallel ``--parallel``), rolls a tier change of the first
+``--rollout`` of them (default all) out in waves 1,10%,50%,100% (``--max-unavailable`` at once, gate ``ready``), sweeps the drift of
 ``--sweep`` stores (the stores made here, in parallel ``--parallel``), then destroys them.
 Uses its own state backend and catalog in a temporary folder, never your stores.
 Wall-clock seconds; run it on an otherwise idle machine.
@@ -27,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stores", type=int, default=50, help="stores in the fleet")
     parser.add_argument("--sweep", type=int, default=50, help="stores whose drift is swept (at most --stores)")
+    parser.add_argument("--rollout", type=int, default=None, help="stores in the rollout (default: all of them)")
     parser.add_argument("--parallel", type=int, default=3, help="stores created, destroyed and swept at once")
     parser.add_argument("--max-unavailable", type=int, default=5, help="stores changed at once within a wave")
     args = parser.parse_args()
@@ -40,8 +42,9 @@ def main() -> None:
         created = timed(f"create {args.stores} stores, parallel {args.parallel}", rows,
                         lambda: kit.apply_many(specs, parallel=args.parallel))
         assert created.ok, [i.error for i in created.failed]
-        fleet = timed(f"plan the tier change of {args.stores} stores (--no-refresh)", rows,
-                      lambda: kit.plan_fleet([s.with_changes(tier="medium") for s in specs], refresh=False))
+        rolled = specs[:args.rollout or args.stores]
+        fleet = timed(f"plan the tier change of {len(rolled)} stores (--no-refresh)", rows,
+                      lambda: kit.plan_fleet([s.with_changes(tier="medium") for s in rolled], refresh=False))
         rows.append(("  grouped as", fleet.groups_text))
         options = RolloutOptions(waves="1,10%,50%,100%", max_unavailable=args.max_unavailable, bake=120, gate="ready")
         record = timed(f"rollout in 4 waves, {args.max_unavailable} at once (gate: ready)", rows,
