@@ -73,8 +73,16 @@ class Runner:
         def up(translator) -> None:
             self.planner.fast.forget(plan.store)  # whatever happens next, the old baseline is gone
             try:
-                after["outputs"] = self.gateway.up(stack, program, refresh=plan.refreshed, translator=translator,
-                                                   plan=bound)
+                try:
+                    after["outputs"] = self.gateway.up(stack, program, refresh=plan.refreshed,
+                                                       translator=translator, plan=bound)
+                except StorekitError as e:
+                    if not access_still_propagating(e, self.planner.settings, spec.namespace):
+                        raise
+                    # The same program once more, now that the binding is in effect: the first
+                    # run did only what the plan showed, the second finishes it.
+                    time.sleep(2)
+                    after["outputs"] = self.gateway.up(stack, program, refresh=False, translator=translator)
             finally:
                 self.planner.engine_plans.discard(bound)  # good for one update only
             self.planner.fast.remember(spec, engine, translator.states.items())
@@ -160,6 +168,20 @@ class Runner:
             engine=out.get("engine", ""), tier=out.get("tier", ""), status=status,
             last_update=ended.isoformat() if ended else None,
             secret_outputs=tuple(key for key in (engine.secret_outputs if engine else ()) if key in out))
+
+
+def access_still_propagating(error: StorekitError, settings, namespace: str) -> bool:
+    """Whether an update failed only because storekit's access to a namespace it had just made
+    was not in effect yet. With the chart's least-privilege RBAC (``store_role``), each store
+    namespace grants storekit its role by a RoleBinding the program makes first; the API
+    server's authorizer learns of a new binding from its own watch, a moment later, and a write
+    that lands in between is refused as forbidden for storekit's service account."""
+    if not getattr(settings, "store_role", None) or not getattr(settings, "service_account", None):
+        return False
+    text = str(error)
+    account = settings.service_account.partition("/")[2]
+    return ("is forbidden: User \"system:serviceaccount:" in text and f":{account}\"" in text
+            and f'in the namespace "{namespace}"' in text)
 
 
 def _step_by_kind(resource_type: str, resource_name: str) -> str:
