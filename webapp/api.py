@@ -263,16 +263,23 @@ def backup(slug):
     return jsonify(job=job.to_dict()), 202
 
 
+def _backup_id(data: dict, subject: str, *, required: bool = True) -> str | None:
+    """The request's ``backup`` field: a backup id (``GET .../backups`` lists them)."""
+    backup_id = data.get("backup")
+    if backup_id is None and not required:
+        return None
+    if not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(backup_id):
+        raise SpecError([("backup", "must be a backup id like 20261202T013000Z-3f9a (`GET .../backups`)")],
+                        subject=subject)
+    return backup_id
+
+
 @bp.post("/stores/<slug:slug>/actions/restore")
 @require("admin")
 @limiter.limit(action_limit)
 def restore(slug):
     data = fields(json_body(), "restore request")
-    backup_id = data.get("backup")
-    if not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(backup_id):
-        raise SpecError([("backup", "must be a backup id like 20261202T013000Z-3f9a (`GET .../backups`)")],
-                        subject="restore request")
-    job = svc().restore(slug, backup_id, actor("api"))
+    job = svc().restore(slug, _backup_id(data, "restore request"), actor("api"))
     return jsonify(job=job.to_dict()), 202
 
 
@@ -281,10 +288,7 @@ def restore(slug):
 @limiter.limit(_create_limit)
 def clone(slug):
     data = fields(json_body(), "clone request")
-    backup_id = data.get("backup")
-    if backup_id is not None and (not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(backup_id)):
-        raise SpecError([("backup", "must be a backup id like 20261202T013000Z-3f9a (`GET .../backups`)")],
-                        subject="clone request")
+    backup_id = _backup_id(data, "clone request", required=False)
     if not isinstance(data.get("name"), str) or set(data) - {"name", "backup"}:
         raise SpecError([("name", "must be the new store's name (fields: name, backup)")], subject="clone request")
     job = svc().clone(slug, data["name"], actor("api"), backup=backup_id)
