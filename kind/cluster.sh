@@ -35,6 +35,12 @@ api_answers() { [ -f "$KUBECONFIG_PATH" ] && kc get --raw /readyz >/dev/null 2>&
 
 exists() { [ -d "$KWOK_WORKDIR/clusters/$NAME" ]; }
 
+# kwokctl reads kind/kwok.yaml only when it creates a cluster: a cluster made from another
+# version of it is made again (its stores are lost; it is a development cluster).
+CONFIG_STAMP=$KWOK_WORKDIR/clusters/$NAME/storekit-config.sha256
+config_sha() { sha256sum "$HERE/kwok.yaml" | cut -d' ' -f1; }
+config_current() { [ "$(cat "$CONFIG_STAMP" 2>/dev/null)" = "$(config_sha)" ]; }
+
 sim_running() { [ -f "$SIM_PID" ] && kill -0 "$(cat "$SIM_PID")" 2>/dev/null; }
 
 start_sim() {
@@ -56,8 +62,8 @@ nodes_ready() {
 
 # After a restart, "Ready" above is the nodes' status from before it, kept in etcd: the new kwok
 # controller plays no simulated node until it holds the node's lease, and a lease its
-# predecessor held is taken only once it expires (kwok waits it out: 200 s by kwokctl's
-# default, counted from the last renewal before the stop). Pods bound to those nodes meanwhile
+# predecessor held is taken only once it expires (kwok waits it out: 40 s, kind/kwok.yaml,
+# counted from the last renewal before the stop). Pods bound to those nodes meanwhile
 # never start, so a first apply right after a restart timed out. A simulated node is played
 # when its lease is held by kwok (a holder other than the node's own kubelet, as the real
 # node's is) and renewed since this start (RFC 3339 times compare as text).
@@ -102,6 +108,11 @@ up() {
   [ -x "$PYTHON" ] || { say "no virtualenv at $PYTHON: run 'make venv'"; exit 1; }
   mkdir -p "$KWOK_WORKDIR"
   local started=""
+  if exists && ! config_current; then
+    say "cluster '$NAME' was made from another kind/kwok.yaml: making it again (its stores are lost)"
+    down
+    mkdir -p "$KWOK_WORKDIR"
+  fi
   if exists && ! api_answers; then
     # Its processes died (a reboot, a new session): stop what may be left, start it all.
     say "cluster '$NAME' exists but does not answer: restarting it"
@@ -119,6 +130,7 @@ up() {
       --kwok-controller-binary "$BIN/kwok" \
       --etcd-binary "$BIN/etcd" \
       --wait 2m >&2
+    config_sha >"$CONFIG_STAMP"
   fi
   # kwokctl writes the kubeconfig it adds to; keep a standalone copy at the fixed path.
   kwokctl get kubeconfig --name "$NAME" >"$KUBECONFIG_PATH.tmp" && mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"

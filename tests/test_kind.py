@@ -126,8 +126,8 @@ def test_deploy_local_installs_the_chart_on_the_simulated_cluster(settings, kube
 def test_after_a_restart_the_cluster_is_up_only_once_kwok_plays_the_simulated_nodes(tmp_path):
     """Regression (tests/faults/test_api_outage.py timed out in CI): after a control plane
     restart the nodes still say Ready (their status in etcd), but the new kwok controller
-    plays no simulated node before its predecessor's 200-second lease on it expires, so the
-    first store's pods never started. ``up`` now also waits for leases kwok renewed since the
+    plays no simulated node before its predecessor's lease on it expires (200 s then, 40 s
+    now), so the first store's pods never started. ``up`` now also waits for leases kwok renewed since the
     start; the real node's own lease (held by its kubelet) never counts."""
     leases = tmp_path / "leases"
     check = ('source <(sed -n "/^kwok_plays_nodes()/,/^}/p" kind/cluster.sh); '
@@ -144,3 +144,36 @@ def test_after_a_restart_the_cluster_is_up_only_once_kwok_plays_the_simulated_no
     assert not played(stale), "Ready in etcd is not enough: kwok does not play these nodes yet"
     assert not played(stale.replace("node-000001 vm_b19f 2026-12-02T01:07:01", "node-000001 vm_b277 2026-12-02T01:10:21"))
     assert played(taken)
+
+
+def test_kwok_plays_only_the_nodes_it_made_never_another(settings, kube, unique_name):
+    """Regression (CI: `make node` refused, "the lease kube-node-lease/storekit-node is held by
+    vm_...(kwok?)"): kwokctl's binary runtime has kwok manage every node, so a real node whose
+    kubelet was down past its lease (a new session) was taken over by kwok. kind/kwok.yaml now
+    limits kwok to nodes annotated kwok.x-k8s.io/node=fake. Two Nodes are registered at once,
+    one annotated; once kwok has made that one Ready, the other has neither a Ready status nor
+    a lease."""
+    kc = ["kubectl", "--kubeconfig", settings.kubeconfig]
+    played, other = f"{unique_name}-fake", f"{unique_name}-other"
+
+    def node(name: str, annotations: dict) -> dict:
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "annotations": annotations,
+                             "labels": {"storekit.io/test": "kwok-scope"}},
+                "spec": {"taints": [{"key": "storekit.io/test", "value": "kwok-scope", "effect": "NoSchedule"}]}}
+
+    objects = {"apiVersion": "v1", "kind": "List",
+               "items": [node(played, {"kwok.x-k8s.io/node": "fake"}), node(other, {})]}
+    try:
+        subprocess.run([*kc, "create", "-f", "-"], input=json.dumps(objects), text=True, check=True,
+                       capture_output=True)
+        subprocess.run([*kc, "wait", "--for=condition=Ready", f"node/{played}", "--timeout=60s"],
+                       check=True, capture_output=True)
+        status = json.loads(subprocess.run([*kc, "get", "node", other, "-o", "json"], check=True,
+                                           capture_output=True, text=True).stdout)["status"]
+        assert not [c for c in status.get("conditions", []) if c["type"] == "Ready"], status
+        lease = subprocess.run([*kc, "get", "lease", "-n", "kube-node-lease", other], capture_output=True, text=True)
+        assert lease.returncode != 0 and "NotFound" in lease.stderr, lease.stdout
+    finally:
+        subprocess.run([*kc, "delete", "node", played, other, "--ignore-not-found", "--wait=false"],
+                       capture_output=True)
