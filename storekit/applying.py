@@ -17,13 +17,15 @@ from typing import Callable
 from .engine import Engine
 from .engines import registry
 from .engineplan import differences
-from .errors import PlanMismatch, StalePlan, StoreBusy, StoreNotFound, StorekitError
-from .events import EventCallback, EventTranslator, OperationFinished, OperationStarted, StoreInSync
+from .errors import OperationTimeout, PlanMismatch, StalePlan, StoreBusy, StoreNotFound, StorekitError
+from .events import EventCallback, EventTranslator, OperationFinished, OperationStarted, StoreInSync, scrub
 from .gateway import Snapshot, StackGateway
 from .plan import Plan, changes_from_digest
 from .planning import Planner
 from .results import ApplyResult, ResourceOutcome, StoreOutputs
+from .scheduling import explain
 from .settled import wait_rolled_out
+from .toolchain import cluster_api
 
 
 class Runner:
@@ -83,6 +85,9 @@ class Runner:
                     # run did only what the plan showed, the second finishes it.
                     time.sleep(2)
                     after["outputs"] = self.gateway.up(stack, program, refresh=False, translator=translator)
+            except OperationTimeout as e:  # say which pods no node could take, and why (storekit.scheduling)
+                raise explain(e, lambda: cluster_api(self.planner.settings)[1], spec.namespace,
+                              lambda text: scrub(text, translator.secrets)) from e
             finally:
                 self.planner.engine_plans.discard(bound)  # good for one update only
             self.planner.fast.remember(spec, engine, translator.states.items())

@@ -149,7 +149,29 @@ class OperationFailed(StorekitError):
 
 
 class OperationTimeout(OperationFailed):
+    """An awaited resource did not become ready in time. ``unschedulable`` names the store's
+    pods no node could take, each as (pod, reason, the scheduler's message): storekit.scheduling."""
+
     kind = "timeout"
+    UNSCHEDULABLE_HINT = ("No node could take these pods: add nodes or free room on them (a cluster "
+                          "autoscaler may be adding one), or check STOREKIT_NODE_POOL, then apply again.")
+
+    def __init__(self, message: str, *, details: str = "", hint: str | None = None, unschedulable=()):
+        self.unschedulable = tuple((str(p), str(r), str(m)) for p, r, m in unschedulable)
+        if self.unschedulable:
+            message += "; " + "; ".join(f"pod {p}: {r}: {m}" for p, r, m in self.unschedulable)
+        super().__init__(message, details=details, hint=hint)
+
+    def with_unschedulable(self, unschedulable) -> "OperationTimeout":
+        """This timeout, saying which pods could not be scheduled and why."""
+        return OperationTimeout(self.message, details=self.details, hint=self.UNSCHEDULABLE_HINT,
+                                unschedulable=unschedulable)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.unschedulable:
+            d["unschedulable"] = [{"pod": p, "reason": r, "message": m} for p, r, m in self.unschedulable]
+        return d
 
 
 class JobFailed(OperationFailed):

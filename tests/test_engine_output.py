@@ -17,10 +17,11 @@ from storekit.catalog import Catalog
 from storekit.classify import json_diagnostics, translate
 from storekit.engines import get_engine
 from storekit.errors import ClusterUnreachable, OperationTimeout, StorageFull, StoreBusy
-from storekit.events import EventTranslator, OperationFinished, OperationStarted, ResourceFinished
+from storekit.events import EventTranslator, OperationFinished, OperationStarted, ResourceFinished, scrub
 from storekit.plan import Plan, changes_from_digest, fingerprint
 from storekit.planning import drift_of
 from storekit.recorder import CatalogRecorder
+from storekit.scheduling import explain
 from storekit.timeline import build_timeline
 from storekit.views import plan_view
 
@@ -119,6 +120,53 @@ def test_a_timeout_is_classified_with_what_the_cluster_said():
     assert isinstance(translated, OperationTimeout), translated
     assert "did not become ready in time" in translated.message and "ingress" in translated.message.lower()
     assert not [s for s in secrets() if s in translated.message + translated.details]
+
+
+SCHEDULER = ("0/3 nodes are available: 1 Too many pods, 1 node(s) didn't match pod affinity rules, "
+             "1 node(s) had untolerated taint(s). preemption: 0/3 nodes are available: 3 Preemption is not helpful.")
+
+
+def pod(name: str, scheduled: str, message: str = ""):
+    from lightkube.models.core_v1 import PodCondition, PodStatus
+    from lightkube.models.meta_v1 import ObjectMeta
+    from lightkube.resources.core_v1 import Pod
+
+    reason = "Unschedulable" if scheduled == "False" else None
+    return Pod(metadata=ObjectMeta(name=name), status=PodStatus(conditions=[
+        PodCondition(type="PodScheduled", status=scheduled, reason=reason, message=message)]))
+
+
+def test_a_timeout_names_the_pods_no_node_could_take_and_why():
+    """A timeout while the store's pods are Pending says which pods and the scheduler's own
+    message (their PodScheduled=False condition), secrets scrubbed; same kind, exit code, status."""
+    e, data = error("error-timeout.json")
+    translator = EventTranslator("late", ENGINE.step_of, secrets(), None)
+    for line in data["events"]:
+        translator(EngineEvent.from_json(line))
+    timeout = translate(e, "late", secrets(), translator.errors, translator.failure_warnings())
+    leaked = secrets()[0]
+    pods = [pod("wordpress-5d8f-abcde", "False", f"{SCHEDULER} {leaked}"), pod("mysql-6c7b-fghij", "True")]
+
+    class Cluster:  # what lightkube's Client.list gives for the store's namespace
+        def list(self, kind, namespace):
+            assert (kind.__name__, namespace) == ("Pod", "store-late")
+            return iter(pods)
+
+    explained = explain(timeout, Cluster, "store-late", lambda text: scrub(text, secrets()))
+    assert isinstance(explained, OperationTimeout) and explained.kind == "timeout"
+    assert (explained.exit_code, explained.http_status) == (timeout.exit_code, timeout.http_status)
+    assert explained.message.startswith(timeout.message + "; pod wordpress-5d8f-abcde: Unschedulable: 0/3 nodes "
+                                        "are available: 1 Too many pods, 1 node(s) didn't match pod affinity rules")
+    assert "mysql" not in explained.message.split(timeout.message)[1]
+    assert explained.to_dict()["unschedulable"] == [
+        {"pod": "wordpress-5d8f-abcde", "reason": "Unschedulable", "message": scrub(f"{SCHEDULER} {leaked}", secrets())}]
+    assert "add nodes" in explained.hint and explained.details == timeout.details
+    assert leaked not in str(explained) + json.dumps(explained.to_dict())
+    # Nothing unscheduled, or a cluster that cannot be read: the timeout as it was.
+    pods[0] = pod("wordpress-5d8f-abcde", "True")
+    assert explain(timeout, Cluster, "store-late") is timeout
+    assert explain(timeout, lambda: 1 / 0, "store-late") is timeout
+    assert "unschedulable" not in timeout.to_dict()
 
 
 def test_a_held_lock_is_store_busy_with_its_holder():
