@@ -15,6 +15,7 @@ deployment, recorded spec, secrets) once, so an operation never selects a stack 
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as _secrets
 from contextlib import contextmanager
@@ -344,6 +345,8 @@ def _lock_infos(url: str, slug: str) -> list[dict]:
     for blob in blobs:
         try:
             info = json.loads(blob) if isinstance(blob, str) else blob
+            if isinstance(info, dict) and set(info) == {"data"}:  # postgres: {"data": base64 of the file}
+                info = json.loads(base64.b64decode(info["data"]))
         except ValueError:
             continue
         if isinstance(info, dict):
@@ -353,7 +356,8 @@ def _lock_infos(url: str, slug: str) -> list[dict]:
 
 def _postgres_blobs(url: str, prefix: str) -> list:
     """Rows under ``prefix`` in the postgres backend's table (``pulumi_state`` unless the
-    URL names another with ``table=``)."""
+    URL names another with ``table=``). Its keys carry a folder before pulumi's layout
+    (``state/.pulumi/locks/...``), so ``prefix`` is matched after any folder."""
     from urllib.parse import parse_qs, urlsplit, urlunsplit, urlencode
 
     import psycopg2
@@ -364,7 +368,8 @@ def _postgres_blobs(url: str, prefix: str) -> list:
     dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, doseq=True), ""))
     try:
         with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
-            cur.execute(f'SELECT data::text FROM "{table}" WHERE key LIKE %s ORDER BY key', (prefix + "%",))
+            cur.execute(f'SELECT data::text FROM "{table}" WHERE key LIKE %s OR key LIKE %s ORDER BY key',
+                        (prefix + "%", "%/" + prefix + "%"))
             return [row[0] for row in cur.fetchall()]
     except psycopg2.Error:
         return []  # the update itself will report what is wrong with the backend
