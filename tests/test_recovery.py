@@ -266,3 +266,22 @@ def test_an_expired_lease_is_taken_back_while_every_worker_is_busy(tmp_path):
     finally:
         pool.stop(timeout=5)
     assert catalog.jobs.get(job.id).status == "queued", "taken back with no worker free"
+
+
+def test_a_job_put_back_because_its_store_was_busy_waits_behind_untried_jobs(tmp_path):
+    """Regression (bench/scale.py, 200 stores, one worker SIGKILLed): the killed worker's job
+    met its store's lock on every attempt and, as the oldest queued job, was taken again and
+    again by every worker (186 attempts in 10 minutes) while no other store was made."""
+    catalog = Catalog.open(f"sqlite:///{tmp_path}/c.db")
+    first, second, third = (catalog.jobs.enqueue("create", f"shop-{i}", actor="t", source="api", payload={})
+                            for i in range(3))
+    assert catalog.jobs.claim("host:1/0").id == first.id
+    catalog.jobs.requeue(first.id, error="store 'shop-0' is busy")
+    assert [catalog.jobs.claim("host:1/0").id for _ in range(2)] == [second.id, third.id]
+    assert catalog.jobs.claim("host:1/0").id == first.id, "it is still taken once nothing untried is left"
+    orphan = catalog.jobs.enqueue("create", "shop-3", actor="t", source="api", payload={})
+    later = catalog.jobs.enqueue("create", "shop-4", actor="t", source="api", payload={})
+    assert catalog.jobs.claim("host:1/0").id == orphan.id
+    catalog.jobs.requeue(orphan.id)  # its worker died: it keeps its place
+    assert catalog.jobs.claim("host:1/0").id == orphan.id
+    assert later.id > orphan.id

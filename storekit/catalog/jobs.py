@@ -63,11 +63,17 @@ class JobRepository:
                 for status in ("queued", "running")}
 
     def claim(self, worker: str) -> JobRecord | None:
-        """Take the oldest queued job whose store has no running job (atomically)."""
+        """Take the oldest queued job whose store has no running job (atomically).
+
+        A job put back with an error (its store was busy, its engine was interrupted) comes
+        after the jobs not tried yet: the oldest job of a store another process holds would
+        otherwise be taken again and again by every worker while the rest of the queue
+        waited (bench/scale.py: 186 attempts in 10 minutes, no other store made). A job
+        queued again because its worker died has no error and keeps its place."""
         Job = self.Job
         busy = Job.select(Job.store_slug).where(Job.status == "running")
         candidates = (Job.select().where((Job.status == "queued") & ~(Job.store_slug.in_(busy)))
-                      .order_by(Job.id).limit(5))
+                      .order_by(Job.error.is_null(False), Job.id).limit(5))
         for job in candidates:
             now = utcnow()
             taken = (Job.update(status="running", worker=worker, started_at=now, heartbeat_at=now,
