@@ -103,8 +103,9 @@ def round_of(kit: Storekit, ports: list[int], workers: list, n: int, tag: str, k
         victim = next(p for p in workers if f":{p.pid}/" in (running.worker or ""))
         victim.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_for(lambda: (j := catalog.jobs.get(running.id)).status == "running" and
-                 f":{victim.pid}/" not in (j.worker or ""), timeout=300, what="the job taken over")
+        # taken over: claimed again by another worker (a second attempt), however short it runs
+        wait_for(lambda: catalog.jobs.get(running.id).attempts > running.attempts, every=0.2,
+                 timeout=600, what=f"job {running.id} taken over")
         taken_over = time.monotonic() - killed_at
     wait_for(lambda: all(catalog.jobs.get(j).status in ("succeeded", "failed") for j in jobs),
              timeout=3600, every=2, what="every job to end")
@@ -143,7 +144,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="storekit-scale-"))
     rows = []
     with ExitStack() as stack:
-        stack.callback(shutil.rmtree, folder, True)
+        stack.callback(lambda: shutil.rmtree(folder, True) if sys.exc_info()[0] is None else
+                       print(f"kept the logs and databases' folder {folder}", file=sys.stderr))
         pg = postgres(stack, folder)
         redis_port = free_port()
         redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
