@@ -55,9 +55,10 @@ def main() -> None:
                         lambda: driftwatch.sweep(kit, swept, parallel=args.parallel))
         rows.append(("  drifted", str(sum(r.severity != "none" for r in results))))
     finally:
+        existing = {x.slug for x in kit.list()}  # once: it runs the engine (stack ls)
         timed(f"destroy {args.stores} stores, parallel {args.parallel}", rows,
-              lambda: kit.apply_many([kit.plan_destroy(s.slug) for s in specs if s.slug in
-                                      {x.slug for x in kit.list()}], parallel=args.parallel))
+              lambda: kit.apply_many([kit.plan_destroy(s.slug) for s in specs if s.slug in existing],
+                                     parallel=args.parallel))
     print_table("operation", "seconds", rows)
 
 
