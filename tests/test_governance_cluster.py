@@ -2,7 +2,7 @@
 plan in the CLI (exit 8), the API (403) and a fleet, also a plan file edited to dodge it;
 the two-person rule (the submitter cannot approve, apply waits for a second admin, an
 approved plan gone stale is refused, both actors audited); and the capacity preview read
-from the simulated nodes, warning that 30 large stores would not fit."""
+from the simulated nodes, warning when a fleet of large stores would not fit."""
 
 from __future__ import annotations
 
@@ -121,19 +121,27 @@ def test_two_person_rule(settings, store):
         alice.apply(later)
 
 
-def test_capacity_preview_warns_when_30_large_stores_do_not_fit(settings, kube):
-    """One real plan of a new large store (the engine), copied for 29 more names: the
-    fleet's capacity read from the simulated nodes does not fit, one store alone does."""
+def test_capacity_preview_warns_when_a_fleet_of_large_stores_does_not_fit(settings, kube):
+    """One real plan of a new large store (the engine), copied for as many more names as
+    the cluster's free CPU holds plus one: the fleet's capacity read from the simulated
+    nodes does not fit, one store alone does. The count follows the cluster, so a machine
+    whose cluster was scaled out (STOREKIT_CLUSTER_NODES) or holds other stores still
+    tests the edge."""
     from dataclasses import replace
 
     kit = Storekit(settings)
     first = kit.plan(StoreSpec(name=f"Cap {uuid.uuid4().hex[:5]}", admin_email="c@example.com", tier="large"),
                      refresh=False)
+    alone = kit.governance.review([first])[0][0].capacity
+    assert alone.known and alone.fits, alone.text
+    per_store = alone.delta.cpu
+    count = int((alone.allocatable.cpu - alone.requested.cpu) // per_store) + 1
     planned = [first] + [replace(first, store=f"{first.store}-{i}", spec=first.spec.with_changes(name=f"{first.name} {i}"))
-                         for i in range(1, 30)]
+                         for i in range(1, count)]
     fleet = kit.governance.review(planned)
     (one, *_), whole = fleet
     assert whole.known and one.capacity.fits, one.capacity.text
-    assert whole.delta.cpu == 30 * 4 and not whole.fits and "cpu" in whole.short(), whole.text
+    assert per_store == 4 and whole.delta.cpu == count * per_store, whole.text
+    assert not whole.fits and "cpu" in whole.short(), whole.text
     assert "WOULD NOT FIT: cpu" in whole.text
     print(f"\n{whole.text}")
