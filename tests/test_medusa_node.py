@@ -1,5 +1,5 @@
 """A Medusa store that really runs: `storekit apply --engine medusa` on the real node
-storekit-node (make node; make test-node), and an order placed through the store's Ingress.
+storekit-node (make node; part of make test), and an order placed through the store's Ingress.
 
 The platform is set as a production cluster would be for the node: the node pool `real`
 (STOREKIT_NODE_POOL), its StorageClass `node-local` and Traefik (IngressClass `traefik`).
@@ -34,7 +34,7 @@ from medusa_shop import MedusaShop, buy_and_check, refused
 from storekit import Storekit, StoreSpec
 from storekit.errors import StoreNotFound
 
-pytestmark = [pytest.mark.node, pytest.mark.node_medusa, pytest.mark.cluster]
+pytestmark = [pytest.mark.node, pytest.mark.cluster]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
