@@ -99,10 +99,11 @@ test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in p
 TEST_MARKERS ?= not soak and not medusa_images and not node_lifecycle and not node_medusa and not e2e_checkout
 # Most of the suite's time is spent waiting for the engine and the cluster, so it runs on two
 # processes (pytest-xdist; a file's tests stay together). TEST_WORKERS=1: one process.
+# The 25 slowest tests are listed at the end: the warm budget is 20 minutes.
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 test: venv tools cluster node packages images ## every test: the real engine, the local control plane and the real node
-	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(XDIST) $(PYTEST_ARGS)
+	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(XDIST) --durations=25 $(PYTEST_ARGS)
 
 soak: venv tools cluster packages ## the long fault suite: the engine killed at every crash point of create, tier change, destroy
 	@$(PY) -m pytest -m soak tests/faults $(PYTEST_ARGS)
