@@ -11,6 +11,8 @@ Objects, in dependency order (each arrow is a real dependency the engine waits o
                  Product at $19.99 with stock, manual payment); idempotent when re-run
               -> Medusa: PVC (uploads) -> Deployment (Recreate, probes) -> Service
               -> Ingress (<slug>.<store domain>; the admin dashboard at /app)
+              -> with a backup schedule (spec.backup): its Secret, script and CronJob
+                 (stacks/schedule.py: pg_dump over the store's network, the uploads volume)
 
 The server starts after the setup Job because it needs the migrated schema; a new image
 replaces the Job first, so migrations run before the new server does. A password reset
@@ -29,8 +31,9 @@ import secrets as _secrets
 
 from storekit.engine import Engine, ProgramContext, Volume
 
-from .kube import Objects, Sizes, component_step, steps, tier
-from .medusa_backup import BACKUP
+from . import schedule as backup_schedule
+from .kube import Objects, Sizes, component_step, labels_for, steps, tier
+from .medusa_backup import BACKUP, SCHEDULED_DUMP, scheduled_env
 
 IMAGES = {
     "medusa": "storekit.local/medusa:2.21.2",
@@ -138,6 +141,12 @@ def program(ctx: ProgramContext):
         }, medusa_claim, setup, pod={"security_context": {"fs_group": 10001}})
         medusa_service = k.service("medusa", PORT, medusa)
 
+        # Scheduled backups (spec.backup): a CronJob with the backup image (stacks/schedule.py)
+        backup_schedule.build(pulumi, spec=spec, settings=ctx.settings, meta=k.meta, opts=k.opts,
+                              labels=labels_for(spec.slug, "backup"), placement=k.placement, claim=medusa_claim,
+                              dump=SCHEDULED_DUMP, env=scheduled_env(credentials.metadata["name"], DATABASE),
+                              scope=k.scope, after=[setup])
+
         k.ingress("medusa", medusa_service, PORT, medusa_service)
         k.export(namespace, admin_url=spec.url + "/app", admin_user=spec.admin_email,
                  publishable_key=pulumi.Output.secret(secrets["publishable_key"]))
@@ -151,6 +160,7 @@ ENGINE = Engine(
     program=program,
     secret_outputs=("publishable_key",),
     images=IMAGES,
+    optional_images=backup_schedule.IMAGES,  # only stores with a backup schedule get it
     tiers=TIERS,
     volumes=(Volume("medusa", "medusa"), Volume("postgres", "postgres")),
     components=("medusa", "postgres"),

@@ -114,7 +114,11 @@ class BackupShape:
     store serves its home page (its URL as ``$1``); ``rewrite`` (clones) replaces the source's URL
     ``$2`` by the store's ``$1`` in stored content; ``restart`` names components whose pods are
     replaced after ``start`` (servers that keep state in memory), the restore waiting until they
-    are ready again."""
+    are ready again.
+
+    A restore of another store's backup is a clone, so after a load the store must have its own
+    admin password and whatever else is its own (``converge``, or the parts' ``load`` keeping
+    them), and no stored URL of the source (``rewrite``, where the engine stores URLs)."""
 
     parts: tuple[BackupPart, ...]
     switch: str

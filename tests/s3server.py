@@ -144,3 +144,22 @@ def stop(server: S3Server) -> None:
     if server.namespace:
         subprocess.run([*KUBECTL, "delete", "namespace", server.namespace, "--wait=false"], capture_output=True,
                        timeout=60)
+
+
+def run_backup_cronjob(namespace: str, run: str, *, timeout: int = 300) -> tuple[str, str, float]:
+    """A store's backup CronJob run now (``kubectl create job --from=cronjob/backup``), awaited:
+    (the new backup's id, the job's "backup ..." line, seconds from the Job's creation)."""
+    import re
+
+    started = time.monotonic()
+    subprocess.run([*KUBECTL, "create", "job", "-n", namespace, "--from=cronjob/backup", run], check=True,
+                   capture_output=True, timeout=60)
+    waited = subprocess.run([*KUBECTL, "wait", "-n", namespace, "--for=condition=complete", f"--timeout={timeout}s",
+                             f"job/{run}"], capture_output=True, text=True, timeout=timeout + 20)
+    seconds = time.monotonic() - started
+    logs = subprocess.run([*KUBECTL, "logs", "-n", namespace, f"job/{run}"], capture_output=True, text=True,
+                          timeout=60)
+    assert waited.returncode == 0, waited.stderr + logs.stdout + logs.stderr
+    line = re.search(r"^backup (\S+): .*$", logs.stdout, re.M)
+    assert line, logs.stdout
+    return line[1], line[0], seconds

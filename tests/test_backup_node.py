@@ -20,7 +20,6 @@ from storekit.errors import BackupCorrupt, BackupLocationError, BackupNotFound, 
 from test_store_node import Site, images, kit as node_kit  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster]
-KUBECTL = s3server.KUBECTL
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +203,6 @@ def test_bad_input_is_one_line_and_leaves_the_store_unchanged(kit, shop, backed_
 
 
 def test_a_backup_schedule_is_a_cronjob_in_the_plan_and_keeps_the_newest(kit, shop, backed_up):
-    import subprocess
-
     spec = kit.spec_of(shop["spec"].name).with_changes(backup={"schedule": "0 3 * * *", "keep": 1})
     plan = kit.plan(spec)
     created = {(c.type.rsplit(":", 1)[-1], c.op) for c in plan.changes}
@@ -216,17 +213,9 @@ def test_a_backup_schedule_is_a_cronjob_in_the_plan_and_keeps_the_newest(kit, sh
     assert before  # the on-demand backup of the module
     made = []
     for run in ("run-1", "run-2"):
-        started = time.monotonic()
-        subprocess.run([*KUBECTL, "create", "job", "-n", ns, f"--from=cronjob/backup", run], check=True,
-                       capture_output=True, timeout=60)
-        waited = subprocess.run([*KUBECTL, "wait", "-n", ns, "--for=condition=complete", "--timeout=240s",
-                                 f"job/{run}"], capture_output=True, text=True, timeout=260)
-        logs = subprocess.run([*KUBECTL, "logs", "-n", ns, f"job/{run}"], capture_output=True, text=True, timeout=60)
-        assert waited.returncode == 0, waited.stderr + logs.stdout + logs.stderr
-        line = re.search(r"^backup (\S+): .*$", logs.stdout, re.M)
-        assert line, logs.stdout
-        print(f"scheduled backup {run}: {time.monotonic() - started:.1f} s from the Job's creation: {line[0]}")
-        made.append(line[1])
+        backup_id, line, seconds = s3server.run_backup_cronjob(ns, run, timeout=240)
+        print(f"scheduled backup {run}: {seconds:.1f} s from the Job's creation: {line}")
+        made.append(backup_id)
     listed = kit.backups(shop["spec"].name)
     # keep: 1 -> only the newest stays; the older scheduled one and the on-demand one were removed.
     assert [b.id for b in listed] == [made[-1]] and listed[0].verified, (before, made, listed)

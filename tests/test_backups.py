@@ -116,3 +116,24 @@ def test_a_backup_schedule_is_validated_and_needs_an_s3_location(tmp_path):
     resolved, _ = Storekit(s3).resolve(spec)
     assert resolved.images["backup"] == "storekit/backup:1"  # only a scheduled store gets the backup image
     assert "backup" not in Storekit(s3).resolve(StoreSpec("Shop", "a@example.com"))[0].images
+
+
+def test_every_engine_that_backs_up_schedules_backups_with_one_script(tmp_path):
+    """WooCommerce and Medusa stores get the same CronJob around their own dump (stacks/schedule.py)."""
+    import subprocess
+
+    from storekit.kit import Storekit
+    from storekit.spec import StoreSpec
+    from storekit.stacks import medusa_backup, schedule
+    from storekit.stacks.woocommerce import backup as woocommerce_backup
+
+    s3 = Settings.load({"home": str(tmp_path)}, environ={}).replace(
+        backup_location="s3://b/p", s3_endpoint="http://s3:9000", s3_access_key="a", s3_secret_key="s")
+    spec = StoreSpec.from_dict({"name": "Shop", "admin_email": "a@example.com", "engine": "medusa",
+                                "backup": {"schedule": "0 3 * * *", "keep": 2}})
+    assert Storekit(s3).resolve(spec)[0].images["backup"] == "storekit/backup:1"
+    for dump, what in ((woocommerce_backup.SCHEDULED_DUMP, "mariadb-dump -h mysql"),
+                       (medusa_backup.SCHEDULED_DUMP, "pg_dump -h postgres")):
+        script = schedule.script(dump)
+        assert what in script and '"engine": "%s"' in script and "rclone purge" in script
+        assert subprocess.run(["bash", "-n", "-c", script], capture_output=True).returncode == 0

@@ -1,41 +1,59 @@
-"""Backup and restore of a Medusa store that really runs on the real node (docs/backups.md),
-to the S3-compatible server of tests/test_backup_node.py (versitygw, tests/s3server.py): the
-Sample Product renamed through the admin API after a backup, the backup restored, the original
-title back, and the store still sells. One store for the module (tests/test_medusa_node.py's)."""
+"""Backup, restore, clone and scheduled backups of a Medusa store that really runs on the real
+node (docs/backups.md), to the S3-compatible server of tests/test_backup_node.py (versitygw,
+tests/s3server.py): the Sample Product renamed through the admin API after a backup, the backup
+restored, the original title back, and the store still sells; a clone of the store with its
+order, its own admin password (the source's refused) and its own publishable key; the
+store's CronJob run now, its backup listed verified (retention keeping the newest) and
+restored. One store for the module (tests/test_medusa_node.py's fixture), and the clone."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
+import tempfile
 import time
 import urllib.parse
+import uuid
+from pathlib import Path
 
 import pytest
 
 import s3server
 from helpers import wait_for
-from medusa_shop import buy_and_check
+from medusa_shop import MedusaShop, ShopError, buy_and_check, refused
 from storekit import Storekit
-from test_medusa_node import healthy_through, images, kit, store  # noqa: F401 (fixtures)
+from storekit.errors import StoreNotFound
+from test_medusa_node import NODE_IP, Forward, healthy_through, images, kit, store  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.node, pytest.mark.node_medusa, pytest.mark.cluster]
 EMAIL = "owner@example.com"
 
 
 @pytest.fixture(scope="module")
-def s3():
-    """versitygw built (cached), imported into the node and run there."""
+def node_images() -> dict[str, str]:
+    """versitygw's and the backup image (scheduled backups), built (cached) and imported into the node."""
     python, script = str(s3server.ROOT / ".venv" / "bin" / "python"), str(s3server.ROOT / "kind" / "images.py")
     s3server.versitygw()
-    for argv in ([python, script, "build", "versitygw"],
+    for argv in ([python, script, "build", "backup", "versitygw"],
                  [python, script, "import", "--address", str(s3server.HOME / "node" / "run" / "containerd" /
-                                                            "containerd.sock"), "versitygw"]):
+                                                            "containerd.sock"), "backup", "versitygw"]):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=3000)
         assert done.returncode == 0, f"{' '.join(argv[1:3])} failed:\n{done.stderr[-3000:]}"
-    index = json.loads((s3server.HOME / "images" / "index.json").read_text())
-    server = s3server.start_on_node(index["versitygw"])
+    return json.loads((s3server.HOME / "images" / "index.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def s3(node_images):
+    """versitygw run on the node (the CronJob's pod uploads from there)."""
+    server = s3server.start_on_node(node_images["versitygw"])
     yield server
     s3server.stop(server)
+
+
+@pytest.fixture(scope="module")
+def backups(kit, s3) -> Storekit:  # noqa: F811
+    return Storekit(kit.settings.replace(**s3.settings(), backup_location=f"{s3.bucket('backups')}/stores"))
 
 
 def _sample(shop, token: str) -> dict:
@@ -46,9 +64,8 @@ def _sample(shop, token: str) -> dict:
     return found[0]
 
 
-def test_a_backup_to_s3_restores_the_renamed_sample_product_and_the_store_still_sells(kit, store, s3):  # noqa: F811
+def test_a_backup_to_s3_restores_the_renamed_sample_product_and_the_store_still_sells(kit, store, backups):  # noqa: F811
     spec, shop = store["spec"], store["shop"]
-    backups = Storekit(kit.settings.replace(**s3.settings(), backup_location=f"{s3.bucket('backups')}/stores"))
     location = backups.settings.backup_location
     password = kit.reveal_admin_password(spec.name)
     wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa before the backup")
@@ -79,3 +96,103 @@ def test_a_backup_to_s3_restores_the_renamed_sample_product_and_the_store_still_
     buy_and_check(shop, EMAIL, password)  # the restored store takes orders
     actions = [a.action for a in kit.catalog.audit_entries(store=kit.resolve(spec)[0].slug)]
     assert "backup" in actions and "restore" in actions
+
+
+def _shop_of(kit, name: str, key: str) -> tuple[MedusaShop, Forward | None]:  # noqa: F811
+    """A store's shop, the way the module's store is reached (Traefik, else a port-forward)."""
+    resolved = kit.resolve(kit.spec_of(name))[0]
+    if kit.settings.await_ingress:
+        return MedusaShop(f"http://{NODE_IP}", key, host=resolved.host), None
+    forward = Forward(resolved.namespace)
+    return MedusaShop(f"http://127.0.0.1:{forward.start()}", key), forward
+
+
+def _dump_of(backups: Storekit, slug: str, backup_id: str) -> str:
+    """A backup's database dump, as text."""
+    from storekit.backups.location import open_location
+
+    location = open_location(backups.settings.backup_location, backups.settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "database.sql.gz")
+        location.get(f"{slug}/{backup_id}/database.sql.gz", path)
+        return gzip.decompress(path.read_bytes()).decode()
+
+
+def test_a_clone_has_the_order_and_its_own_admin_password_and_publishable_key(kit, store, backups):  # noqa: F811
+    source, shop = store["spec"], store["shop"]
+    source_password = kit.reveal_admin_password(source.name)
+    wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa before the clone")
+    order = buy_and_check(shop, EMAIL, source_password)
+    name = f"Medusa Clone {uuid.uuid4().hex[:6]}"
+    forward = None
+    try:
+        started = time.monotonic()
+        result = backups.clone(source.name, name)
+        seconds = time.monotonic() - started
+        print(f"\nclone of a Medusa store with an order (back up, create the store, restore): {seconds:.1f} s, "
+              f"of which the restore {result.restore.seconds:.1f} s")
+        assert result.restore.healthy and result.url and result.url != kit.outputs(source.name).url
+        own = kit.reveal_outputs(name)
+        assert own["admin_password"] != source_password
+        assert own["publishable_key"] != kit.reveal_outputs(source.name)["publishable_key"]
+        clone, forward = _shop_of(kit, name, own["publishable_key"])
+        wait_for(lambda: healthy_through(clone), timeout=180, what="the clone")
+        # The source's data: its order, seen by the clone's own admin with the clone's own password.
+        assert order.id in {o["id"] for o in clone.admin_orders(EMAIL, own["admin_password"])}
+        assert refused(clone, EMAIL, source_password)
+        # The storefront answers with the clone's own key (its output), not with the source's.
+        handles = [p["handle"] for p in clone.request("GET", "/store/products?fields=handle")["products"]]
+        assert "sample-product" in handles
+        with pytest.raises(ShopError, match="HTTP 40[01]"):
+            MedusaShop(clone.base, shop.key, host=clone.host).request("GET", "/store/products")
+        # Nothing of the source's URL is stored in its database: there is nothing to rewrite.
+        dump = _dump_of(backups, kit.resolve(source)[0].slug, result.backup_id)
+        assert kit.resolve(source)[0].host not in dump and "Sample Product" in dump
+        # The clone changes apart from its source.
+        token = clone.admin_token(EMAIL, own["admin_password"])
+        product = _sample(clone, token)
+        clone.request("POST", f"/admin/products/{product['id']}", {"title": "Renamed in the clone"}, token=token,
+                      store=False)
+        assert _sample(shop, shop.admin_token(EMAIL, source_password))["title"] == "Sample Product"
+        assert any(a.action == "clone" for a in backups.catalog.audit_entries(store=result.store))
+    finally:
+        if forward:
+            forward.stop()
+        try:
+            kit.destroy(name)
+        except StoreNotFound:
+            pass
+
+
+def test_a_scheduled_backup_runs_as_a_cronjob_is_listed_verified_and_restores(kit, store, backups, node_images):  # noqa: F811
+    spec, shop = store["spec"], store["shop"]
+    scheduled = kit.spec_of(spec.name).with_changes(images={**kit.spec_of(spec.name).images,
+                                                            "backup": node_images["backup"]},
+                                                    backup={"schedule": "0 3 * * *", "keep": 1})
+    plan = backups.plan(scheduled)
+    created = {(c.type.rsplit(":", 1)[-1], c.op) for c in plan.changes}
+    assert ("CronJob", "create") in created and ("Secret", "create") in created, plan.summary.text
+    backups.apply(plan)
+    ns = kit.resolve(spec)[0].namespace
+    made = []
+    for run in ("run-1", "run-2"):
+        backup_id, line, seconds = s3server.run_backup_cronjob(ns, run)
+        print(f"\nscheduled backup {run} of a Medusa store: {seconds:.1f} s from the Job's creation: {line}")
+        made.append(backup_id)
+    listed = backups.backups(spec.name)
+    # keep: 1 -> only the newest stays (the older scheduled one and the module's on-demand ones removed).
+    assert [b.id for b in listed] == [made[-1]] and listed[0].verified, (made, listed)
+    assert listed[0].engine == "medusa" and {p.file for p in listed[0].parts} == {"database.sql.gz",
+                                                                                 "uploads.tar.gz"}
+    password = kit.reveal_admin_password(spec.name)
+    token = shop.admin_token(EMAIL, password)
+    product = _sample(shop, token)
+    shop.request("POST", f"/admin/products/{product['id']}", {"title": "Renamed after the scheduled backup"},
+                 token=token, store=False)
+    started = time.monotonic()
+    result = backups.restore(spec.name, made[-1])
+    print(f"restore of the scheduled backup: {time.monotonic() - started:.1f} s")
+    assert result.healthy
+    store["forward"].restart()
+    wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa after restoring the scheduled backup")
+    assert _sample(shop, shop.admin_token(EMAIL, password))["title"] == "Sample Product"

@@ -14,14 +14,14 @@ import string
 from storekit.engine import Engine, Tier, Volume
 
 from ..kube import Sizes
+from ..schedule import IMAGES as SCHEDULE_IMAGES
 from .backup import BACKUP
 from .setup import setup_notice
 from .program import program
 
 IMAGES = {"wordpress": "wordpress:6.8.3-php8.3-apache", "mysql": "mysql:8.4.7"}
-# Only stores with a backup schedule get it: the CronJob's image, built from Debian packages by
-# kind/images.py (kind/images/backup); production pushes it to its registry under this name.
-OPTIONAL_IMAGES = {"backup": "storekit/backup:1"}
+# Only stores with a backup schedule get the backup image (stacks/schedule.py).
+OPTIONAL_IMAGES = dict(SCHEDULE_IMAGES)
 # Their names among the images built here (kind/images.py; STOREKIT_IMAGES=local).
 LOCAL_IMAGES = {"mysql": "mariadb"}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from storekit.engine import BackupPart, BackupShape
 
+from ..schedule import SITE as SCHEDULED_SITE
+
 SITE = "/var/www/html"
 
 DUMP_DATABASE = """\
@@ -151,6 +153,26 @@ $c = stream_context_create(["http" => ["header" => "Host: " . getenv("H"), "igno
 $status = $http_response_header[0] ?? "no answer";
 if (!preg_match("# 200 #", $status)) { fwrite(STDERR, "home page: $status\\n"); exit(1); }'
 """
+
+# The scheduled backup's part (stacks/schedule.py): the same two files, made in the backup pod,
+# the database over the store's network (a new pod may wait for the NetworkPolicy to admit it:
+# kube-router syncs its sets, so it retries), the uploads from the WordPress volume.
+SCHEDULED_DUMP = f"""\
+export MYSQL_PWD="$MYSQL_ROOT_PASSWORD"
+for i in $(seq 60); do mariadb -h mysql -uroot -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 2; done
+mariadb-dump -h mysql -uroot --single-transaction --quick --routines \\
+  --triggers --events "$MYSQL_DATABASE" | gzip -c > database.sql.gz
+if [ -d {SCHEDULED_SITE}/wp-content/uploads ]; then tar -C {SCHEDULED_SITE}/wp-content -czf uploads.tar.gz uploads
+else mkdir -p empty/uploads; tar -C empty -czf uploads.tar.gz uploads; fi
+"""
+
+
+def scheduled_env(credentials: str) -> list[dict]:
+    """What SCHEDULED_DUMP reads: the database and its root password (the store's Secret)."""
+    return [{"name": "MYSQL_DATABASE", "value": "wordpress"},
+            {"name": "MYSQL_ROOT_PASSWORD", "value_from": {"secret_key_ref": {
+                "name": credentials, "key": "mysql-root-password"}}}]
+
 
 BACKUP = BackupShape(
     parts=(BackupPart("database.sql.gz", "mysql", DUMP_DATABASE, LOAD_DATABASE),

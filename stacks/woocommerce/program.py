@@ -42,7 +42,8 @@ from __future__ import annotations
 from storekit.engine import ProgramContext, store_access
 
 from ..kube import labels_for, load_kubernetes
-from . import schedule as backup_schedule
+from .. import schedule as backup_schedule
+from .backup import SCHEDULED_DUMP, scheduled_env
 from .setup import SETUP_SCRIPT, setup_job_spec
 
 # storekit owns its objects: a field someone changed behind its back (kubectl edit, another
@@ -268,10 +269,11 @@ def program(ctx: ProgramContext):
             opts=opts(mysql, wordpress, mysql_service, wordpress_service, setup_script, awaited=True,
                       delete_before_replace=True))
 
-        # Scheduled backups (spec.backup): a CronJob with the backup image (stacks/woocommerce/schedule.py)
+        # Scheduled backups (spec.backup): a CronJob with the backup image (stacks/schedule.py)
         backup_schedule.build(pulumi, spec=spec, settings=settings, meta=meta, opts=opts,
                               labels=labels_for(slug, "backup"), placement=placement, claim=wordpress_claim,
-                              credentials=credentials, scope=scope, after=[setup])
+                              dump=SCHEDULED_DUMP, env=scheduled_env(credentials.metadata["name"]),
+                              scope=scope, after=[setup])
 
         # Ingress
         annotations = {}

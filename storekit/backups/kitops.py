@@ -124,7 +124,8 @@ class BackupOperations:
               actor=None, on_event=None) -> core.CloneResult:
         """A new store ``name`` with the engine, tier and images of ``source`` but its own
         secrets and URL, loaded from backup ``from_backup`` of ``source`` (default: a backup
-        taken now), with the source's URL rewritten to its own in stored content."""
+        taken now), with the source's URL rewritten to its own in stored content (engines that
+        store it)."""
         slug = slugify(name)
         if not slug:
             raise SpecError([("name", f"must give a store name with letters or digits (got {name!r})")],
@@ -132,10 +133,9 @@ class BackupOperations:
         with self.audited("clone", slug, name, actor, {"source": slugify(source) or source,
                                                       "backup": from_backup}) as details:
             started = time.monotonic()
-            _, spec, engine = self._backup_target(source)
-            if not engine.backup.rewrite:
-                raise BackupError(f"store '{slugify(source) or source}' runs engine '{spec.engine}', whose stores "
-                                  "can be backed up and restored but not cloned yet")
+            # Any engine that can be backed up can be cloned: its restore keeps what belongs to the
+            # store (BackupShape: converge, or the load itself) and rewrites stored URLs if it has any.
+            _, spec, _ = self._backup_target(source)
             if self.gateway.select(slug) is not None:
                 raise SpecError([("name", f"store '{slug}' exists already: a clone makes a new store")],
                                 subject="clone request")
