@@ -135,3 +135,39 @@ def refused(shop: MedusaShop, email: str, password: str) -> bool:
     except ShopError as e:
         return "HTTP 401" in str(e)
     return False
+
+
+def admin_sees_order_in_browser(base_url: str, email: str, password: str, order: Order, screenshot,
+                                *, resolve_to: str | None = None) -> None:
+    """Medusa's admin dashboard in a real browser (Playwright driving Debian's Chromium): log
+    in at ``base_url``/app with the store's credentials, open the order, save a screenshot.
+    ``resolve_to``: the address the store's host name resolves to (the node's Traefik), so the
+    browser sends the store's own Host, as a shopper's would."""
+    import re
+    import shutil
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed for this test (make packages)"
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]
+    if resolve_to:
+        args.append(f"--host-resolver-rules=MAP {urlsplit(base_url).hostname} {resolve_to}")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(f"{base_url}/app/login")
+            page.locator("input[name=email]").fill(email)
+            page.locator("input[name=password]").fill(password)
+            page.get_by_role("button", name=re.compile("continue", re.I)).click()
+            expect(page).not_to_have_url(re.compile(r"/login"), timeout=30_000)
+            page.goto(f"{base_url}/app/orders/{order.id}")
+            expect(page.get_by_text(order.email).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Sample Product").first).to_be_visible()
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()

@@ -30,7 +30,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Namespace, Secret
 
 from helpers import free_port, wait_for
-from medusa_shop import MedusaShop, buy_and_check, refused
+from medusa_shop import MedusaShop, admin_sees_order_in_browser, buy_and_check, refused
 from storekit import Storekit, StoreSpec
 from storekit.errors import StoreNotFound
 
@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.node, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("STOREKIT_HOME") or Path.home() / ".storekit")
 NODE_IP = "10.250.0.2"
+SHOTS = ROOT / "docs" / "screenshots"
 CONTAINERD = HOME / "node" / "run" / "containerd" / "containerd.sock"
 
 
@@ -113,11 +114,14 @@ def store(kit, images, kube):
         raise
     if kit.settings.await_ingress:
         shop = MedusaShop(f"http://{NODE_IP}", key, host=resolved.host)
+        browse = {"base_url": f"http://{resolved.host}", "resolve_to": NODE_IP}
         print("\nshopping through Traefik's Ingress")
     else:
         shop = MedusaShop(f"http://127.0.0.1:{forward.start()}", key)
+        browse = {"base_url": shop.base, "resolve_to": None}
         print("\nthe node's Traefik does not serve: shopping through kubectl port-forward to the Service")
-    yield {"spec": spec, "result": result, "seconds": time.monotonic() - started, "shop": shop, "forward": forward}
+    yield {"spec": spec, "result": result, "seconds": time.monotonic() - started, "shop": shop, "forward": forward,
+           "browse": browse}
     forward.stop()
     try:
         kit.destroy(spec.name)
@@ -139,6 +143,22 @@ def test_a_shopper_orders_through_the_ingress_and_the_admin_sees_it(kit, store):
     print(f"\napply to first order possible: {store['seconds']:.0f} s")
 
 
+def test_the_admin_sees_the_order_in_a_browser_through_the_ingress(kit, store):
+    """Medusa's admin dashboard in Chromium, at the store's own host name (resolved to the
+    node's Traefik): log in with the generated credentials, open an order, a screenshot."""
+    spec, shop = store["spec"], store["shop"]
+    order = shop.place_order("Sample Product", email="browser@example.com")
+    admin_sees_order_in_browser(store["browse"]["base_url"], spec.admin_email, kit.reveal_admin_password(spec.name),
+                                order, SHOTS / "11-node-medusa-admin-order.png",
+                                resolve_to=store["browse"]["resolve_to"])
+
+
+def test_the_store_answers_only_with_its_own_publishable_key(store):
+    stranger = MedusaShop(store["shop"].base, "pk_" + "0" * 64, host=store["shop"].host)
+    with pytest.raises(AssertionError, match="HTTP 401|HTTP 400"):
+        stranger.request("GET", "/store/products")
+
+
 def healthy_through(shop: MedusaShop) -> bool:
     """Medusa's health check, the way the shop reaches the store (Host header included)."""
     request = urllib.request.Request(f"{shop.base}/health", headers={"Host": shop.host} if shop.host else {})
@@ -155,6 +175,8 @@ def test_password_reset_lets_the_new_password_in_only(kit, store):
     new = kit.reset_admin_password(spec.name)
     assert shop.admin_token("owner@example.com", new)
     assert refused(shop, "owner@example.com", old)
+    products = shop.request("GET", "/store/products?handle=sample-product")["products"]
+    assert len(products) == 1, "the setup Job ran again and duplicated nothing"
 
 
 def test_a_tier_change_keeps_the_orders(kit, store):
