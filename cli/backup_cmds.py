@@ -116,8 +116,9 @@ def restore_cmd(app: AppContext, name, backup_id, location, auto_approve, as_jso
 @click.pass_obj
 def clone_cmd(app: AppContext, source, name, backup_id, location, auto_approve, as_json):
     """Make a new store NAME from a backup of SOURCE: the same engine, tier and images, its own
-    secrets and URL, SOURCE's database and uploads, and SOURCE's URL rewritten to its own in the
-    stored content (a staging copy).
+    secrets, admin password and URL (a Medusa store: its own publishable key too), SOURCE's
+    database and uploads, and SOURCE's URL rewritten to its own in the stored content (a staging
+    copy). A named backup is checked (there, whole, of SOURCE's engine) before NAME is made.
 
     \b
     Examples:

@@ -38,7 +38,6 @@ q() { psql -h 127.0.0.1 -U "$POSTGRES_USER" -v ON_ERROR_STOP=1 -q -X "$@"; }
 """
 
 
-
 def _pg_dump(host: str) -> str:
     return f"""\
 export PGPASSWORD="$POSTGRES_PASSWORD"

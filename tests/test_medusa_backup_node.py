@@ -18,12 +18,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import s3server
 from helpers import wait_for
 from medusa_shop import MedusaShop, ShopError, buy_and_check, refused
 from storekit import Storekit
-from storekit.errors import StoreNotFound
+from storekit.errors import BackupNotFound, SpecError, StoreNotFound
 from test_medusa_node import NODE_IP, Forward, healthy_through, images, kit, store  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.node, pytest.mark.node_medusa, pytest.mark.cluster]
@@ -118,12 +119,34 @@ def _dump_of(backups: Storekit, slug: str, backup_id: str) -> str:
         return gzip.decompress(path.read_bytes()).decode()
 
 
+def _bad_clones_are_one_line_and_make_no_store(kit, backups: Storekit, source: str, name: str) -> None:  # noqa: F811
+    with pytest.raises(SpecError, match="exists already: a clone makes a new store"):
+        backups.clone(source, source)
+    with pytest.raises(StoreNotFound):
+        backups.clone("No Such Store", name)
+    with pytest.raises(BackupNotFound, match="no backup '20200101T000000Z-dead'"):
+        backups.clone(source, name, from_backup="20200101T000000Z-dead")
+    from storekit.cli.main import cli
+
+    settings = backups.settings
+    env = {"STOREKIT_STATE_URL": settings.state_url, "STOREKIT_PASSPHRASE": settings.passphrase,
+           "STOREKIT_DB_URL": settings.db_url, "STOREKIT_PROFILE": "node", "STOREKIT_S3_ENDPOINT": settings.s3_endpoint,
+           "STOREKIT_S3_ACCESS_KEY": settings.s3_access_key, "STOREKIT_S3_SECRET_KEY": settings.s3_secret_key,
+           "STOREKIT_BACKUP_LOCATION": settings.backup_location}
+    done = CliRunner().invoke(cli, ["clone", source, name, "--from-backup", "nope", "--auto-approve"], env=env)
+    errors = [line for line in done.output.splitlines() if line.startswith("Error")]
+    assert done.exit_code == 3 and len(errors) == 1 and "no backup 'nope'" in errors[0], done.output
+    with pytest.raises(StoreNotFound):
+        kit.spec_of(name)  # none of them made the store
+
+
 def test_a_clone_has_the_order_and_its_own_admin_password_and_publishable_key(kit, store, backups):  # noqa: F811
     source, shop = store["spec"], store["shop"]
     source_password = kit.reveal_admin_password(source.name)
     wait_for(lambda: healthy_through(shop), timeout=180, what="Medusa before the clone")
     order = buy_and_check(shop, EMAIL, source_password)
     name = f"Medusa Clone {uuid.uuid4().hex[:6]}"
+    _bad_clones_are_one_line_and_make_no_store(kit, backups, source.name, name)
     forward = None
     try:
         started = time.monotonic()

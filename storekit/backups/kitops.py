@@ -120,6 +120,16 @@ class BackupOperations:
                     return result, f"restored backup {info.id} ({downtime:.1f} s of downtime)"
                 return self._timed(slug, "restore", on_event, work)
 
+    def _whole_backup(self, slug: str, backup_id: str, location: str | None, engine) -> None:
+        """BackupNotFound, BackupCorrupt or BackupError unless backup ``backup_id`` of store
+        ``slug`` is there, reads back whole and is of ``engine``'s stores."""
+        loc = locations.open_location(location, self.settings)
+        with tempfile.TemporaryDirectory(prefix="storekit-clone-") as tmp:
+            info = core.read_manifest(loc, slug, backup_id, Path(tmp))
+            if info.engine != engine.name:
+                raise BackupError(f"backup '{backup_id}' is of a {info.engine} store; '{slug}' runs {engine.name}")
+            core.fetch(loc, info, Path(tmp))
+
     def clone(self, source: str, name: str, *, from_backup: str | None = None, location: str | None = None,
               actor=None, on_event=None) -> core.CloneResult:
         """A new store ``name`` with the engine, tier and images of ``source`` but its own
@@ -135,10 +145,12 @@ class BackupOperations:
             started = time.monotonic()
             # Any engine that can be backed up can be cloned: its restore keeps what belongs to the
             # store (BackupShape: converge, or the load itself) and rewrites stored URLs if it has any.
-            _, spec, _ = self._backup_target(source)
+            _, spec, engine = self._backup_target(source)
             if self.gateway.select(slug) is not None:
                 raise SpecError([("name", f"store '{slug}' exists already: a clone makes a new store")],
                                 subject="clone request")
+            if from_backup:  # a named backup that is missing, corrupt or of another engine: no store is made
+                self._whole_backup(slugify(source) or source, from_backup, location, engine)
             backup_id = from_backup or self.backup(source, to=location, actor=actor, on_event=on_event).id
             details["backup"] = backup_id
             new = replace(spec, name=name, expires_at=None)  # a preview's expiry is not the clone's
