@@ -132,6 +132,8 @@ def test_every_engine_that_backs_up_schedules_backups_with_one_script(tmp_path):
     spec = StoreSpec.from_dict({"name": "Shop", "admin_email": "a@example.com", "engine": "medusa",
                                 "backup": {"schedule": "0 3 * * *", "keep": 2}})
     assert Storekit(s3).resolve(spec)[0].images["backup"] == "storekit/backup:1"
+    with pytest.raises(SpecError, match="backup.schedule: needs an s3:// backup location"):
+        Storekit(s3.replace(backup_location=str(tmp_path))).resolve(spec)
     for dump, what in ((woocommerce_backup.SCHEDULED_DUMP, "mariadb-dump -h mysql"),
                        (medusa_backup.SCHEDULED_DUMP, "pg_dump -h postgres")):
         script = schedule.script(dump)
