@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 from .errors import StorageFull
@@ -33,9 +34,10 @@ def secret_file(path: Path, make) -> str:
 
 
 def atomic_write(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then move it into place."""
+    """Write ``text`` to a temporary file beside ``path``, then move it into place. Readers
+    see the old file or the new one, whole; concurrent writers each use their own temporary."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         tmp.write_text(text)
         tmp.replace(path)

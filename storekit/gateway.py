@@ -28,7 +28,7 @@ from . import procs
 from .classify import json_diagnostics, translate
 from .errors import SpecError, StorageFull, no_space
 from .events import scrub
-from .files import secret_file
+from .files import atomic_write, secret_file
 from .jobwatch import JobWatch
 from .plan import fingerprint
 from .recovery import (Repair, adopt_field_managers, pending_operations, repair_file_state, repair_lock_files,
@@ -41,6 +41,7 @@ from .upresult import StackOutputs
 auto = LazyModule("pulumi.automation")
 
 PROJECT = "storekit"
+PROJECT_FILE = f"name: {PROJECT}\nruntime: python\n"  # every work folder's Pulumi.yaml
 SECRETS_CONFIG_KEY = "storekit:secrets"
 
 
@@ -127,8 +128,19 @@ class StackGateway:
         return {**pulumi_env(self.settings), **self.passphrase_env()}
 
     def work_dir(self, slug: str) -> Path:
+        """The stack's work folder, with its project file. The file is written here, whole and
+        once, never by the Automation API: given project settings, every LocalWorkspace
+        rewrites Pulumi.yaml in place (truncated, then written), and a pulumi process of the
+        same folder reading it meanwhile failed "could not validate 'Pulumi.yaml'"."""
         path = self.settings.home_path / "work" / slug
         path.mkdir(parents=True, exist_ok=True)
+        project = path / "Pulumi.yaml"
+        try:
+            current = project.read_text()
+        except FileNotFoundError:
+            current = None
+        if current != PROJECT_FILE:
+            atomic_write(project, PROJECT_FILE)
         return path
 
     def _options(self, work_dir: Path) -> auto.LocalWorkspaceOptions:
@@ -136,9 +148,9 @@ class StackGateway:
             work_dir=str(work_dir),
             pulumi_command=pulumi_command(self.settings),
             env_vars=self.env(),
-            # The backend comes from PULUMI_BACKEND_URL (pulumi_env), never from Pulumi.yaml:
-            # a state URL may carry a password, and the project file is written to disk.
-            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
+            # The project file is work_dir's (PROJECT_FILE). The backend comes from
+            # PULUMI_BACKEND_URL (pulumi_env), never from Pulumi.yaml: a state URL may carry a
+            # password, and the project file is on disk.
             secrets_provider="passphrase",
         )
 
