@@ -148,16 +148,22 @@ def apply_and_report(app: AppContext, ctx, plan: Plan | FleetPlan, as_json: bool
     if isinstance(plan, FleetPlan):
         progress = Progress(not as_json, prefix=True)
         result = app.kit.apply_many([p for p in plan.plans if p.has_changes], on_event=progress)
+        unplanned = plan.errors  # stores that could not be planned were not applied: they failed too
         if as_json:
-            click.echo(render.to_json(result.to_dict()))
+            doc = result.to_dict()
+            if unplanned:
+                doc.update(ok=False, plan_errors=[{"store": s, "message": m} for s, m in unplanned])
+            click.echo(render.to_json(doc))
         else:
             for item in result.items:
                 status = "ok" if item.ok else f"FAILED: {item.error}"
                 click.echo(f"{item.store}: {status}")
-            click.echo(f"Apply complete: {len(result.items) - len(result.failed)} of {len(result.items)} "
-                       f"stores in {result.seconds:.1f}s.")
-        if not result.ok:
-            governed = all(i.error_kind in GOVERNANCE_ERRORS for i in result.failed)
+            for store, message in unplanned:
+                click.echo(f"{store}: FAILED to plan: {message}")
+            click.echo(f"Apply complete: {len(result.items) - len(result.failed)} of "
+                       f"{len(result.items) + len(unplanned)} stores in {result.seconds:.1f}s.")
+        if not result.ok or unplanned:
+            governed = not unplanned and all(i.error_kind in GOVERNANCE_ERRORS for i in result.failed)
             ctx.exit(PolicyViolation.exit_code if governed else 1)
         return
     result = app.kit.apply(plan, on_event=Progress(not as_json, prefix=False))
@@ -248,6 +254,8 @@ def review_and_apply(app: AppContext, ctx, plan: Plan | FleetPlan, auto_approve:
     if not as_json:
         show_plan(app, plan)
     if not plan.has_changes and not removes_a_stack:
+        if isinstance(plan, FleetPlan) and plan.errors:
+            ctx.exit(1)  # nothing else to do, but some stores could not even be planned
         return
     if isinstance(plan, Plan) and plan.blocked:  # no point asking for 'yes'
         raise PolicyViolation(plan.store, blocking(plan.policy))

@@ -136,3 +136,35 @@ def test_the_schema_accepts_a_grouped_fleet_plan():
 
     schema = json.loads((Path(__file__).parent.parent / "docs" / "plan-format.schema.json").read_text())
     jsonschema.validate(json.loads(json.dumps(fleet().to_dict())), schema)
+
+
+def test_a_fleet_apply_with_a_store_it_could_not_plan_fails_and_says_which(tmp_path, monkeypatch):
+    """The stores that could be planned are applied; the one that could not is reported as
+    failed, counted, and the exit code is 1, in text and in JSON (it once said 'Apply
+    complete: 2 of 2 stores' and exited 0)."""
+    from click.testing import CliRunner
+
+    from storekit import Storekit
+    from storekit.cli.main import cli
+    from storekit.results import FleetItem, FleetResult
+
+    monkeypatch.setenv("STOREKIT_HOME", str(tmp_path))
+    (tmp_path / "fleet.yaml").write_text("stores:\n  - name: a\n    admin_email: o@example.com\n"
+                                         "  - name: b\n    admin_email: o@example.com\n")
+    planned = FleetPlan(plans=(new("a"),), errors=(("b", "the engine could not read its state"),))
+    monkeypatch.setattr(Storekit, "plan_fleet", lambda self, *args, **kwargs: planned)
+    monkeypatch.setattr(Storekit, "apply_many", lambda self, items, **kwargs: FleetResult(
+        items=tuple(FleetItem(store=p.store, plan=p) for p in items), seconds=1.0))
+    runner = CliRunner()
+    text = runner.invoke(cli, ["apply", "-f", str(tmp_path / "fleet.yaml"), "--auto-approve"])
+    assert text.exit_code == 1, text.output
+    assert "a: ok" in text.output and "b: FAILED to plan: the engine could not read its state" in text.output
+    assert "Apply complete: 1 of 2 stores" in text.output
+    doc = runner.invoke(cli, ["apply", "-f", str(tmp_path / "fleet.yaml"), "--auto-approve", "--json"])
+    assert doc.exit_code == 1
+    out = json.loads(doc.output)
+    assert out["ok"] is False and out["plan_errors"] == [{"store": "b", "message": "the engine could not read its state"}]
+
+    nothing_else = FleetPlan(plans=(noop("a"),), errors=planned.errors)
+    monkeypatch.setattr(Storekit, "plan_fleet", lambda self, *args, **kwargs: nothing_else)
+    assert runner.invoke(cli, ["apply", "-f", str(tmp_path / "fleet.yaml"), "--auto-approve"]).exit_code == 1
