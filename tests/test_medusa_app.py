@@ -22,7 +22,9 @@ import pytest
 from helpers import free_port, wait_for
 from medusa_shop import MedusaShop, admin_sees_order_in_browser, buy_and_check, healthy, refused
 
-pytestmark = pytest.mark.medusa
+# The same checks run on the real node in make test (tests/test_medusa_node.py); this host run is
+# the fast loop of the app's development (make test-medusa).
+pytestmark = [pytest.mark.medusa, pytest.mark.medusa_host]
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "admin@example.com"
