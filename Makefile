@@ -55,7 +55,7 @@ node-status: ## say whether the real node runs, with its pods
 	@kind/node.sh status
 
 test-node: venv ## the real node's tests (pytest -m node): pods, DNS, ingress, NetworkPolicy, metrics
-	@$(PY) -m pytest -m 'node or node_lifecycle or node_medusa' $(PYTEST_ARGS)
+	@$(PY) -m pytest -m 'node or node_lifecycle' $(PYTEST_ARGS)
 
 # The unit tier needs no tool, service or cluster: no pulumi, kubernetes, redis, chromium,
 # shellcheck, gcc or docker. Real engine output it reads is recorded in tests/fixtures.
@@ -96,7 +96,7 @@ test-medusa: venv packages medusa-app ## the Medusa app and its images (opt-in p
 
 # The real node is part of the test bed: stores' pages, logins, isolation and metrics are proven
 # on real containers (marker node). Only the long soak and the medusa image build stay opt-in.
-TEST_MARKERS ?= not soak and not medusa_images and not medusa_host and not node_lifecycle and not node_medusa and not e2e_checkout
+TEST_MARKERS ?= not soak and not medusa_images and not medusa_host and not node_lifecycle and not e2e_checkout
 # Most of the suite's time is spent waiting for the engine and the cluster, so it runs on two
 # processes (pytest-xdist; a file's tests stay together). TEST_WORKERS=1: one process.
 # The 25 slowest tests are listed at the end: the warm budget is 20 minutes.

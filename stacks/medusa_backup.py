@@ -17,7 +17,7 @@ makes a restore of another store's backup a clone with its own admin password an
 key. No ``rewrite`` either: Medusa stores no URL of its own in the database (the store's URL is
 STORE_URL in its pods' environment; the local file provider's file URLs use its default
 ``http://localhost:9000/static``, not the store's), so a clone links nowhere near its source
-(tests/test_medusa_backup_node.py checks that the source's host is nowhere in a dump).
+(tests/test_medusa_node.py checks that the source's host is nowhere in a dump).
 
 Each script runs with bash and ``set -euo pipefail`` (``storekit.backups.podexec``); the
 database password is read from the container's own environment (POSTGRES_PASSWORD).

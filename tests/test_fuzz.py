@@ -30,6 +30,11 @@ import schemathesis
 from helpers import web_app
 from hypothesis import HealthCheck, Phase, given, settings as hsettings, strategies as st
 from schemathesis import GenerationMode
+# Loaded at collection, not lazily on the first schema in the middle of a test: pytest rewrites
+# schemathesis' modules as it imports them (a plugin), and CPython 3.11.7's AST constructor
+# once failed that parse inside a test's deep stack ("AST constructor recursion depth
+# mismatch", CPython gh-106905).
+import schemathesis.specs.openapi.schemas  # noqa: F401,E402
 from werkzeug.test import EnvironBuilder
 
 from storekit.tokens import create_token

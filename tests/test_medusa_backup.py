@@ -4,7 +4,7 @@ real on local folders, the database loaded beside the store's before it is dropp
 belongs to the store carried into the loaded database, and its scheduled backups' CronJob
 (stacks/schedule.py) within the store's quota. The load on a real PostgreSQL (marker medusa:
 a loopback server from Debian's packages); the dumps, a restore, a clone and a scheduled
-backup of a real Medusa store: tests/test_medusa_backup_node.py."""
+backup of a real Medusa store: tests/test_medusa_node.py."""
 
 from __future__ import annotations
 
