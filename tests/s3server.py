@@ -163,3 +163,16 @@ def run_backup_cronjob(namespace: str, run: str, *, timeout: int = 300) -> tuple
     line = re.search(r"^backup (\S+): .*$", logs.stdout, re.M)
     assert line, logs.stdout
     return line[1], line[0], seconds
+
+
+def node_images() -> dict[str, str]:
+    """The backup image (scheduled backups) and versitygw's, built (cached) and imported into
+    the real node's containerd; the index of images built here."""
+    python, script = str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "kind" / "images.py")
+    versitygw()
+    for argv in ([python, script, "build", "backup", "versitygw"],
+                 [python, script, "import", "--address", str(HOME / "node" / "run" / "containerd" / "containerd.sock"),
+                  "backup", "versitygw"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3000)
+        assert done.returncode == 0, f"{' '.join(argv[1:3])} failed:\n{done.stderr[-3000:]}"
+    return json.loads((HOME / "images" / "index.json").read_text())

@@ -194,15 +194,8 @@ def test_password_reset_lets_the_new_password_in_only(kit, store):
 
 @pytest.fixture(scope="module")
 def node_images() -> dict[str, str]:
-    """versitygw's and the backup image (scheduled backups), built (cached) and imported into the node."""
-    python, script = str(s3server.ROOT / ".venv" / "bin" / "python"), str(s3server.ROOT / "kind" / "images.py")
-    s3server.versitygw()
-    for argv in ([python, script, "build", "backup", "versitygw"],
-                 [python, script, "import", "--address", str(s3server.HOME / "node" / "run" / "containerd" /
-                                                            "containerd.sock"), "backup", "versitygw"]):
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=3000)
-        assert done.returncode == 0, f"{' '.join(argv[1:3])} failed:\n{done.stderr[-3000:]}"
-    return json.loads((s3server.HOME / "images" / "index.json").read_text())
+    """The backup image (scheduled backups) and versitygw's, built (cached) and imported."""
+    return s3server.node_images()
 
 
 @pytest.fixture(scope="module")
