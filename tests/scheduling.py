@@ -3,7 +3,7 @@
 `make test` runs on pytest-xdist with ``--dist loadfile`` (a file's tests stay on one worker,
 so a module's store is made once). xdist hands files out in the order they are collected,
 and by default it first reorders them by their number of tests, which puts the slowest files
-(one or two long tests on the real node or a 12-store fleet) last: one worker then runs them
+(one or two long tests on the real node or a fleet rollout) last: one worker then runs them
 alone while the other is idle. Longest first is the classic remedy (LPT scheduling): the
 files are sorted by their measured time, kept in ``tests/durations.json``, and `make test`
 passes ``--no-loadscope-reorder`` so xdist keeps that order.
