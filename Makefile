@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv tools cluster cluster-down cluster-status packages images test test-unit soak demo bench bench-engine bench-scale bench-stores \
 	bench-fleet bench-backups clean \
 	node node-tools node-down node-status test-node medusa-app image-medusa test-medusa \
-	bench-image bench-images image image-test e2e-checkout build setup load deploy deploy-local all teardown
+	bench-image bench-images prefetch prefetch-wait image image-test e2e-checkout build setup load deploy deploy-local all teardown
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -67,11 +67,14 @@ test-unit: venv ## the fast tests: no tools, no cluster, under a minute
 # Debian packages the tests use: Chromium (the browser test; Playwright drives it, nothing is
 # downloaded), shellcheck (scripts), debootstrap and docker.io (the image test), postgresql
 # (the catalog and state on PostgreSQL), redis-server (rate limits shared by replicas).
+# The real node's (kind/node.sh): runc, the CNI plugins, ipset, conntrack, iptables.
 HOST_PACKAGES := chromium:chromium shellcheck:shellcheck debootstrap:debootstrap dockerd:docker.io \
-	pg_ctlcluster:postgresql redis-server:redis-server
-packages: ## install the Debian packages the tests need (chromium, shellcheck, debootstrap, docker.io, postgresql, redis)
+	pg_ctlcluster:postgresql redis-server:redis-server \
+	runc:runc /usr/lib/cni/bridge:containernetworking-plugins ipset:ipset conntrack:conntrack iptables:iptables
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600
+packages: ## install the Debian packages the tests and the real node need (chromium, shellcheck, debootstrap, docker.io, postgresql, redis, runc, ...)
 	@missing=""; for p in $(HOST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	if [ -n "$$missing" ]; then $(APT_GET) update && $(APT_GET) install -y $$missing; fi
 
 # Images for the real node and the stores, from Debian packages and our files (kind/images.py),
 # cached by their inputs under $STOREKIT_HOME/images; imported into the node's containerd when
@@ -101,9 +104,18 @@ TEST_MARKERS ?= not soak and not medusa_images and not medusa_host and not node_
 # processes (pytest-xdist; a file's tests stay together). TEST_WORKERS=1: one process.
 # The 25 slowest tests are listed at the end: the warm budget is 20 minutes.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
-test: venv tools cluster node packages images ## every test: the real engine, the local control plane and the real node
+# Files go out longest first (tests/durations.json, tests/scheduling.py), not by test count.
+XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
+# On a cold machine the downloads (packages, images, the Medusa app) run in the background while
+# the toolchain compiles (kind/prefetch.sh); on a warm one that costs a few seconds.
+test: venv prefetch tools cluster node-tools prefetch-wait node packages images ## every test: the real engine, the local control plane and the real node
 	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(XDIST) --durations=25 $(PYTEST_ARGS)
+
+prefetch: venv
+	@kind/prefetch.sh start
+
+prefetch-wait:
+	@kind/prefetch.sh wait
 
 soak: venv tools cluster packages ## the long fault suite: the engine killed at every crash point of create, tier change, destroy
 	@$(PY) -m pytest -m soak tests/faults $(PYTEST_ARGS)

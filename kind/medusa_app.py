@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "images" / "medusa" / "app"
 # Bump when the way the app is built changes (the hash covers this file too, but say it).
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 EXCLUDE = {"node_modules", ".medusa", ".cache"}
 
 
@@ -149,6 +149,12 @@ def build(force: bool = False) -> tuple[Path, bool]:
             say("production node_modules (npm prune --omit=dev)")
             (work / "node_modules").rename(server / "node_modules")
             _run(["npm", "prune", "--omit=dev"], server, log, "npm prune --omit=dev")
+            # `medusa db:migrate` makes each module's dist/migrations folder when it is missing. In
+            # the image /app belongs to root and the server runs as uid 10001, so they are made here
+            # (empty: those modules have no migrations). Without them a store's setup Job fails
+            # with EACCES, unless a migration once ran as root in this very folder.
+            for dist in (server / "node_modules" / "@medusajs").glob("*/dist"):
+                (dist / "migrations").mkdir(exist_ok=True)
             seconds = time.monotonic() - started
             (server / ".storekit-build.json").write_text(json.dumps(
                 {"inputs": inputs, "seconds": round(seconds, 1), "node": node_major(),

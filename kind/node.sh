@@ -85,7 +85,8 @@ need_packages() { # Debian packages: the CNI plugins, runc, ipset and conntrack 
   command -v iptables >/dev/null || missing+=(iptables)
   [ ${#missing[@]} -eq 0 ] && return
   say "installing Debian's ${missing[*]}"
-  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  local apt=(apt-get -q -o DPkg::Lock::Timeout=600)  # make packages may be running (kind/prefetch.sh)
+  "${apt[@]}" update >&2 && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y "${missing[@]}" >&2
   for p in bridge host-local loopback portmap; do
     [ -x "$CNI_BIN/$p" ] || die "the CNI plugin $p is missing from $CNI_BIN"
   done

@@ -18,10 +18,33 @@ from pathlib import Path
 import psycopg2
 import pytest
 from helpers import free_port
+from scheduling import Recorder, load_table, longest_first, measured_path
 
 from storekit.errors import StorekitError
 from storekit.settings import Settings
 from storekit.toolchain import check_cluster, check_tools, cluster_api
+
+
+_recorder = Recorder()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest files first (tests/scheduling.py), identically in every xdist worker."""
+    items[:] = longest_first(items, load_table())
+
+
+def pytest_configure(config):
+    _recorder.enabled = not hasattr(config, "workerinput")  # the controller (or a run without xdist)
+
+
+def pytest_runtest_logreport(report):
+    if _recorder.enabled:
+        _recorder.add(report)
+
+
+def pytest_sessionfinish(session):
+    if _recorder.enabled:
+        _recorder.write(measured_path())
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ cookie with and without the CSRF header. Properties, on SQLite and on PostgreSQL
 - nothing but an admin (bearer, or cookie with the CSRF header) changes the catalog: the
   stores, jobs, audit trail and tokens are compared before and after every other call.
 
-The run is bounded (``STOREKIT_FUZZ_SECONDS`` per database, default 60) and prints its
+The run is bounded (``STOREKIT_FUZZ_SECONDS`` per database, default 45) and prints its
 figures: requests, routes, and responses by status. The engine and cluster are real: a
 plan of the seeded store runs pulumi against the local control plane.
 """
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.cluster
 
 CALLERS = ("anonymous", "forged", "viewer", "admin", "viewer-cookie", "admin-cookie-no-csrf", "admin-cookie")
 WRITERS = {"admin", "admin-cookie"}
-SECONDS = float(os.environ.get("STOREKIT_FUZZ_SECONDS", "60"))
+SECONDS = float(os.environ.get("STOREKIT_FUZZ_SECONDS", "45"))
 SEED_STORE = "shop"
 SEED_TOKEN = "fuzz-target"
 MIN_EXAMPLES, MAX_EXAMPLES = 10, 1000

@@ -1,6 +1,6 @@
 """Staged rollouts, the pure logic: waves from "1,10%,50%,100%", the stores of each wave, the
 spec a store goes back to on rollback, the options' rules and a fleet file's rollout:
-section. Rollouts against the local cluster (12 stores in waves, a failed wave halting
+section. Rollouts against the local cluster (6 stores in waves, a failed wave halting
 with the rest untouched, resume) are in test_rollout_cluster.py."""
 
 from __future__ import annotations
