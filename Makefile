@@ -106,9 +106,10 @@ TEST_MARKERS ?= not soak and not medusa_images and not medusa_host and not node_
 TEST_WORKERS ?= 2
 # Files go out longest first (tests/durations.json, tests/scheduling.py), not by test count.
 XDIST = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder,)
-# On a cold machine the downloads (packages, images, the Medusa app) run in the background while
-# the toolchain compiles (kind/prefetch.sh); on a warm one that costs a few seconds.
-test: venv prefetch tools cluster node-tools prefetch-wait node packages images ## every test: the real engine, the local control plane and the real node
+# On a cold machine the packages, the images and the Medusa app are made in the background while
+# the toolchain compiles (kind/prefetch.sh: `make packages medusa-app`, then the images); on a
+# warm one that costs a few seconds.
+test: venv prefetch tools cluster node-tools prefetch-wait node images ## every test: the real engine, the local control plane and the real node
 	@$(PY) -m pytest -m '$(TEST_MARKERS)' $(XDIST) --durations=25 $(PYTEST_ARGS)
 
 prefetch: venv

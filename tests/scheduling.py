@@ -21,6 +21,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from storekit.files import atomic_write
+
 TABLE = Path(__file__).with_name("durations.json")
 
 
@@ -69,14 +71,8 @@ class Recorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         merged = {**load_table(path), **{m: round(s, 1) for m, s in self.seconds.items()}}
         ordered = dict(sorted(merged.items(), key=lambda kv: -kv[1]))
-        _write(path, json.dumps(ordered, indent=1) + "\n")
-        _write(path.with_name("test-timeline.json"), json.dumps(sorted(self.timeline, key=lambda t: t[1])) + "\n")
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
+        atomic_write(path, json.dumps(ordered, indent=1) + "\n")
+        atomic_write(path.with_name("test-timeline.json"), json.dumps(sorted(self.timeline, key=lambda t: t[1])) + "\n")
 
 
 def measured_path() -> Path:
